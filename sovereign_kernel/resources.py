@@ -1,0 +1,83 @@
+"""Run context and the heavy, shared resources the nodes stand on.
+
+The context (settings + optional injected models) travels with each graph run as LangGraph's
+runtime context, never in the checkpointed state. Corpora, indexes and embedders are costly,
+so they are built once per process and shared by every run that asks for the same ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from sovereign_kernel.aspects import text_stems
+from sovereign_kernel.corpus import Corpus, load_corpus
+from sovereign_kernel.index import BM25Index, Embedder, VectorCache, load_or_build_bm25
+from sovereign_kernel.settings import Settings
+
+
+@dataclass
+class RunContext:
+    """LangGraph runtime context of one run (``context_schema`` of the graph)."""
+
+    settings: Settings = field(default_factory=Settings)
+    llm: Any = None
+    embeddings: Any = None
+
+
+@dataclass
+class Resources:
+    corpus: Corpus
+    bm25: BM25Index
+    vectors: VectorCache
+    embedder_id: str
+
+    @cached_property
+    def corpus_stems(self) -> set[str]:
+        """Every stem in the corpus vocabulary, hyphen parts included (for aspect checks)."""
+        return text_stems(" ".join(self.bm25.vocabulary))
+
+
+_cache: dict[tuple, Resources] = {}
+_lock = threading.Lock()
+
+
+def _offline_embedder(settings: Settings) -> tuple[Embedder, str]:
+    from sovereign_kernel.embeddings import LocalMiniLMEmbeddings
+
+    embedder = LocalMiniLMEmbeddings(max_length=settings.embed_max_tokens, batch_size=settings.embed_batch_size)
+    return embedder, f"all-MiniLM-L6-v2-int8-onnx-t{settings.embed_max_tokens}"
+
+
+def get_resources(context: RunContext) -> Resources:
+    """Corpus + BM25 index + vector cache for this context (blocking; call via a thread)."""
+    settings = context.settings
+    key = (settings.corpus, str(settings.resolved_home()), settings.embed_max_tokens, id(context.embeddings))
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+        corpus = load_corpus(settings.corpus)
+        bm25 = load_or_build_bm25(corpus.papers, corpus.content_hash, settings.resolved_home())
+        if context.embeddings is not None:
+            embedder = context.embeddings
+            embedder_id = getattr(embedder, "model", None) or type(embedder).__name__
+        else:
+            embedder, embedder_id = _offline_embedder(settings)
+        vectors = VectorCache(settings.resolved_home() / "vectors.sqlite", embedder, str(embedder_id))
+        res = Resources(corpus, bm25, vectors, str(embedder_id))
+        _cache[key] = res
+        return res
+
+
+async def aget_resources(context: RunContext) -> Resources:
+    return await asyncio.to_thread(get_resources, context)
+
+
+def clear_resource_cache() -> None:
+    with _lock:
+        for res in _cache.values():
+            res.vectors.close()
+        _cache.clear()

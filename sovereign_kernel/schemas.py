@@ -1,0 +1,179 @@
+"""The contracts: every object that crosses a node boundary, a file or the public API.
+
+They are pydantic models so that the offline and the LLM paths produce the same shapes,
+LangGraph can checkpoint them, and ``schemas/`` can carry their JSON Schemas.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MANIFEST_CONTRACT = "paper-manifest-v1.1"
+CORRECTION_CONTRACT = "correction-record-v1"
+PROVENANCE_CONTRACT = "source-provenance-v1"
+
+_VERSION_RE = re.compile(r"^(?P<base>.+?)v(?P<version>\d+)$")
+
+
+def split_arxiv_version(raw_id: str) -> tuple[str, int | None]:
+    """``2405.18770v6`` -> (``2405.18770``, 6); ``astro-ph/0601001`` -> (itself, None)."""
+    raw_id = raw_id.strip()
+    for prefix in ("http://arxiv.org/abs/", "https://arxiv.org/abs/", "arXiv:", "arxiv:"):
+        if raw_id.startswith(prefix):
+            raw_id = raw_id[len(prefix):]
+    m = _VERSION_RE.match(raw_id)
+    if m and (m.group("base")[-1].isdigit()):
+        return m.group("base"), int(m.group("version"))
+    return raw_id, None
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Paper(_Model):
+    """One source document. ``id`` is the arXiv id without version."""
+
+    id: str
+    title: str
+    abstract: str
+    authors: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    published: str | None = None
+    version: int | None = None
+    url: str = ""
+    source: str = "local"
+    content_hash: str = ""
+
+
+class ScoredPaper(_Model):
+    """A paper with the relevance measurements the retriever made for it."""
+
+    paper: Paper
+    relevance: float = Field(description="Hybrid relevance to the question, 0..1.")
+    lexical: float = 0.0
+    semantic: float = 0.0
+    queries: list[str] = Field(default_factory=list, description="Planned queries that found it.")
+    kept: bool = True
+    reason: str = ""
+
+
+class SearchHit(_Model):
+    query: str
+    query_index: int
+    round: int = 0
+    paper: Paper
+    lexical_score: float
+    rank: int
+
+
+class Evidence(_Model):
+    paper_id: str
+    span: str
+    start: int
+    end: int
+    score: float
+
+
+class SourceSpan(_Model):
+    start: int
+    end: int
+    text: str
+
+
+class Claim(_Model):
+    id: str
+    text: str
+    paper_id: str
+    source_span: SourceSpan
+    extraction_score: float = 0.0
+    relevance: float = Field(0.0, description="Similarity of the claim to the research question.")
+    verified: bool = False
+    confidence: float = Field(0.0, ge=0.0, le=1.0)
+    baseline_score: float = Field(0.0, description="Seed TF-IDF 1-2-gram cosine (baseline).")
+    baseline_verified: bool = False
+    evidence: list[Evidence] = Field(default_factory=list)
+    supporting_papers: list[str] = Field(default_factory=list)
+    method: str = "offline-cue-v1"
+
+
+class Draft(_Model):
+    abstract: str
+    findings: list[str] = Field(default_factory=list, description="Synthesis sentences.")
+    finding_claims: list[list[str]] = Field(default_factory=list, description="Claim ids per finding.")
+    aspects_covered: list[str] = Field(default_factory=list)
+    aspects_missing: list[str] = Field(default_factory=list)
+
+
+Role = Literal["SKEPTIC", "VALIDATOR", "SYNTHESIZER"]
+
+
+class RubricItem(_Model):
+    signal: str
+    measured: str
+    points: float
+    max_points: float
+
+
+class Review(_Model):
+    role: Role
+    round: int = 0
+    score: float = Field(ge=0.0, le=10.0)
+    verdict: Literal["PUBLISH", "REVISE", "REJECT"]
+    issues: list[str] = Field(default_factory=list)
+    recommendations: list[str] = Field(default_factory=list)
+    rubric: list[RubricItem] = Field(default_factory=list)
+    method: str = "offline-rubric-v1"
+
+
+class TribunalResult(_Model):
+    score: float
+    verdict: Literal["PUBLISH", "REVISE", "REJECT"]
+    round: int
+    reviews: list[Review] = Field(default_factory=list)
+
+
+Policy = Literal["PUBLISH", "ESCALATE_TO_OWNER"]
+
+
+class RunResults(_Model):
+    papers_retrieved: int
+    papers_kept: int
+    papers_dropped: int
+    claims_extracted: int
+    claims_verified: int
+    tribunal_score: float
+    tribunal_verdict: str
+    revision_round: int
+    policy: Policy
+    policy_reasons: list[str] = Field(default_factory=list)
+
+
+class Reference(_Model):
+    id: str
+    title: str
+    authors: list[str] = Field(default_factory=list)
+    published: str | None = None
+    url: str
+    relevance: float
+
+
+class Report(_Model):
+    """The rendered document, as data. ``report.md`` is rendered from it."""
+
+    report_id: str
+    title: str
+    abstract: str
+    question: str
+    methodology: dict
+    results: RunResults
+    findings: list[str]
+    uncertainties: list[str]
+    claims: list[Claim]
+    references: list[Reference]
+    tribunal: TribunalResult
+    quality_tier: Literal["DOI grade", "Watchlist"]
+    created_at: str

@@ -1,0 +1,66 @@
+"""Run settings: one pydantic-settings model, env prefix ``SOVEREIGN_``.
+
+Every threshold the pipeline uses lives here with its default, so a run's methodology
+section and manifest can state exactly what was used.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MAX_QUESTION_CHARS = 2000
+MIN_QUESTION_WORDS = 3
+
+
+def default_home() -> Path:
+    """Per-user data directory (XDG on Linux), overridable with ``SOVEREIGN_HOME``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "sovereign-kernel"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SOVEREIGN_", extra="ignore")
+
+    mode: Literal["offline", "nim", "custom"] = "offline"
+    home: Path = Field(default_factory=default_home, description="Data dir: caches, store, runs.")
+    corpus: str | None = Field(None, description="JSONL file or folder; None = bundled demo corpus.")
+
+    # retriever
+    n_queries: int = Field(4, ge=1, le=8)
+    hits_per_query: int = Field(30, ge=5, le=200, description="Lexical first-stage depth per query.")
+    max_papers: int = Field(8, ge=1, le=50, description="Papers kept after the relevance gate.")
+    relevance_gate: float = Field(0.40, ge=0.0, le=1.0, description="Min hybrid relevance to keep a paper.")
+    semantic_weight: float = Field(0.7, ge=0.0, le=1.0, description="Weight of the embedding score in the hybrid.")
+
+    # extractor / verifier
+    claims_per_paper: int = Field(3, ge=1, le=10)
+    min_claim_score: float = Field(0.35, ge=0.0, le=1.0)
+    baseline_threshold: float = Field(0.15, description="Seed TF-IDF 1-2-gram cosine threshold.")
+    verify_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Calibrated confidence to call a claim verified.")
+
+    # tribunal and policy
+    revision_threshold: float = Field(6.5, ge=0.0, le=10.0)
+    max_revision_rounds: int = Field(1, ge=0, le=5)
+    publish_threshold: float = Field(6.5, ge=0.0, le=10.0, description="Tribunal score the policy needs to publish.")
+    doi_min_verified_claims: int = Field(5, ge=1)
+    doi_min_sources: int = Field(3, ge=1)
+    doi_min_aspect_coverage: float = Field(0.75, ge=0.0, le=1.0)
+
+    # embedder
+    embed_batch_size: int = Field(32, ge=1)
+    embed_max_tokens: int = Field(256, ge=16, le=512)
+
+    def resolved_home(self) -> Path:
+        path = Path(self.home).expanduser()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def public_dict(self) -> dict:
+        """Settings as recorded in reports and manifests (no secrets, paths as strings)."""
+        data = self.model_dump(mode="json", exclude={"home"})
+        return data
