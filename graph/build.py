@@ -1,9 +1,13 @@
 """The research graph, wired to read like the pipeline diagram.
 
-START → plan_queries → search ×4 (Send) → rank_and_gate → extract ×N (Send) → verify → draft
+START → retriever [plan_queries → search ×4 (Send) → rank_and_gate]
+      → extractor [extract ×N papers (Send) → verify] → draft
       → skeptic | validator | synthesizer (parallel) → judge
-judge ── score < threshold and rounds left ──→ revise → plan_queries (refined) | draft
+judge ── score < threshold and rounds left ──→ revise → retriever (refined queries) | draft
 judge ── otherwise ──→ policy → publish → END
+
+The retriever and the extractor are subgraphs, so the drawn graph shows the five agents
+the user names, and ``get_graph(xray=True)`` shows their parallel insides.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from sovereign_kernel.agents.reviser import revise
 from sovereign_kernel.agents.skeptic import skeptic
 from sovereign_kernel.agents.synthesizer import synthesizer
 from sovereign_kernel.agents.validator import validator
-from sovereign_kernel.graph.state import ResearchInput, ResearchState
+from sovereign_kernel.graph.state import ExtractorOutput, ResearchInput, ResearchState, RetrieverOutput
 from sovereign_kernel.resources import RunContext
 
 REVIEWERS = ("skeptic", "validator", "synthesizer")
@@ -53,17 +57,38 @@ def route_after_judge(state: ResearchState) -> str:
 
 def route_after_revise(state: ResearchState) -> str:
     """Refined queries → search again; otherwise re-draft from the remaining claims."""
-    return "plan_queries" if state.get("refined_queries") else "draft"
+    return "retriever" if state.get("refined_queries") else "draft"
+
+
+def build_retriever() -> StateGraph:
+    """retriever: plan → search ×N (parallel) → rank and gate."""
+    g = StateGraph(ResearchState, context_schema=RunContext, output_schema=RetrieverOutput)
+    g.add_node("plan_queries", plan_queries)
+    g.add_node("search", search)
+    g.add_node("rank_and_gate", rank_and_gate)
+    g.add_edge(START, "plan_queries")
+    g.add_conditional_edges("plan_queries", fan_out_searches, ["search"])
+    g.add_edge("search", "rank_and_gate")
+    g.add_edge("rank_and_gate", END)
+    return g
+
+
+def build_extractor() -> StateGraph:
+    """extractor: extract ×N papers (parallel) → verify every claim."""
+    g = StateGraph(ResearchState, context_schema=RunContext, output_schema=ExtractorOutput)
+    g.add_node("extract", extract)
+    g.add_node("verify", verify)
+    g.add_conditional_edges(START, fan_out_extraction, ["extract", "verify"])
+    g.add_edge("extract", "verify")
+    g.add_edge("verify", END)
+    return g
 
 
 def build_graph(checkpointer=None, **compile_kwargs):
     """Compile the research graph. ``checkpointer`` makes runs durable and resumable."""
     g = StateGraph(ResearchState, context_schema=RunContext, input_schema=ResearchInput)
-    g.add_node("plan_queries", plan_queries)
-    g.add_node("search", search)
-    g.add_node("rank_and_gate", rank_and_gate)
-    g.add_node("extract", extract)
-    g.add_node("verify", verify)
+    g.add_node("retriever", build_retriever().compile())
+    g.add_node("extractor", build_extractor().compile())
     g.add_node("draft", draft)
     g.add_node("skeptic", skeptic)
     g.add_node("validator", validator)
@@ -73,17 +98,14 @@ def build_graph(checkpointer=None, **compile_kwargs):
     g.add_node("policy", policy)
     g.add_node("publish", publish)
 
-    g.add_edge(START, "plan_queries")
-    g.add_conditional_edges("plan_queries", fan_out_searches, ["search"])
-    g.add_edge("search", "rank_and_gate")
-    g.add_conditional_edges("rank_and_gate", fan_out_extraction, ["extract", "verify"])
-    g.add_edge("extract", "verify")
-    g.add_edge("verify", "draft")
-    for reviewer in REVIEWERS:
+    g.add_edge(START, "retriever")
+    g.add_edge("retriever", "extractor")
+    g.add_edge("extractor", "draft")
+    for reviewer in REVIEWERS:  # the tribunal reviews in parallel
         g.add_edge("draft", reviewer)
     g.add_edge(list(REVIEWERS), "judge")
     g.add_conditional_edges("judge", route_after_judge, ["revise", "policy"])
-    g.add_conditional_edges("revise", route_after_revise, ["plan_queries", "draft"])
+    g.add_conditional_edges("revise", route_after_revise, ["retriever", "draft"])
     g.add_edge("policy", "publish")
     g.add_edge("publish", END)
     return g.compile(checkpointer=checkpointer, **compile_kwargs)

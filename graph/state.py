@@ -74,6 +74,21 @@ class ResearchState(TypedDict, total=False):
     notes: Annotated[list[str], append_unique]  # run-level warnings for the uncertainties
 
 
+class RetrieverOutput(TypedDict, total=False):
+    """What the retriever subgraph hands back (only keys it owns, so list reducers don't double)."""
+
+    round: int
+    queries: list[str]
+    hits: Annotated[list[SearchHit], merge_hits]
+    ranked: list[ScoredPaper]
+    papers: list[Paper]
+    aspects: list[dict]
+
+
+class ExtractorOutput(TypedDict, total=False):
+    claims: Annotated[list[Claim], merge_claims]
+
+
 class SearchTask(TypedDict):
     """Payload of one ``Send("search", ...)`` branch."""
 

@@ -24,10 +24,11 @@ class InvalidQuestionError(ValueError):
 class ResearchResult:
     """A finished run: the ``Report``, its manifest and its Markdown, ready to write."""
 
-    def __init__(self, report: Report, manifest: dict, markdown: str):
+    def __init__(self, report: Report, manifest: dict, markdown: str, tribunal_history: list | None = None):
         self.report = report
         self.manifest = manifest
         self.markdown = markdown
+        self.tribunal_history = tribunal_history or []
 
     def write(self, out_dir: str | Path) -> tuple[Path, Path]:
         out = Path(out_dir)
@@ -77,15 +78,18 @@ async def stream_events(question: str, *, settings: Settings | None = None, llm=
     context = make_context(settings, llm, embeddings, **overrides)
     graph = graph or build_graph()
     final: dict = {}
-    async for mode, chunk in graph.astream({"question": q}, config=config, context=context,
-                                           stream_mode=["custom", "values"]):
+    # subgraphs=True: the retriever and extractor are subgraphs, and their progress events
+    # only reach the caller's stream this way.
+    async for namespace, mode, chunk in graph.astream({"question": q}, config=config, context=context,
+                                                      stream_mode=["custom", "values"], subgraphs=True):
         if mode == "custom":
             yield "progress", chunk
-        else:
+        elif not namespace:  # the parent graph's state, not a subgraph's
             final = chunk
     if "report" not in final:
         raise RuntimeError("the run ended without a report")
-    yield "result", ResearchResult(final["report"], final["manifest"], final["report_markdown"])
+    yield "result", ResearchResult(final["report"], final["manifest"], final["report_markdown"],
+                                   final.get("tribunal_history", []))
 
 
 async def aresearch(question: str, *, on_progress: Callable[[dict], None] | None = None, **kwargs) -> ResearchResult:

@@ -154,7 +154,7 @@ class VectorCache:
                     [self.model_id, kind, *chunk],
                 ):
                     found[key] = np.frombuffer(blob, dtype=np.float32)
-        missing = sorted({k: t for k, t in zip(keys, texts) if k not in found}.items())
+        missing = list({k: t for k, t in zip(keys, texts) if k not in found}.items())  # input order
         if missing:
             miss_texts = [t for _, t in missing]
             if kind == "query":

@@ -10,6 +10,7 @@ from sovereign_kernel.schemas import (
     CORRECTION_CONTRACT,
     MANIFEST_CONTRACT,
     PROVENANCE_CONTRACT,
+    Manifest,
     Report,
 )
 
@@ -115,7 +116,7 @@ def tier(report: Report, settings: dict, insufficient: bool, aspect_coverage: fl
 
 def build_manifest(report: Report, *, settings: dict, mode: str, corpus: dict, models: dict,
                    insufficient: bool, tier_basis: dict, papers) -> dict:
-    return {
+    manifest = {
         "contract": MANIFEST_CONTRACT,
         "report_id": report.report_id,
         "content_hash": content_hash(report),
@@ -147,6 +148,8 @@ def build_manifest(report: Report, *, settings: dict, mode: str, corpus: dict, m
         },
         "corrections": {"contract": CORRECTION_CONTRACT, "status": "CURRENT", "count": 0, "entries": []},
     }
+    # Validate against the contract so a drift in this builder fails loudly, not downstream.
+    return Manifest.model_validate(manifest).model_dump(mode="json")
 
 
 def _version(dist: str) -> str:

@@ -177,3 +177,100 @@ class Report(_Model):
     tribunal: TribunalResult
     quality_tier: Literal["DOI grade", "Watchlist"]
     created_at: str
+
+
+# ---- paper-manifest-v1.1 -------------------------------------------------------------------
+
+Level = Literal["LOW", "MEDIUM", "HIGH"]
+
+
+class QualityDimension(BaseModel):
+    level: Level
+    value: float | int | str
+    measurement: str = Field(description="What was measured to give this level.")
+
+
+class CorrectionEntry(BaseModel):
+    id: int
+    created_at: str
+    kind: Literal["CORRECTION", "RETRACTION"]
+    claim_id: str | None = None
+    reason: str
+
+
+class CorrectionRecord(BaseModel):
+    contract: Literal["correction-record-v1"] = CORRECTION_CONTRACT
+    status: Literal["CURRENT", "CORRECTED", "RETRACTED"] = "CURRENT"
+    count: int = 0
+    entries: list[CorrectionEntry] = Field(default_factory=list)
+
+
+class SourceRecord(BaseModel):
+    id: str
+    version: int | None = None
+    url: str
+    source: str
+    content_hash: str
+
+
+class Provenance(BaseModel):
+    contract: Literal["source-provenance-v1"] = PROVENANCE_CONTRACT
+    publisher: str
+    mode: str
+    corpus: dict
+    sources: list[SourceRecord]
+    models: dict
+    settings: dict
+    software: dict[str, str]
+
+
+class Manifest(BaseModel):
+    """``paper-manifest-v1.1``: how much to trust a report, each statement with its measurement."""
+
+    contract: Literal["paper-manifest-v1.1"] = MANIFEST_CONTRACT
+    report_id: str
+    content_hash: str
+    created_at: str
+    question: str
+    verification_level: dict
+    truth_gate: dict
+    quality_tier: Literal["DOI grade", "Watchlist"]
+    quality_tier_basis: dict
+    quality_dimensions: dict[str, QualityDimension]
+    tribunal: dict
+    policy: dict
+    provenance: Provenance
+    corrections: CorrectionRecord = Field(default_factory=CorrectionRecord)
+
+
+EXPORTED = {
+    "paper": Paper, "claim": Claim, "review": Review, "tribunal-result": TribunalResult,
+    "report": Report, "paper-manifest-v1.1": Manifest, "correction-record-v1": CorrectionRecord,
+    "source-provenance-v1": Provenance,
+}
+
+
+def json_schemas() -> dict[str, dict]:
+    return {name: model.model_json_schema() for name, model in EXPORTED.items()}
+
+
+def export_json_schemas(directory) -> list:
+    """Write ``<name>.schema.json`` for every contract (``python -m sovereign_kernel.schemas DIR``)."""
+    import json
+    from pathlib import Path
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, schema in json_schemas().items():
+        path = out / f"{name}.schema.json"
+        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    import sys
+
+    for p in export_json_schemas(sys.argv[1] if len(sys.argv) > 1 else "schemas"):
+        print(p)

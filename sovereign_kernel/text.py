@@ -17,7 +17,7 @@ QUESTION_STOP_WORDS = frozenset(
         "what", "which", "how", "why", "when", "does", "do", "is", "are", "can", "could",
         "would", "should", "compared", "compare", "comparison", "versus", "vs", "effect",
         "effects", "impact", "role", "evaluated", "evaluate", "evaluation", "measured",
-        "using", "based", "e.g", "eg", "i.e", "ie", "etc", "respect", "terms", "equivalent",
+        "using", "based", "eg", "ie", "etc", "respect", "terms", "equivalent",
         "relative", "known", "current", "state", "art", "approaches", "methods", "existing",
         "study", "studies", "research", "question", "literature", "papers", "recent",
         # verbs that link a question's topics without being one

@@ -1,0 +1,352 @@
+"""The publication store: published reports, their corrections record and the run log, in one SQLite file.
+
+Schema changes are ordered migrations in code (``MIGRATIONS``), tracked with ``PRAGMA user_version``.
+Corrections (``correction-record-v1``) are append-only: triggers refuse every UPDATE and DELETE of a
+correction row, whoever connects. Each call opens its own short-lived connection (WAL mode, foreign
+keys on, busy timeout), so several processes can share the file and nothing is left open.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from sovereign_kernel.manifest import content_hash
+from sovereign_kernel.report import escape_md
+from sovereign_kernel.schemas import CORRECTION_CONTRACT, Report
+
+# MIGRATIONS[i] takes a file from user_version i to i + 1. Append new versions; never edit a shipped one.
+MIGRATIONS: list[tuple[str, ...]] = [
+    (  # v1
+        """CREATE TABLE reports (
+            report_id TEXT PRIMARY KEY, run_id TEXT, question TEXT NOT NULL, created_at TEXT NOT NULL,
+            published_at TEXT NOT NULL, quality_tier TEXT NOT NULL, policy TEXT NOT NULL,
+            content_hash TEXT NOT NULL, report_json TEXT NOT NULL, manifest_json TEXT NOT NULL,
+            markdown TEXT NOT NULL)""",
+        """CREATE TABLE corrections (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            report_id TEXT NOT NULL REFERENCES reports(report_id) ON DELETE RESTRICT,
+            created_at TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('CORRECTION', 'RETRACTION')),
+            claim_id TEXT,
+            reason TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+            CHECK (kind = 'RETRACTION' OR claim_id IS NOT NULL))""",
+        "CREATE INDEX corrections_by_report ON corrections(report_id, id)",
+        """CREATE TRIGGER reports_immutable BEFORE UPDATE OF report_id, content_hash, report_json, manifest_json,
+            markdown ON reports BEGIN SELECT RAISE(ABORT, 'published reports are immutable: append a correction'); END""",
+        """CREATE TRIGGER reports_keep_corrected BEFORE DELETE ON reports
+            WHEN EXISTS (SELECT 1 FROM corrections WHERE report_id = OLD.report_id)
+            BEGIN SELECT RAISE(ABORT, 'corrections are append-only: a corrected report cannot be deleted'); END""",
+        """CREATE TRIGGER corrections_no_update BEFORE UPDATE ON corrections
+            BEGIN SELECT RAISE(ABORT, 'corrections are append-only: UPDATE refused'); END""",
+        """CREATE TRIGGER corrections_no_delete BEFORE DELETE ON corrections
+            BEGIN SELECT RAISE(ABORT, 'corrections are append-only: DELETE refused'); END""",
+        """CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY, question TEXT NOT NULL, status TEXT NOT NULL,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL, report_id TEXT, reason TEXT)""",
+        "CREATE INDEX runs_by_status ON runs(status, created_at)",
+    ),
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+RUN_STATUSES = ("RUNNING", "PENDING_REVIEW", "PUBLISHED", "ARCHIVED", "FAILED")
+_SUMMARY_LINE = re.compile(r"^- Corrections: .*\(" + re.escape(CORRECTION_CONTRACT) + r"\)\.$", re.M)
+
+
+class StoreError(ValueError):
+    """Base class of every error the store raises on purpose; messages are one line."""
+
+
+class SchemaError(StoreError):
+    """Not a store file, or one whose schema is newer than this software."""
+
+
+class ReportNotFound(StoreError):
+    """No published report has this id."""
+
+
+class ReportConflict(StoreError):
+    """Different content under an already published report id."""
+
+
+class ClaimNotFound(StoreError):
+    """The report has no claim with this id."""
+
+
+class ReportRetracted(StoreError):
+    """A retracted report takes no further corrections or retractions."""
+
+
+class InvalidEntry(StoreError):
+    """An empty reason, an unknown run status, a manifest that does not match its report."""
+
+
+@dataclass(frozen=True)
+class CorrectionEntry:
+    id: int
+    report_id: str
+    created_at: str
+    kind: str
+    claim_id: str | None
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "created_at": self.created_at, "kind": self.kind,
+                "claim_id": self.claim_id, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    report_id: str
+    run_id: str | None
+    published_at: str
+    content_hash: str
+    report: Report
+    manifest: dict  # with the current corrections record merged in
+    markdown: str  # with the corrections section when there are entries
+    corrections: list[CorrectionEntry]
+
+    @property
+    def status(self) -> str:
+        return self.manifest["corrections"]["status"]
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    report_id: str
+    run_id: str | None
+    question: str
+    created_at: str
+    published_at: str
+    quality_tier: str
+    policy: str
+    content_hash: str
+    status: str
+    corrections: int
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    question: str
+    status: str
+    created_at: str
+    updated_at: str
+    report_id: str | None
+    reason: str | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def correction_status(kinds: list[str]) -> str:
+    return "RETRACTED" if "RETRACTION" in kinds else ("CORRECTED" if kinds else "CURRENT")
+
+
+def correction_record(entries: list[CorrectionEntry]) -> dict:
+    """The manifest's ``corrections`` object for these entries (in id order)."""
+    return {"contract": CORRECTION_CONTRACT, "status": correction_status([e.kind for e in entries]),
+            "count": len(entries), "entries": [e.to_dict() for e in entries]}
+
+
+def render_corrections(markdown: str, report: Report, entries: list[CorrectionEntry]) -> str:
+    """Update the manifest-summary line; add a retraction banner and a ``## Corrections`` section."""
+    rec = correction_record(entries)
+    line = f"- Corrections: {rec['status']}, {rec['count']} entries ({CORRECTION_CONTRACT})."
+    markdown = _SUMMARY_LINE.sub(lambda _: line, markdown, count=1)
+    if not entries:
+        return markdown
+    labels = {c.id: f"C{i}" for i, c in enumerate(report.claims, 1)}
+    retraction = next((e for e in entries if e.kind == "RETRACTION"), None)
+    if retraction:
+        title, _, rest = markdown.partition("\n")
+        banner = f"> **RETRACTED** on {retraction.created_at}: {escape_md(retraction.reason)} — see Corrections."
+        markdown = f"{title}\n\n{banner}\n{rest}"
+    out = [markdown.rstrip("\n"), "", "## Corrections", "",
+           f"Status: **{rec['status']}**, {rec['count']} entries ({CORRECTION_CONTRACT}, append-only).", ""]
+    for n, e in enumerate(entries, 1):
+        what = (f"correction of claim {labels.get(e.claim_id, '?')} (`{e.claim_id}`)"
+                if e.kind == "CORRECTION" else "retraction of the whole report")
+        out.append(f"{n}. {e.created_at} — {what}: {escape_md(e.reason)}")
+    return "\n".join(out) + "\n"
+
+
+class Store:
+    """``Store(path)`` creates or migrates the file; every method opens and closes its own connection."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 30.0):
+        self.path = Path(path).expanduser()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.timeout = timeout
+        self._migrate()
+
+    # -- connections ------------------------------------------------------------------------------
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)) as con:
+            con.row_factory = sqlite3.Row
+            con.execute("PRAGMA foreign_keys = ON")
+            con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            yield con
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._connect() as con:
+            try:
+                con.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.DatabaseError as exc:
+                raise SchemaError(f"{self.path} is not a SQLite store: {exc}") from None
+        with self._write() as con:
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise SchemaError(f"{self.path} has schema v{version}; this software knows up to v{SCHEMA_VERSION}")
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[target - 1]:
+                    con.execute(statement)
+                con.execute(f"PRAGMA user_version = {target}")
+
+    def schema_version(self) -> int:
+        with self._connect() as con:
+            return con.execute("PRAGMA user_version").fetchone()[0]
+
+    # -- reports ----------------------------------------------------------------------------------
+    def publish(self, report: Report | dict, manifest: dict, markdown: str, run_id: str | None = None) -> str:
+        """Store a report; the same content again is a no-op, other content under its id is an error."""
+        report = report if isinstance(report, Report) else Report.model_validate(report)
+        digest = content_hash(report)
+        if manifest.get("report_id") != report.report_id or manifest.get("content_hash", digest) != digest:
+            raise InvalidEntry(f"the manifest does not describe report {report.report_id} ({digest})")
+        with self._write() as con:
+            row = con.execute("SELECT content_hash FROM reports WHERE report_id = ?", (report.report_id,)).fetchone()
+            if row is not None and row["content_hash"] != digest:
+                raise ReportConflict(f"report {report.report_id} is already published with content "
+                                     f"{row['content_hash']}, not {digest}")
+            if row is None:
+                con.execute(
+                    "INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (report.report_id, run_id, report.question, report.created_at, utc_now(), report.quality_tier,
+                     report.results.policy, digest, report.model_dump_json(),
+                     json.dumps(manifest, ensure_ascii=False), markdown))
+            if run_id is not None:
+                self._upsert_run(con, run_id, report.question, "PUBLISHED", report.report_id, None)
+        return report.report_id
+
+    def get(self, report_id: str) -> StoredReport:
+        with self._connect() as con:
+            row = self._report_row(con, report_id)
+            entries = self._entries(con, report_id)
+        report = Report.model_validate_json(row["report_json"])
+        manifest = json.loads(row["manifest_json"])
+        manifest["corrections"] = correction_record(entries)
+        return StoredReport(report_id=report_id, run_id=row["run_id"], published_at=row["published_at"],
+                            content_hash=row["content_hash"], report=report, manifest=manifest,
+                            markdown=render_corrections(row["markdown"], report, entries), corrections=entries)
+
+    def list_reports(self) -> list[ReportSummary]:
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT r.report_id, r.run_id, r.question, r.created_at, r.published_at, r.quality_tier, r.policy,"
+                " r.content_hash, COUNT(c.id) AS n, COALESCE(SUM(c.kind = 'RETRACTION'), 0) AS retractions"
+                " FROM reports r LEFT JOIN corrections c ON c.report_id = r.report_id"
+                " GROUP BY r.report_id ORDER BY r.published_at, r.report_id").fetchall()
+        return [ReportSummary(
+            report_id=r["report_id"], run_id=r["run_id"], question=r["question"], created_at=r["created_at"],
+            published_at=r["published_at"], quality_tier=r["quality_tier"], policy=r["policy"],
+            content_hash=r["content_hash"], corrections=r["n"],
+            status="RETRACTED" if r["retractions"] else ("CORRECTED" if r["n"] else "CURRENT")) for r in rows]
+
+    # -- corrections (append-only) ----------------------------------------------------------------
+    def correct(self, report_id: str, claim_id: str, reason: str) -> CorrectionEntry:
+        """Append a correction of one claim of a published report."""
+        return self._append(report_id, "CORRECTION", claim_id, reason)
+
+    def retract(self, report_id: str, reason: str) -> CorrectionEntry:
+        """Append the retraction of the whole report; it takes no further entries afterwards."""
+        return self._append(report_id, "RETRACTION", None, reason)
+
+    def corrections(self, report_id: str) -> list[CorrectionEntry]:
+        with self._connect() as con:
+            self._report_row(con, report_id)
+            return self._entries(con, report_id)
+
+    def _append(self, report_id: str, kind: str, claim_id: str | None, reason: str) -> CorrectionEntry:
+        reason = reason.strip() if isinstance(reason, str) else ""
+        if not reason:
+            raise InvalidEntry(f"a {kind.lower()} needs a non-empty reason")
+        with self._write() as con:
+            row = self._report_row(con, report_id)
+            if any(e.kind == "RETRACTION" for e in self._entries(con, report_id)):
+                raise ReportRetracted(f"report {report_id} is retracted; no further {kind.lower()}s are accepted")
+            if kind == "CORRECTION":
+                claims = {c["id"] for c in json.loads(row["report_json"])["claims"]}
+                if claim_id not in claims:
+                    raise ClaimNotFound(f"report {report_id} has no claim {claim_id!r}")
+            created = utc_now()
+            cur = con.execute("INSERT INTO corrections (report_id, created_at, kind, claim_id, reason)"
+                              " VALUES (?, ?, ?, ?, ?)", (report_id, created, kind, claim_id, reason))
+        return CorrectionEntry(cur.lastrowid, report_id, created, kind, claim_id, reason)
+
+    @staticmethod
+    def _report_row(con: sqlite3.Connection, report_id: str) -> sqlite3.Row:
+        row = con.execute("SELECT * FROM reports WHERE report_id = ?", (report_id,)).fetchone()
+        if row is None:
+            raise ReportNotFound(f"no published report {report_id!r}")
+        return row
+
+    @staticmethod
+    def _entries(con: sqlite3.Connection, report_id: str) -> list[CorrectionEntry]:
+        rows = con.execute("SELECT id, report_id, created_at, kind, claim_id, reason FROM corrections"
+                           " WHERE report_id = ? ORDER BY id", (report_id,)).fetchall()
+        return [CorrectionEntry(**dict(r)) for r in rows]
+
+    # -- runs -------------------------------------------------------------------------------------
+    def upsert_run(self, run_id: str, question: str, status: str, report_id: str | None = None,
+                   reason: str | None = None) -> RunRecord:
+        """Create or move a run; ``report_id``/``reason`` left as None keep their stored values."""
+        with self._write() as con:
+            return self._upsert_run(con, run_id, question, status, report_id, reason)
+
+    def _upsert_run(self, con, run_id, question, status, report_id, reason) -> RunRecord:
+        if status not in RUN_STATUSES:
+            raise InvalidEntry(f"unknown run status {status!r}; expected one of {', '.join(RUN_STATUSES)}")
+        if status == "ARCHIVED" and not (reason or "").strip():
+            raise InvalidEntry(f"archiving run {run_id} needs a reason")
+        now = utc_now()
+        con.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET"
+            " status = excluded.status, updated_at = excluded.updated_at,"
+            " report_id = COALESCE(excluded.report_id, runs.report_id), reason = COALESCE(excluded.reason, runs.reason)",
+            (run_id, question, status, now, now, report_id, reason))
+        return RunRecord(**dict(con.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()))
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self._connect() as con:
+            row = con.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return RunRecord(**dict(row)) if row else None
+
+    def list_runs(self, status: str | None = None) -> list[RunRecord]:
+        if status is not None and status not in RUN_STATUSES:
+            raise InvalidEntry(f"unknown run status {status!r}; expected one of {', '.join(RUN_STATUSES)}")
+        with self._connect() as con:
+            rows = con.execute("SELECT * FROM runs WHERE ?1 IS NULL OR status = ?1 ORDER BY created_at, run_id",
+                               (status,)).fetchall()
+        return [RunRecord(**dict(r)) for r in rows]

@@ -1,0 +1,90 @@
+"""Each agent's offline algorithm, on real fixture records."""
+
+from sovereign_kernel.agents.extractor import claim_text, cue_score, extract_offline
+from sovereign_kernel.agents.judge import combine
+from sovereign_kernel.agents.retriever import plan_queries_offline, score_candidates
+from sovereign_kernel.agents.rubric import Signals
+from sovereign_kernel.agents.skeptic import skeptic_review
+from sovereign_kernel.agents.synthesizer import synthesizer_review
+from sovereign_kernel.agents.validator import validator_review
+from sovereign_kernel.resources import RunContext, get_resources
+from sovereign_kernel.schemas import SearchHit
+from sovereign_kernel.settings import Settings
+
+from conftest import COVERED_QUESTION, SMALL_CORPUS
+
+
+def resources():
+    return get_resources(RunContext(settings=Settings(corpus=str(SMALL_CORPUS))))
+
+
+def test_planner_gives_four_distinct_queries_led_by_the_question():
+    queries = plan_queries_offline(COVERED_QUESTION, resources(), 4)
+    assert len(queries) == 4 and len(set(queries)) == 4
+    assert "typographic attacks" in queries[0]
+    # Every aspect of the question is searched by at least one query.
+    for aspect in ("vision-language models", "clip", "typographic attacks", "defenses"):
+        assert sum(aspect in q for q in queries) >= 1, aspect
+    assert len({q.split()[0] for q in queries[1:]}) == 1  # the rarest aspect anchors the focused queries
+
+
+def test_ranking_keeps_typographic_papers_and_drops_unrelated_ones():
+    res = resources()
+    hits = [SearchHit(query=q, query_index=i, paper=res.corpus.papers[idx], lexical_score=s, rank=r)
+            for i, q in enumerate(plan_queries_offline(COVERED_QUESTION, res, 4))
+            for r, (idx, s) in enumerate(res.bm25.search(q, 30))]
+    scored, aspects = score_candidates(COVERED_QUESTION, hits, res, Settings())
+    kept = [s for s in scored if s.kept]
+    dropped = [s for s in scored if not s.kept]
+    assert kept and all("typographic" in (s.paper.title + s.paper.abstract).lower() for s in kept[:5])
+    assert any("Point Cloud Denoising" in s.paper.title for s in dropped)
+    assert all(s.reason for s in dropped)
+    assert [s.relevance for s in scored] == sorted((s.relevance for s in scored), reverse=True)
+    assert {a.phrase for a in aspects} >= {"typographic attacks", "clip"}
+
+
+def test_extraction_spans_are_exact_offsets_and_prefer_findings():
+    res = resources()
+    paper = res.corpus.by_id["2304.04512"]  # Defense-Prefix for Preventing Typographic Attacks on CLIP
+    claims = extract_offline(COVERED_QUESTION, paper, res, Settings())
+    assert 1 <= len(claims) <= 3
+    for c in claims:
+        assert paper.abstract[c.source_span.start:c.source_span.end] == c.source_span.text
+        assert c.paper_id == paper.id and c.id.startswith(paper.id + "#s")
+    assert any("typographic" in c.text.lower() for c in claims)
+
+
+def test_cue_score_separates_findings_from_background():
+    finding = "Our method improves accuracy by 19.6% over the baseline on ImageNet-100."
+    background = "Recently, vision-language models have become widely used in many applications."
+    assert cue_score(finding, 3) > cue_score(background, 0) + 0.3
+    assert claim_text("Moreover, the attack transfers to GPT-4V.") == "The attack transfers to GPT-4V."
+
+
+def signals(**kw):
+    base = dict(n_candidates=50, n_kept=8, mean_kept_relevance=0.8, n_claims=20, n_verified=18,
+                mean_confidence_verified=0.9, spans_exact=20, off_topic_claims=1, hedged_claims=1,
+                single_source_verified=10, n_aspects=4, aspects_covered=4, terms_absent_from_corpus=(),
+                verified_sources=6, mean_relevance_findings=0.6, findings_cited=5, n_findings=5)
+    base.update(kw)
+    return Signals(**base)
+
+
+def test_reviews_state_which_measurement_gave_which_points():
+    good = skeptic_review(signals(), 0)
+    weak = skeptic_review(signals(aspects_covered=1, terms_absent_from_corpus=("smoe",)), 0)
+    assert good.score >= 6.5 > weak.score
+    assert any("insufficient evidence" in i and "'smoe'" in i for i in weak.issues)
+    assert any(r.signal == "aspects of the question addressed" and r.points == 1.0 for r in weak.rubric)
+    assert all(any(r.signal in i for i in good.issues) for r in good.rubric)
+
+    assert validator_review(signals(n_verified=2, spans_exact=10), 0, 5).score < validator_review(signals(), 0, 5).score
+    thin = synthesizer_review(signals(verified_sources=1), 0, 3)
+    assert any("1 source" in i for i in thin.issues) and thin.score < 10
+
+
+def test_judge_averages_reviews_against_the_threshold():
+    reviews = [skeptic_review(signals(), 0), validator_review(signals(), 0, 5), synthesizer_review(signals(), 0, 3)]
+    result = combine(reviews, 0, 6.5)
+    assert result.score == round(sum(r.score for r in reviews) / 3, 2) and result.verdict == "PUBLISH"
+    assert combine(reviews, 0, 10.1).verdict == "REVISE"

@@ -1,0 +1,57 @@
+"""The command line as a user runs it: a real subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import COVERED_QUESTION, SMALL_CORPUS
+
+
+def cli(*args, home):
+    env = {**os.environ, "SOVEREIGN_HOME": str(home)}
+    env.pop("NVIDIA_API_KEY", None)
+    return subprocess.run([sys.executable, "-m", "sovereign_kernel", *args], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def test_research_writes_report_and_manifest_and_prints_json(tmp_path, sovereign_home):
+    out = tmp_path / "out"
+    proc = cli("research", COVERED_QUESTION, "--corpus", str(SMALL_CORPUS), "--out", str(out), "--json",
+               home=sovereign_home)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["references"] and all("id" in r and "v" not in r["id"].split(".")[-1] for r in report["references"])
+    assert {"text", "paper_id", "verified", "confidence"} <= set(report["claims"][0])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["contract"] == "paper-manifest-v1.1"
+    assert manifest["quality_tier"] in ("DOI grade", "Watchlist")
+    md = (out / "report.md").read_text()
+    for section in ("## Abstract", "## Research question", "## Methodology", "## Results", "## Uncertainties",
+                    "## Claims", "## References"):
+        assert section in md
+    assert "[plan]" in proc.stderr and "[publish]" in proc.stderr  # progress lines
+
+
+@pytest.mark.parametrize("question, message", [
+    ("", "empty"),
+    ("   \n\t ", "empty"),
+    ("x" * 5000, "limit"),
+    ("why?", "at least"),
+])
+def test_bad_questions_fail_fast_with_one_line(question, message, tmp_path, sovereign_home):
+    proc = cli("research", question, "--out", str(tmp_path / "o"), home=sovereign_home)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_corpus_is_a_clear_error(tmp_path, sovereign_home):
+    missing = tmp_path / "nope.jsonl"
+    proc = cli("research", COVERED_QUESTION, "--corpus", str(missing), "--out", str(tmp_path / "o"),
+               "--quiet", home=sovereign_home)
+    assert proc.returncode != 0
+    assert str(missing) in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
