@@ -1,16 +1,11 @@
 """The arXiv API as a paper source: abstracts (never PDFs) mapped to :class:`Paper`.
 
-arXiv's API terms: at most one request every 3 seconds and one connection at a time, for the
-whole process. The real ``arxiv`` client does the URL building, paging and Atom parsing; this
-module adds what it lacks:
-
-* a process-wide :class:`RateLimiter` per endpoint URL, shared by every ``ArxivSource``;
-  every HTTP request the client makes (pages included) passes through it;
-* bounded retries with exponential backoff for 429/5xx, network errors and spuriously empty
-  pages (the client's own retries have no backoff and would also retry a 400);
-* an SQLite response cache keyed by the exact query, with a TTL and a cache-only mode;
-* errors the caller can act on: :class:`SourceUnavailableError` (fall back to the local
-  corpus) and :class:`ArxivQueryError` (arXiv rejected the query).
+arXiv's terms: at most one request every 3 s and one connection at a time, per process. The real
+``arxiv`` client builds URLs, pages and parses Atom; this module adds a process-wide rate limiter
+per endpoint that every HTTP request (pages, retries) passes through, bounded status-aware
+retries with backoff, an SQLite cache with TTL and a cache-only mode, and errors the caller can
+act on: :class:`SourceUnavailableError` (fall back to the local corpus) and
+:class:`ArxivQueryError` (arXiv rejected the query; retrying will not help).
 """
 
 from __future__ import annotations
@@ -73,8 +68,8 @@ class RateLimiter:
         self._last_start: float | None = None
         self.starts: list[float] = []  # time.monotonic() of every request start, for tests/audit
 
-    async def acquire(self, min_interval: float) -> float:
-        """Wait for the slot and the spacing; returns the start time. Caller must ``release()``."""
+    async def acquire(self, min_interval: float) -> None:
+        """Wait for the slot and the spacing. Then call ``started()`` when sending, ``release()`` after."""
         loop = asyncio.get_running_loop()
         with self._mutex:
             waiter = None
@@ -98,31 +93,32 @@ class RateLimiter:
                 with self._mutex:
                     now = time.monotonic()
                     wait = 0.0 if self._last_start is None else self._last_start + min_interval - now
-                    if wait <= 0:
-                        self._last_start = now
-                        self.starts.append(now)
-                        return now
+                    if wait <= 0:  # the holder stamps its real send time with started()
+                        return
                 await asyncio.sleep(wait)
         except BaseException:
             self.release()
             raise
+
+    def started(self) -> float:
+        """The slot holder is sending now (from its worker thread, after the hop from the loop):
+        spacing counts from here, so thread-switch jitter can only widen the gaps."""
+        with self._mutex:
+            self._last_start = now = time.monotonic()
+            self.starts.append(now)
+            return now
 
     def release(self) -> None:
         """Free the slot (callable from any thread): hand it to the next live waiter, FIFO."""
         with self._mutex:
             while self._waiters:
                 loop, fut = self._waiters.popleft()
-                try:
-                    loop.call_soon_threadsafe(_wake, fut)
+                try:  # a waiter cancelled meanwhile finds the slot passed to it and passes it on
+                    loop.call_soon_threadsafe(lambda f=fut: f.done() or f.set_result(None))
                     return
                 except RuntimeError:  # that waiter's loop is closed: skip it
                     continue
             self._busy = False
-
-
-def _wake(fut: asyncio.Future) -> None:
-    if not fut.done():
-        fut.set_result(None)
 
 
 _LIMITERS: dict[str, RateLimiter] = {}
@@ -172,7 +168,9 @@ class _ResponseCache:
         self.path = Path(path).expanduser()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, fetched_at REAL NOT NULL, papers TEXT NOT NULL)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, fetched_at REAL NOT NULL, papers TEXT NOT NULL)"
+            )
 
     @contextlib.contextmanager
     def _connect(self):
@@ -209,14 +207,21 @@ class _GatedSession(requests.Session):
         self.retry_after: float | None = None
 
     def request(self, method, url, *args, **kwargs):
-        if self._cancelled.is_set():  # the awaiting search() was cancelled: send nothing more
-            raise asyncio.CancelledError()
         kwargs.setdefault("timeout", self._source.timeout)
-        asyncio.run_coroutine_threadsafe(self._source._start_request(), self._loop).result()
+        src, limiter = self._source, self._source.limiter
+        # the limiter is async and lives on the caller's loop; this worker thread waits for it
+        asyncio.run_coroutine_threadsafe(limiter.acquire(src.min_interval), self._loop).result()
         try:
+            # the awaiting search() was cancelled meanwhile (a thread cannot be stopped): send
+            # nothing more; no retries or further pages either, as they all come through here
+            if self._cancelled.is_set():
+                raise asyncio.CancelledError()
+            # under the slot, so one instance's counters are never updated concurrently
+            src.request_starts.append(limiter.started())
+            src.requests_made += 1
             resp = super().request(method, url, *args, **kwargs)
         finally:
-            self._source.limiter.release()
+            limiter.release()
         self.error_text, self.retry_after = "", None
         if resp.status_code != 200:
             m = _SUMMARY_RE.search(resp.text[:20000])
@@ -274,12 +279,6 @@ class ArxivSource:
         # keeps the request identical to arxiv.py's default one (and to the recorded fixtures)
         return await self._run(arxiv.Search(id_list=ids, max_results=len(ids)), len(ids), self.page_size)
 
-    async def _start_request(self) -> None:
-        """Runs on the caller's loop for each HTTP request: wait for the shared limiter, count."""
-        start = await self.limiter.acquire(self.min_interval)
-        self.requests_made += 1
-        self.request_starts.append(start)
-
     async def _run(self, search: arxiv.Search, max_results: int, page_size: int) -> list[Paper]:
         if max_results <= 0:
             return []
@@ -303,7 +302,9 @@ class ArxivSource:
             await asyncio.to_thread(self.cache.put, key, papers)
         return papers
 
-    def _fetch(self, search: arxiv.Search, page_size: int, loop: asyncio.AbstractEventLoop, cancelled: threading.Event) -> list[Paper]:
+    def _fetch(
+        self, search: arxiv.Search, page_size: int, loop: asyncio.AbstractEventLoop, cancelled: threading.Event
+    ) -> list[Paper]:
         """Blocking (worker thread): page through the results with the real client, retrying."""
         where = _endpoint_label(self.url)
         # spacing and retries are ours (shared limiter, backoff, status-aware), so the client's

@@ -52,6 +52,7 @@ class Calibration:
     weight_negation_mismatch: float
     bias: float
     fitted_on: str
+    sentence_dense_weight: float = 0.5  # picks each paper's best sentence: w*dense + (1-w)*lexical
     notes: str = ""
 
     def confidence(self, lexical: float, dense: float, number_mismatch: float, negation_mismatch: float) -> float:
@@ -122,17 +123,24 @@ class SentenceVerifier:
         except ValueError:
             lexical = np.zeros((len(claims), len(texts)))
         dense = self.embed(list(claims)) @ self.embed(texts).T
-        out: list[list[SentenceScore]] = []
         cal = self.calibration
+        w = cal.sentence_dense_weight
+        raw = w * dense + (1 - w) * lexical
+        out: list[list[SentenceScore]] = []
         for ci, claim in enumerate(claims):
-            best: dict[str, SentenceScore] = {}
-            for si, (pid, sent) in enumerate(self.sentences):
-                num = number_mismatch(claim, sent.text)
-                neg = negation_mismatch(claim, sent.text)
-                conf = cal.confidence(float(lexical[ci, si]), float(dense[ci, si]), num, neg)
-                if pid not in best or conf > best[pid].confidence:
-                    best[pid] = SentenceScore(pid, sent, float(lexical[ci, si]), float(dense[ci, si]), num, neg, conf)
-            out.append(sorted(best.values(), key=lambda s: (-s.confidence, s.paper_id)))
+            # Each paper's evidence is its best sentence by the raw hybrid score; the
+            # calibration (fit the same way) turns that sentence's features into P(evidence).
+            best_idx: dict[str, int] = {}
+            for si, (pid, _) in enumerate(self.sentences):
+                if pid not in best_idx or raw[ci, si] > raw[ci, best_idx[pid]]:
+                    best_idx[pid] = si
+            scores = []
+            for pid, si in best_idx.items():
+                sent = self.sentences[si][1]
+                num, neg = number_mismatch(claim, sent.text), negation_mismatch(claim, sent.text)
+                lex, den = float(lexical[ci, si]), float(dense[ci, si])
+                scores.append(SentenceScore(pid, sent, lex, den, num, neg, cal.confidence(lex, den, num, neg)))
+            out.append(sorted(scores, key=lambda s: (-s.confidence, s.paper_id)))
         return out
 
 

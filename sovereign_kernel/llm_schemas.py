@@ -1,0 +1,68 @@
+"""What each LLM role must answer: pydantic models passed to ``with_structured_output``.
+
+Their JSON Schemas go to the server (NIM guided decoding / ``response_format``), so every field
+is required (no defaults: guided decoders may otherwise omit them) and described. Bounds are
+validated on parse; an answer outside them counts as invalid and is re-asked, then falls back.
+These are the raw model answers; the agents turn them into ``schemas.Claim`` etc. and check
+them (e.g. that a source span really occurs in the abstract).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+VerifierLabel = Literal["SUPPORTED", "CONTRADICTED", "NOT_ENOUGH_INFO"]
+
+
+class PlannedQueries(BaseModel):
+    """planner: diverse search queries for the research question."""
+
+    queries: list[str] = Field(min_length=1, max_length=8, description="Short keyword search queries, most specific first.")
+
+
+class ExtractedClaim(BaseModel):
+    text: str = Field(min_length=1, description="One atomic claim, as a self-contained sentence.")
+    source_span: str = Field(min_length=1, description="The exact text copied verbatim from the abstract that states the claim.")
+
+
+class ExtractedClaims(BaseModel):
+    """extractor: atomic claims from one abstract, each with its verbatim source span."""
+
+    claims: list[ExtractedClaim] = Field(max_length=10, description="Claims, in the order they appear in the abstract.")
+
+
+class VerifierJudgement(BaseModel):
+    """verifier: does the evidence support the claim?"""
+
+    label: VerifierLabel = Field(description="SUPPORTED, CONTRADICTED or NOT_ENOUGH_INFO.")
+    rationale: str = Field(description="One or two sentences citing the passage.")
+    evidence_index: int = Field(ge=-1, description="Index of the passage the label rests on; -1 if none.")
+
+
+class ReviewerAssessment(BaseModel):
+    """skeptic / validator / synthesizer: a score with its reasons."""
+
+    score: float = Field(ge=0.0, le=10.0, description="0 (unusable) to 10 (publishable as is).")
+    reasons: list[str] = Field(description="Why this score, each reason tied to a measured signal or a claim.")
+    recommendations: list[str] = Field(description="Concrete changes that would raise the score.")
+
+
+class Revision(BaseModel):
+    """reviser: what to change before the tribunal looks again."""
+
+    drop_claim_ids: list[str] = Field(description="Ids of claims to drop (only ids from the given list).")
+    refined_queries: list[str] = Field(max_length=8, description="New search queries for unaddressed aspects; empty if none.")
+    notes: list[str] = Field(description="What was changed and why.")
+
+
+ROLE_SCHEMAS: dict[str, type[BaseModel]] = {
+    "planner": PlannedQueries,
+    "extractor": ExtractedClaims,
+    "verifier": VerifierJudgement,
+    "skeptic": ReviewerAssessment,
+    "validator": ReviewerAssessment,
+    "synthesizer": ReviewerAssessment,
+    "reviser": Revision,
+}
