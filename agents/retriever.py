@@ -17,8 +17,11 @@ from sovereign_kernel.agents.common import progress
 from sovereign_kernel.aspects import Aspect, covers, question_aspects, text_stems
 from sovereign_kernel.index import paper_text
 from sovereign_kernel.resources import Resources, RunContext, aget_resources
-from sovereign_kernel.schemas import ScoredPaper, SearchHit
+from sovereign_kernel.arxiv_source import ArxivSourceError, SourceUnavailableError
+from sovereign_kernel.schemas import Paper, ScoredPaper, SearchHit
 from sovereign_kernel.text import STOP_WORDS, content_tokens, keyphrases
+
+ARXIV_FAILED = "Live arXiv source failed"
 
 # MiniLM question-abstract cosines: ~0.15 for unrelated cs papers, ~0.7 for the closest ones.
 # Semantic relevance is this range stretched to 0..1.
@@ -71,20 +74,42 @@ async def plan_queries(state: dict, runtime: Runtime[RunContext]) -> dict:
     return {"queries": queries, "round": round_}
 
 
+def arxiv_query(query: str, max_terms: int = 4) -> str:
+    """A planned keyword query in arXiv's search syntax: its first content terms, all required."""
+    terms = list(dict.fromkeys(content_tokens(query)))[:max_terms]
+    return " AND ".join(f'all:"{t}"' if "-" in t else f"all:{t}" for t in terms)
+
+
 async def search(task: dict, runtime: Runtime[RunContext]) -> dict:
-    """One query against the corpus (one ``Send`` branch: query, query_index, round)."""
+    """One query against every configured source (one ``Send`` branch: query, query_index, round).
+
+    A failing live source does not fail the branch: it leaves a note, and ``rank_and_gate``
+    decides whether any source is left.
+    """
     res = await aget_resources(runtime.context)
-    k = runtime.context.settings.hits_per_query
-    found = await asyncio.to_thread(res.bm25.search, task["query"], k)
+    settings = runtime.context.settings
+    k = settings.hits_per_query
+    found: list[tuple[Paper, float]] = []
+    notes: list[str] = []
+    for source in settings.source_list:
+        if source == "local":
+            hits = await asyncio.to_thread(res.bm25.search, task["query"], k)
+            found += [(res.corpus.papers[idx], score) for idx, score in hits]
+        elif source == "arxiv":
+            try:
+                papers = await res.arxiv.search(arxiv_query(task["query"]), k)
+            except ArxivSourceError as exc:
+                notes.append(f"{ARXIV_FAILED}: {exc}")
+                continue
+            # arXiv returns relevance order without scores: a decreasing pseudo-score keeps the order.
+            found += [(p, round(1.0 / (1 + r), 4)) for r, p in enumerate(papers)]
     hits = [
-        SearchHit(
-            query=task["query"], query_index=task["query_index"], round=task["round"],
-            paper=res.corpus.papers[idx], lexical_score=round(score, 4), rank=rank,
-        )
-        for rank, (idx, score) in enumerate(found)
+        SearchHit(query=task["query"], query_index=task["query_index"], round=task["round"],
+                  paper=paper, lexical_score=round(score, 4), rank=rank)
+        for rank, (paper, score) in enumerate(found)
     ]
     progress("search", query=task["query"], hits=len(hits))
-    return {"hits": hits}
+    return {"hits": hits, "notes": notes}
 
 
 def score_candidates(question: str, hits: list[SearchHit], res: Resources, settings) -> tuple[list[ScoredPaper], list[Aspect]]:
@@ -94,7 +119,11 @@ def score_candidates(question: str, hits: list[SearchHit], res: Resources, setti
         papers.setdefault(h.paper.id, h.paper)
         found_by.setdefault(h.paper.id, set()).add(h.query)
     ids = sorted(papers)
-    aspects = question_aspects(question, res.corpus_stems)
+    # "In the corpus" = in the local index or in any paper a source returned.
+    known_stems = set().union(*(text_stems(paper_text(p)) for p in papers.values()))
+    if "local" in settings.source_list:
+        known_stems |= res.corpus_stems
+    aspects = question_aspects(question, known_stems)
     if not ids:
         return [], aspects
     qvec = res.vectors.embed([question], kind="query")[0]
@@ -131,6 +160,10 @@ def score_candidates(question: str, hits: list[SearchHit], res: Resources, setti
 
 async def rank_and_gate(state: dict, runtime: Runtime[RunContext]) -> dict:
     res = await aget_resources(runtime.context)
+    failures = [n for n in state.get("notes", []) if n.startswith(ARXIV_FAILED)]
+    if not state.get("hits") and failures and "local" not in runtime.context.settings.source_list:
+        # Never an empty "successful" report: with no source left the run stops here.
+        raise SourceUnavailableError(f"no source left to search: {failures[0]}")
     scored, aspects = await asyncio.to_thread(
         score_candidates, state["question"], state.get("hits", []), res, runtime.context.settings
     )

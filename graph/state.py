@@ -83,6 +83,7 @@ class RetrieverOutput(TypedDict, total=False):
     ranked: list[ScoredPaper]
     papers: list[Paper]
     aspects: list[dict]
+    notes: Annotated[list[str], append_unique]
 
 
 class ExtractorOutput(TypedDict, total=False):

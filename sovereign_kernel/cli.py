@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from sovereign_kernel.arxiv_source import ArxivSourceError
 from sovereign_kernel.corpus import CorpusError
 
 
@@ -20,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("question")
     r.add_argument("--corpus", help="JSONL file or folder of JSONL files (default: the bundled demo corpus)")
     r.add_argument("--out", default="out", help="output directory (default: ./out)")
+    r.add_argument("--source", dest="sources", help="where to search: local (default), arxiv, or arxiv,local")
     r.add_argument("--json", action="store_true", help="print the Report as one JSON object on stdout")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     r.add_argument("--max-papers", type=int, help="papers kept after the relevance gate")
@@ -47,7 +49,8 @@ async def _research(args) -> int:
 
     result = None
     async for kind, payload in stream_events(
-        args.question, corpus=args.corpus, max_papers=args.max_papers, max_revision_rounds=args.max_revision_rounds
+        args.question, corpus=args.corpus, sources=args.sources, max_papers=args.max_papers,
+        max_revision_rounds=args.max_revision_rounds,
     ):
         if kind == "progress":
             show(payload)
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "research":
             return asyncio.run(_research(args))
-    except (ValueError, CorpusError, OSError) as exc:  # InvalidQuestionError and pydantic errors are ValueErrors
+    except (ValueError, CorpusError, OSError, ArxivSourceError) as exc:  # InvalidQuestionError and pydantic errors are ValueErrors
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

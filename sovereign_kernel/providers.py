@@ -7,6 +7,7 @@ transport details; both share the ``SOVEREIGN_`` env prefix. The API key is only
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -23,6 +24,7 @@ API_KEY_ENV = "NVIDIA_API_KEY"
 _known_secrets: set[str] = set()
 _NVAPI_RE = re.compile(r"nvapi-[A-Za-z0-9_\-]+")
 _BEARER_RE = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-\.=~+/]{8,}")
+_STATUS_RE = re.compile(r"^\s*\[(\d{3})\]")  # ChatNVIDIA raises a bare Exception("[429] Too Many ...")
 
 
 def redact(text: Any) -> str:
@@ -55,6 +57,47 @@ class RedactFilter(logging.Filter):
                 record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
                 record.exc_info = None
         return True
+
+
+# ---- transport errors: what is worth a retry ----------------------------------------------------
+
+def status_of(exc: BaseException) -> int | None:
+    """HTTP status of a client error: attribute (openai, httpx, aiohttp) or ChatNVIDIA's ``[NNN]``."""
+    for obj in (exc, getattr(exc, "response", None)):
+        for attr in ("status_code", "status"):
+            value = getattr(obj, attr, None)
+            if isinstance(value, int):
+                return value
+    m = _STATUS_RE.match(str(exc))
+    return int(m.group(1)) if m else None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying with backoff: 408/429/5xx, timeouts, dropped connections."""
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError, ConnectionError)):
+        return True
+    try:  # the NIM client's transports (both are its dependencies)
+        import aiohttp
+        import requests
+
+        if isinstance(exc, (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError,
+                            requests.ConnectionError, requests.Timeout)):
+            return True
+    except ImportError:
+        pass
+    status = status_of(exc)
+    return status is not None and (status in (408, 429) or 500 <= status < 600)
+
+
+def backoff_params(initial: float, maximum: float) -> dict:
+    """Backoff ``initial * 2**n + U(0, initial)``, capped. tenacity >= 9.1 renamed ``initial``
+    to ``multiplier`` (the old name warns)."""
+    import inspect
+
+    import tenacity
+
+    name = "multiplier" if "multiplier" in inspect.signature(tenacity.wait_exponential_jitter).parameters else "initial"
+    return {name: initial, "max": maximum, "jitter": initial}
 
 
 class LLMSettings(BaseSettings):

@@ -34,6 +34,7 @@ class Resources:
     bm25: BM25Index
     vectors: VectorCache
     embedder_id: str
+    arxiv: object | None = None  # ArxivSource when the run's sources include arxiv
 
     @cached_property
     def corpus_stems(self) -> set[str]:
@@ -52,10 +53,23 @@ def _offline_embedder(settings: Settings) -> tuple[Embedder, str]:
     return embedder, f"all-MiniLM-L6-v2-int8-onnx-t{settings.embed_max_tokens}"
 
 
+def _arxiv_source(settings: Settings):
+    if "arxiv" not in settings.source_list:
+        return None
+    from sovereign_kernel.arxiv_source import ArxivSource
+
+    return ArxivSource(
+        url=settings.arxiv_url, cache_path=settings.resolved_home() / "arxiv_cache.sqlite",
+        ttl_seconds=settings.arxiv_cache_ttl, min_interval=settings.arxiv_min_interval,
+        max_retries=settings.arxiv_max_retries, cache_only=settings.arxiv_cache_only,
+    )
+
+
 def get_resources(context: RunContext) -> Resources:
     """Corpus + BM25 index + vector cache for this context (blocking; call via a thread)."""
     settings = context.settings
-    key = (settings.corpus, str(settings.resolved_home()), settings.embed_max_tokens, id(context.embeddings))
+    key = (settings.corpus, str(settings.resolved_home()), settings.embed_max_tokens, id(context.embeddings),
+           settings.sources, settings.arxiv_url, settings.arxiv_cache_only, settings.arxiv_min_interval)
     with _lock:
         if key in _cache:
             return _cache[key]
@@ -67,7 +81,7 @@ def get_resources(context: RunContext) -> Resources:
         else:
             embedder, embedder_id = _offline_embedder(settings)
         vectors = VectorCache(settings.resolved_home() / "vectors.sqlite", embedder, str(embedder_id))
-        res = Resources(corpus, bm25, vectors, str(embedder_id))
+        res = Resources(corpus, bm25, vectors, str(embedder_id), _arxiv_source(settings))
         _cache[key] = res
         return res
 

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MAX_QUESTION_CHARS = 2000
@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     mode: Literal["offline", "nim", "custom"] = "offline"
     home: Path = Field(default_factory=default_home, description="Data dir: caches, store, runs.")
     corpus: str | None = Field(None, description="JSONL file or folder; None = bundled demo corpus.")
+    sources: str = Field("local", description="Comma-separated: local, arxiv (e.g. 'arxiv,local').")
+
+    # live arXiv source
+    arxiv_url: str | None = Field(None, description="arXiv query API or a mirror (None: SOVEREIGN_ARXIV_URL or arXiv's).")
+    arxiv_min_interval: float = Field(3.0, ge=0.0, description="Seconds between arXiv requests (arXiv asks for 3).")
+    arxiv_cache_ttl: float = Field(7 * 24 * 3600, ge=0.0, description="Seconds a cached arXiv response is reused.")
+    arxiv_cache_only: bool = Field(False, description="Use only cached arXiv responses; never call arXiv.")
+    arxiv_max_retries: int = Field(3, ge=0, le=10)
 
     # retriever
     n_queries: int = Field(4, ge=1, le=8)
@@ -54,6 +62,19 @@ class Settings(BaseSettings):
     # embedder
     embed_batch_size: int = Field(32, ge=1)
     embed_max_tokens: int = Field(256, ge=16, le=512)
+
+    @field_validator("sources")
+    @classmethod
+    def _known_sources(cls, value: str) -> str:
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        unknown = sorted(set(names) - {"local", "arxiv"})
+        if unknown or not names:
+            raise ValueError(f"unknown source(s) {unknown or value!r}: use local, arxiv or arxiv,local")
+        return ",".join(dict.fromkeys(names))
+
+    @property
+    def source_list(self) -> list[str]:
+        return self.sources.split(",")
 
     def resolved_home(self) -> Path:
         path = Path(self.home).expanduser()

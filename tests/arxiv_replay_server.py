@@ -83,8 +83,11 @@ def load_recordings(root: Path = FIXTURES) -> list[Recording]:
 
 
 class ArxivReplayServer:
-    def __init__(self, root: Path = FIXTURES, response_delay: float = 0.0) -> None:
+    def __init__(self, root: Path = FIXTURES, response_delay: float = 0.0, default_search: str | None = None) -> None:
         self.recordings = load_recordings(root)
+        # For whole research runs, whose planned queries were never recorded: any other
+        # search's first page replays this recording (by file name), later pages are empty.
+        self.default_search = default_search
         self.response_delay = response_delay  # seconds each answer takes, to expose overlaps
         self.requests: list[Request] = []
         self.max_in_flight = 0
@@ -150,6 +153,10 @@ class ArxivReplayServer:
                     script.times -= 1
                     return script.status, script.body, script.headers, f"script:{script.status}"
         hits = [r for r in self.recordings if r.matches(params)]
+        if not hits and self.default_search and params.get("search_query"):
+            if params.get("start", "0") != "0":
+                return 200, EMPTY_FEED, {}, "default-empty"
+            hits = [r for r in self.recordings if r.name == self.default_search]
         if not hits:
             return 404, f"no recording for {params}".encode(), {}, "none"
         best = max(hits, key=lambda r: len(r.params))  # the most specific recording wins

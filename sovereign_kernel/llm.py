@@ -1,0 +1,338 @@
+"""Structured LLM calls for the agents: bounded, retried, metered, and never fatal.
+
+``LLMSession.structured`` returns a validated pydantic object or ``None``; on ``None`` the caller
+runs its offline algorithm for that item, and the session has recorded why (manifest). One
+session serves one run: its counters, budget and fallbacks are that run's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.resources
+import json
+import logging
+import re
+import threading
+from typing import Any, Callable
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.exceptions import OutputParserException
+from langchain_core.language_models import BaseLanguageModel
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, convert_to_messages
+from langchain_core.runnables import RunnableLambda
+from langchain_core.runnables.config import ensure_config, merge_configs
+from pydantic import BaseModel, ValidationError
+
+from sovereign_kernel.providers import LLMSettings, backoff_params, detect_mode, is_transient, make_chat, redact, status_of
+
+logger = logging.getLogger(__name__)
+
+BUDGET_SPENT = "token budget spent"
+_REASK = ("Your previous answer was empty, incomplete or did not match the required JSON schema. "
+          "Answer again with only the complete JSON object.")
+
+
+# ---- prompts ---------------------------------------------------------------------------------
+
+def load_prompt(role: str) -> str:
+    """``prompts/<role>.md`` without its leading ``#`` comment lines (which document the
+    placeholders). Markdown headings further down are kept."""
+    text = importlib.resources.files("sovereign_kernel.prompts").joinpath(f"{role}.md").read_text("utf-8")
+    lines = text.splitlines()
+    while lines and (lines[0].startswith("#") or not lines[0].strip()):
+        lines.pop(0)
+    return "\n".join(lines).strip() + "\n"
+
+
+def render_prompt(role: str, **fields: Any) -> list[BaseMessage]:
+    """The role's prompt as [system, user] messages: the template is split at its first line
+    ``---`` *before* formatting, so data in a field can never move the split."""
+    system, sep, user = load_prompt(role).partition("\n---\n")
+    if not sep:
+        return [HumanMessage(system.format(**fields))]
+    return [SystemMessage(system.strip().format(**fields)), HumanMessage(user.strip().format(**fields))]
+
+
+_DELIM_RUN = re.compile(r"<{3,}|>{3,}")
+
+
+def wrap_untrusted(text: str, label: str = "DATA") -> str:
+    """Delimit untrusted text (paper abstracts, evidence) as data. Runs of three or more ``<`` or
+    ``>`` inside it are spaced out, so the text cannot close the block and speak as instructions."""
+    label = re.sub(r"[^A-Za-z0-9_]+", "_", label).strip("_").upper() or "DATA"
+    body = _DELIM_RUN.sub(lambda m: " ".join(m.group()), str(text))
+    return f"<<<BEGIN {label}>>>\n{body}\n<<<END {label}>>>"
+
+
+# ---- error classes -------------------------------------------------------------------------
+
+class BudgetSpent(Exception):
+    """Raised before a request once the run's token budget is used up."""
+
+
+def _is_invalid_output(exc: BaseException) -> bool:
+    return isinstance(exc, (OutputParserException, ValidationError, json.JSONDecodeError))
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return redact(text[:300])
+
+
+def parse_json_answer(text: str, schema: type[BaseModel]) -> BaseModel | None:
+    """The first JSON object in a free-text answer (code fences allowed), validated; else None."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        return schema.model_validate_json(text[start : end + 1])
+    except ValidationError:
+        return None
+
+
+def _coerce(result: Any, schema: type[BaseModel]) -> BaseModel | None:
+    if isinstance(result, schema):
+        return result
+    try:
+        if isinstance(result, dict):
+            return schema.model_validate(result)
+        if isinstance(result, BaseModel):
+            return schema.model_validate(result.model_dump())
+    except ValidationError:
+        pass
+    return None
+
+
+# ---- metering ------------------------------------------------------------------------------
+
+class _UsageHandler(BaseCallbackHandler):
+    """Sees every model request of one structured call, retries and the client's own format
+    fallbacks included, and takes the token counts from the response the server sent."""
+
+    run_inline = True  # update counters in the calling loop, in order, not in an executor
+    raise_error = True  # so BudgetSpent raised at request start stops the request
+
+    def __init__(self, session: "LLMSession", role: str):
+        self.session, self.role = session, role
+
+    def on_chat_model_start(self, serialized, messages, *, run_id, **kwargs) -> None:
+        self.session._on_start(self.role, run_id, messages)
+
+    def on_llm_end(self, response, *, run_id, **kwargs) -> None:
+        self.session._on_end(self.role, run_id, response)
+
+    def on_llm_error(self, error, *, run_id, **kwargs) -> None:
+        self.session._on_error(self.role, run_id)
+
+
+def _reported_usage(response) -> tuple[int, int] | None:
+    for generations in response.generations:
+        for gen in generations:
+            usage = getattr(getattr(gen, "message", None), "usage_metadata", None)
+            if usage:
+                return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+    raw = (response.llm_output or {}).get("token_usage") or (response.llm_output or {}).get("usage")
+    if isinstance(raw, dict) and raw:
+        return int(raw.get("prompt_tokens", 0)), int(raw.get("completion_tokens", 0))
+    return None
+
+
+# ---- the session ---------------------------------------------------------------------------
+
+STAT_KEYS = ("calls", "errors", "prompt_tokens", "completion_tokens", "estimated_tokens", "items", "fallbacks")
+
+
+class LLMSession:
+    """Structured calls for one run. ``chat``: one injected chat model (custom mode) or a
+    factory ``role -> chat model`` (nim mode: ``lambda role: make_chat(settings, role)``)."""
+
+    def __init__(self, chat: Any, llm_settings: LLMSettings | None = None):
+        self.settings = llm_settings or LLMSettings()
+        if isinstance(chat, BaseLanguageModel) or not callable(chat):
+            self._factory: Callable[[str], Any] = lambda role, _chat=chat: _chat
+        else:
+            self._factory = chat
+        self._chats: dict[str, Any] = {}
+        self._runnables: dict[tuple[str, type], Any] = {}
+        self._lock = threading.Lock()
+        self._stats: dict[str, dict[str, int]] = {}
+        self._prompt_chars: dict[Any, int] = {}
+        self.fallbacks: list[dict[str, str]] = []
+        self.disabled: str | None = None  # set after a 401/403: the key is wrong for every item
+        self._sem: asyncio.Semaphore | None = None
+        self._sem_loop: Any = None
+
+    @classmethod
+    def create(cls, llm_settings: LLMSettings, llm: Any = None) -> "LLMSession | None":
+        """The session for a run's mode: injected model, NIM, or None (offline)."""
+        if llm is not None:
+            return cls(llm, llm_settings)
+        if detect_mode(llm_settings) == "nim":
+            chats: dict[str, Any] = {}
+
+            def factory(role: str):  # one client per model: ChatNVIDIA lists models once per client
+                model = llm_settings.model_for(role)
+                if model not in chats:
+                    chats[model] = make_chat(llm_settings, role)
+                return chats[model]
+
+            return cls(factory, llm_settings)
+        return None
+
+    # -- public ---------------------------------------------------------------------------
+    async def structured(self, role: str, schema: type[BaseModel], prompt: str | list, item: str = "") -> BaseModel | None:
+        """A validated ``schema`` instance, or None after recording a fallback {role, item, reason}."""
+        messages = [HumanMessage(prompt)] if isinstance(prompt, str) else convert_to_messages(prompt)
+        self._add(role, items=1)
+        attempts = 1 + self.settings.invalid_retries
+        reason = "invalid or incomplete output"
+        for attempt in range(attempts):
+            if self.disabled:
+                return self._fallback(role, item, f"LLM disabled for this run after {self.disabled}")
+            if self.budget_spent:
+                return self._fallback(role, item, BUDGET_SPENT)
+            try:
+                runnable = await self._runnable(role, schema)
+                asked = messages if attempt == 0 else [*messages, HumanMessage(_REASK)]
+                async with self._semaphore():  # held through backoff too: under 429s, don't add load
+                    result = await runnable.ainvoke(asked, config=self._config(role, item))
+            except BudgetSpent:
+                return self._fallback(role, item, BUDGET_SPENT)
+            except Exception as exc:  # one bad answer must never crash the run
+                if _is_invalid_output(exc):
+                    reason = f"invalid output ({type(exc).__name__})"
+                    continue
+                kind = f"retries exhausted ({self.settings.max_retries})" if is_transient(exc) else "error"
+                if status_of(exc) in (401, 403):  # no point sending every other item to fail too
+                    self.disabled = _short(exc)
+                return self._fallback(role, item, f"{kind}: {_short(exc)}")
+            if (parsed := _coerce(result, schema)) is not None:
+                return parsed
+        return self._fallback(role, item, f"{reason} after {attempts} attempts")
+
+    def model_name(self, role: str) -> str:
+        chat = self._chat(role)
+        return str(getattr(chat, "model", None) or getattr(chat, "model_name", None) or type(chat).__name__)
+
+    @property
+    def tokens_used(self) -> int:
+        with self._lock:
+            return sum(s["prompt_tokens"] + s["completion_tokens"] + s["estimated_tokens"] for s in self._stats.values())
+
+    @property
+    def budget_spent(self) -> bool:
+        budget = self.settings.token_budget
+        return budget is not None and self.tokens_used >= budget
+
+    def usage_report(self) -> dict:
+        """Per role + totals + fallbacks + budget, for the manifest (no secrets in it)."""
+        with self._lock:
+            roles = {r: dict(s) for r, s in sorted(self._stats.items())}
+            fallbacks = [dict(f) for f in self.fallbacks]
+        for role, stats in roles.items():
+            stats["model"] = redact(self.model_name(role))
+        totals = {k: sum(s[k] for s in roles.values()) for k in STAT_KEYS}
+        totals["total_tokens"] = totals["prompt_tokens"] + totals["completion_tokens"]
+        return {
+            "roles": roles,
+            "totals": totals,
+            "fallbacks": fallbacks,
+            "budget": {"token_budget": self.settings.token_budget, "tokens_used": self.tokens_used,
+                       "spent": self.budget_spent},
+            "max_concurrency": self.settings.max_concurrency,
+            "disabled": self.disabled,
+        }
+
+    # -- internals ------------------------------------------------------------------------
+    def _chat(self, role: str):
+        if role not in self._chats:
+            self._chats[role] = self._factory(role)
+        return self._chats[role]
+
+    async def _runnable(self, role: str, schema: type[BaseModel]):
+        key = (role, schema)
+        if key not in self._runnables:
+            chat = self._chat(role)
+            try:
+                # ChatNVIDIA lists the server's models here (one blocking GET /v1/models per
+                # client, cached by it), so build off the event loop.
+                inner = await asyncio.to_thread(chat.with_structured_output, schema)
+            except NotImplementedError:  # e.g. a model without tool/JSON support: prompt for JSON
+                inner = _json_prompt_runnable(chat, schema)
+            self._runnables[key] = self._guarded(inner)
+        return self._runnables[key]
+
+    def _guarded(self, inner):
+        s = self.settings
+        # ChatNVIDIA's structured runnable may send up to 3 requests (response_format, then
+        # guided_json, then nvext.guided_json) each bounded by timeout_s: bound the attempt too,
+        # so a custom model without its own timeout cannot hang the run.
+        ceiling = 3 * s.timeout_s + 1.0
+
+        async def attempt(messages, config):
+            return await asyncio.wait_for(inner.ainvoke(messages, config), ceiling)
+
+        return RunnableLambda(attempt, name="structured_attempt").with_retry(
+            retry_if_exception_type=is_transient,
+            wait_exponential_jitter=True,
+            exponential_jitter_params=backoff_params(s.backoff_initial_s, s.backoff_max_s),
+            stop_after_attempt=1 + s.max_retries,
+        )
+
+    def _config(self, role: str, item: str) -> dict:
+        # Merge with the surrounding (LangGraph node) config so tracing and streams still see
+        # the call; an explicit callbacks list alone would replace the parent's handlers.
+        extra = {"callbacks": [_UsageHandler(self, role)], "tags": [f"sovereign:{role}"],
+                 "metadata": {"sovereign_role": role, "sovereign_item": item}}
+        return merge_configs(ensure_config(), extra)
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._sem is None or self._sem_loop is not loop:  # a semaphore is bound to one loop
+            self._sem, self._sem_loop = asyncio.Semaphore(self.settings.max_concurrency), loop
+        return self._sem
+
+    def _add(self, role: str, **counts: int) -> None:
+        with self._lock:
+            stats = self._stats.setdefault(role, dict.fromkeys(STAT_KEYS, 0))
+            for key, n in counts.items():
+                stats[key] += n
+
+    def _fallback(self, role: str, item: str, reason: str) -> None:
+        entry = {"role": role, "item": redact(item), "reason": redact(reason)}
+        with self._lock:
+            self.fallbacks.append(entry)
+        self._add(role, fallbacks=1)
+        logger.warning("LLM %s fell back to the offline algorithm for %s: %s", role, entry["item"], entry["reason"])
+        return None
+
+    def _on_start(self, role: str, run_id, messages) -> None:
+        if self.budget_spent:  # mid-call: a retry or the client's next format fallback
+            raise BudgetSpent(BUDGET_SPENT)
+        self._prompt_chars[run_id] = sum(len(str(m.content)) for batch in messages for m in batch)
+        self._add(role, calls=1)
+
+    def _on_end(self, role: str, run_id, response) -> None:
+        chars = self._prompt_chars.pop(run_id, 0)
+        if (usage := _reported_usage(response)) is not None:  # what the server reported
+            self._add(role, prompt_tokens=usage[0], completion_tokens=usage[1])
+        else:  # provider reported nothing: ~4 chars a token, so the budget still binds
+            out = sum(len(g.text) for gens in response.generations for g in gens)
+            self._add(role, estimated_tokens=(chars + out + 3) // 4)
+
+    def _on_error(self, role: str, run_id) -> None:
+        self._prompt_chars.pop(run_id, None)
+        self._add(role, errors=1)
+
+
+def _json_prompt_runnable(chat, schema: type[BaseModel]):
+    """Structured output by instruction + parsing, for models without ``with_structured_output``."""
+    instruction = ("Answer with only one JSON object (no prose, no code fence) that validates "
+                   "against this JSON Schema:\n" + json.dumps(schema.model_json_schema()))
+
+    async def call(messages, config):
+        reply = await chat.ainvoke([*messages, HumanMessage(instruction)], config)
+        content = reply.content if isinstance(reply.content, str) else str(reply.text)
+        return parse_json_answer(content, schema)
+
+    return RunnableLambda(call, name=f"json_prompt_{schema.__name__}")
