@@ -193,6 +193,9 @@ class LLMSession:
                 return self._fallback(role, item, BUDGET_SPENT)
             try:
                 runnable = await self._runnable(role, schema)
+            except Exception as exc:  # e.g. a malformed base_url, or the model listing failed
+                return self._fallback(role, item, f"error: {_short(exc)}")
+            try:
                 asked = messages if attempt == 0 else [*messages, HumanMessage(_REASK)]
                 async with self._semaphore():  # held through backoff too: under 429s, don't add load
                     result = await runnable.ainvoke(asked, config=self._config(role, item))
@@ -211,7 +214,10 @@ class LLMSession:
         return self._fallback(role, item, f"{reason} after {attempts} attempts")
 
     def model_name(self, role: str) -> str:
-        chat = self._chat(role)
+        try:
+            chat = self._chat(role)
+        except Exception:  # the client could not be built; say what was configured
+            return self.settings.model_for(role)
         return str(getattr(chat, "model", None) or getattr(chat, "model_name", None) or type(chat).__name__)
 
     @property

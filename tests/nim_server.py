@@ -219,6 +219,16 @@ class NIMServer:
                      "choices": [{"index": 0, "message": message, "finish_reason": finish}]}
 
 
+def _sse(payload: dict) -> bytes:
+    """A chat completion as an OpenAI stream: one delta chunk, a usage chunk, [DONE]."""
+    choice = payload["choices"][0]
+    delta = {k: v for k, v in choice["message"].items() if v is not None}
+    base = {k: payload[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+    chunks = [base | {"choices": [{"index": 0, "delta": delta, "finish_reason": choice["finish_reason"]}]},
+              base | {"choices": [], "usage": payload["usage"]}]
+    return "".join(f"data: {json.dumps(c)}\n\n" for c in chunks).encode() + b"data: [DONE]\n\n"
+
+
 def _handler(server: NIMServer):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"  # one request per connection; no keep-alive bookkeeping
@@ -240,11 +250,16 @@ def _handler(server: NIMServer):
                 server.in_flight += 1
                 server.max_in_flight = max(server.max_in_flight, server.in_flight)
             try:
-                status, payload = server.answer(rec, auth)
+                try:
+                    status, payload = server.answer(rec, auth)
+                finally:  # in flight = being answered; the client may send the next one as we write
+                    with server._lock:
+                        server.in_flight -= 1
                 rec.status = status
-                data = json.dumps(payload).encode()
+                streamed = status == 200 and isinstance(body, dict) and body.get("stream") and rec.path == CHAT
+                data = _sse(payload) if streamed else json.dumps(payload).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/event-stream" if streamed else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -255,9 +270,6 @@ def _handler(server: NIMServer):
                             totals[k] = totals.get(k, 0) + v
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
                 pass
-            finally:
-                with server._lock:
-                    server.in_flight -= 1
 
         def do_GET(self) -> None:
             self._serve("GET")

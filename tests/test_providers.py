@@ -18,7 +18,16 @@ from nim_server import CHAT, EMBED, MODELS, NIMServer, Reply
 
 from sovereign_kernel.llm import BUDGET_SPENT, LLMSession, load_prompt, render_prompt, wrap_untrusted
 from sovereign_kernel.llm_schemas import ROLE_SCHEMAS, ExtractedClaims, PlannedQueries, VerifierJudgement
-from sovereign_kernel.providers import ROLES, LLMSettings, detect_mode, make_chat, make_embeddings, redact
+from sovereign_kernel.providers import (
+    ROLES,
+    LLMSettings,
+    RetryingEmbeddings,
+    RedactFilter,
+    detect_mode,
+    make_chat,
+    make_embeddings,
+    redact,
+)
 
 KEY = "nvapi-TESTKEY-0123456789abcdefXYZ"
 
@@ -60,6 +69,24 @@ def test_embeddings_send_query_vs_passage_and_truncate_end(srv):
     assert all("Authorization" not in r.headers for r in srv.requests)
 
 
+def test_embeddings_retry_429_and_redact_errors(srv, monkeypatch):
+    monkeypatch.setenv("NVIDIA_API_KEY", KEY)
+    s = nim(srv, max_retries=2)
+    emb = RetryingEmbeddings(make_embeddings(s), s)
+    srv.script(EMBED, Reply(status=429), Reply(status=503))
+    assert len(emb.embed_documents(["a", "b"])) == 2 and emb.model == "nvidia/nv-embedqa-e5-v5"
+    assert [r.status for r in srv.requests_to(EMBED)] == [429, 503, 200]
+    srv.script(EMBED, *[Reply(status=500, echo_auth=True)] * 3)
+    with pytest.raises(RuntimeError) as err:
+        asyncio.run(emb.aembed_query("q"))
+    assert "[500]" in str(err.value) and KEY not in str(err.value) and "TESTKEY" not in str(err.value)
+    assert len(srv.requests_to(EMBED)) == 3 + 3  # bounded: 1 + max_retries
+    srv.script(EMBED, Reply(status=400))
+    with pytest.raises(RuntimeError):
+        emb.embed_query("q")  # a 400 is not retried
+    assert len(srv.requests_to(EMBED)) == 7
+
+
 def test_clients_make_no_request_at_init_and_structured_request_shape(srv):
     s = nim(srv)
     chat, _ = make_chat(s, "extractor"), make_embeddings(s)
@@ -72,6 +99,17 @@ def test_clients_make_no_request_at_init_and_structured_request_shape(srv):
     assert srv.requests[1].structured_style == "response_format"
     assert body["response_format"]["json_schema"]["schema"] == ExtractedClaims.model_json_schema()
     assert body["model"] == "meta/llama-3.3-70b-instruct" and body["temperature"] == 0.0 and not body["stream"]
+
+
+def test_server_streams_when_asked(srv):
+    from langchain_nvidia_ai_endpoints import ChatNVIDIA
+
+    chat = ChatNVIDIA(base_url=srv.base_url, model="meta/llama-3.3-70b-instruct")
+    srv.script(CHAT, Reply(content="three word answer"))
+    chunks = list(chat.stream("hello there"))
+    assert "".join(c.content for c in chunks) == "three word answer"
+    assert sum(c.usage_metadata["output_tokens"] for c in chunks if c.usage_metadata) == 3
+    assert srv.requests_to(CHAT)[0].body["stream"] is True
 
 
 def test_role_model_override_is_sent(srv):
@@ -109,6 +147,13 @@ def test_persistent_500_is_bounded_then_falls_back(srv):
     assert len(srv.requests_to(CHAT)) == 3 * (1 + 2)
     [fb] = session.fallbacks
     assert fb["role"] == "planner" and fb["item"] == "a" and fb["reason"].startswith("retries exhausted")
+
+
+def test_client_that_cannot_be_built_falls_back():
+    session = LLMSession.create(LLMSettings(nim_base_url="ftp://nim.local"))  # not http(s)
+    assert run(session, "a") == [None]
+    assert session.fallbacks[0]["reason"].startswith("error:")
+    assert session.usage_report()["roles"]["planner"]["model"] == "meta/llama-3.3-70b-instruct"
 
 
 def test_timeout_is_retried(srv):
@@ -206,7 +251,11 @@ def test_api_key_never_leaks(srv, monkeypatch, caplog, status):
     assert KEY not in repr(make_chat(s, "planner")) and KEY not in repr(make_embeddings(s))
 
 
-def test_redact():
+def test_redact(monkeypatch):
+    monkeypatch.setenv("NVIDIA_API_KEY", KEY)
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed with %s", (KEY,), None)
+    RedactFilter().filter(record)
+    assert record.getMessage() == "failed with ***"
     assert redact("key nvapi-abc_DEF-123 here") == "key nvapi-*** here"
     assert redact("Authorization: Bearer sk-abcdefghijkl") == "Authorization: Bearer ***"
     LLMSettings(api_key="plain-secret-value-42")
