@@ -6,9 +6,11 @@ exactly which checks fired (thin evidence, single sources, low confidence, drops
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import datetime, timezone
 
+from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from sovereign_kernel.agents.common import current_claims, progress
@@ -18,6 +20,8 @@ from sovereign_kernel.manifest import build_manifest, canonical_json, tier
 from sovereign_kernel.report import render_markdown
 from sovereign_kernel.resources import RunContext, aget_resources
 from sovereign_kernel.schemas import Reference, Report, RunResults
+from sovereign_kernel.settings import OPERATIONAL_FIELDS
+from sovereign_kernel.store import Store
 from sovereign_kernel.verification import BASELINE_METHOD, DEFAULT_METHOD, load_calibration
 
 
@@ -59,9 +63,15 @@ def uncertainties(s: Signals, state: dict, settings, mode: str, insufficient: bo
 
 
 async def publish(state: dict, runtime: Runtime[RunContext]) -> dict:
-    ctx = runtime.context
+    res = await aget_resources(runtime.context)
+    update = render(state, runtime.context, res)
+    progress("publish", report_id=update["report"].report_id, tier=update["report"].quality_tier)
+    return update
+
+
+def render(state: dict, ctx: RunContext, res) -> dict:
+    """Report, manifest and Markdown from the state: a pure function, so the owner's edit can re-render."""
     settings = ctx.settings
-    res = await aget_resources(ctx)
     s = measure(state)
     mode = "custom" if ctx.llm is not None else settings.mode
     tribunal = state["tribunal"]
@@ -106,7 +116,8 @@ async def publish(state: dict, runtime: Runtime[RunContext]) -> dict:
                   url=sp.paper.url or f"https://arxiv.org/abs/{sp.paper.id}", relevance=sp.relevance)
         for sp in kept if sp.paper.id in cited
     ]
-    rid = report_id(state["question"], res.corpus.content_hash, public_settings)
+    rid = report_id(state["question"], res.corpus.content_hash,
+                    {k: v for k, v in public_settings.items() if k not in OPERATIONAL_FIELDS})
     draft_ = state["draft"]
     report = Report(
         report_id=rid, title=_title(state["question"]), abstract=draft_.abstract, question=state["question"],
@@ -122,9 +133,47 @@ async def publish(state: dict, runtime: Runtime[RunContext]) -> dict:
         corpus={"label": res.corpus.label, "content_hash": res.corpus.content_hash, "papers": len(res.corpus)},
         models={"embedder": res.embedder_id, "verifier": DEFAULT_METHOD, "calibration": cal.fitted_on, "llm": None},
         insufficient=insufficient, tier_basis=basis, papers=[sp.paper for sp in kept if sp.paper.id in cited],
+        owner_review=state.get("owner_decision"),
     )
-    progress("publish", report_id=rid, tier=tier_name)
     return {"report": report, "manifest": manifest, "report_markdown": render_markdown(report, manifest)}
+
+
+async def record(state: dict, runtime: Runtime[RunContext]) -> dict:
+    """Publish to the store (or archive a rejected run). Idempotent, so a resumed run may repeat it."""
+    settings = runtime.context.settings
+    store = Store(settings.resolved_home() / "store.sqlite")
+    report, decision = state["report"], state.get("owner_decision") or {}
+    if runtime.context.replay:
+        return {"publication": {"status": "REPLAYED", "report_id": report.report_id}}
+    run_id = _thread_id()
+    if decision.get("action") == "reject":
+        if run_id:
+            await asyncio.to_thread(store.upsert_run, run_id, state["question"], "ARCHIVED",
+                                    report.report_id, decision.get("reason") or "rejected by the owner")
+        progress("record", status="ARCHIVED", report_id=report.report_id)
+        return {"publication": {"status": "ARCHIVED", "report_id": report.report_id}}
+    await asyncio.to_thread(store.publish, report, state["manifest"], state["report_markdown"], run_id)
+    await asyncio.to_thread(store.save_inputs, report.report_id, run_inputs(state, settings))
+    progress("record", status="PUBLISHED", report_id=report.report_id)
+    return {"publication": {"status": "PUBLISHED", "report_id": report.report_id}}
+
+
+def run_inputs(state: dict, settings) -> dict:
+    """What the reproduction gate replays: the question, settings and every source's content hash."""
+    return {
+        "question": state["question"],
+        "settings": settings.public_dict(),
+        "sources": sorted({(h.paper.id, h.paper.content_hash) for h in state.get("hits", [])}),
+        "owner_decision": state.get("owner_decision"),
+        "content_hash": state["manifest"]["content_hash"],
+    }
+
+
+def _thread_id() -> str | None:
+    try:
+        return get_config().get("configurable", {}).get("thread_id")
+    except RuntimeError:
+        return None
 
 
 def _title(question: str) -> str:

@@ -4,7 +4,8 @@ START → retriever [plan_queries → search ×4 (Send) → rank_and_gate]
       → extractor [extract ×N papers (Send) → verify] → draft
       → skeptic | validator | synthesizer (parallel) → judge
 judge ── score < threshold and rounds left ──→ revise → retriever (refined queries) | draft
-judge ── otherwise ──→ policy → publish → END
+judge ── otherwise ──→ policy → publish ── PUBLISH ──→ record (store) → END
+                                        └─ ESCALATE_TO_OWNER → owner_review (interrupt) → record → END
 
 The retriever and the extractor are subgraphs, so the drawn graph shows the five agents
 the user names, and ``get_graph(xray=True)`` shows their parallel insides.
@@ -19,7 +20,8 @@ from langgraph.types import Send
 from sovereign_kernel.agents.drafter import draft
 from sovereign_kernel.agents.extractor import extract, verify
 from sovereign_kernel.agents.judge import judge, policy
-from sovereign_kernel.agents.publisher import publish
+from sovereign_kernel.agents.owner_review import owner_review
+from sovereign_kernel.agents.publisher import publish, record
 from sovereign_kernel.agents.retriever import plan_queries, rank_and_gate, search
 from sovereign_kernel.agents.reviser import revise
 from sovereign_kernel.agents.skeptic import skeptic
@@ -60,6 +62,11 @@ def route_after_revise(state: ResearchState) -> str:
     return "retriever" if state.get("refined_queries") else "draft"
 
 
+def route_after_publish(state: ResearchState) -> str:
+    """Escalated runs wait for the owner; the others go straight to the store."""
+    return "owner_review" if state["policy"] == "ESCALATE_TO_OWNER" else "record"
+
+
 def build_retriever() -> StateGraph:
     """retriever: plan → search ×N (parallel) → rank and gate."""
     g = StateGraph(ResearchState, context_schema=RunContext, output_schema=RetrieverOutput)
@@ -97,6 +104,8 @@ def build_graph(checkpointer=None, **compile_kwargs):
     g.add_node("revise", revise)
     g.add_node("policy", policy)
     g.add_node("publish", publish)
+    g.add_node("owner_review", owner_review)
+    g.add_node("record", record)
 
     g.add_edge(START, "retriever")
     g.add_edge("retriever", "extractor")
@@ -107,5 +116,7 @@ def build_graph(checkpointer=None, **compile_kwargs):
     g.add_conditional_edges("judge", route_after_judge, ["revise", "policy"])
     g.add_conditional_edges("revise", route_after_revise, ["retriever", "draft"])
     g.add_edge("policy", "publish")
-    g.add_edge("publish", END)
+    g.add_conditional_edges("publish", route_after_publish, ["owner_review", "record"])
+    g.add_edge("owner_review", "record")
+    g.add_edge("record", END)
     return g.compile(checkpointer=checkpointer, **compile_kwargs)

@@ -68,8 +68,10 @@ class ResearchState(TypedDict, total=False):
     revision_notes: Annotated[list[str], operator.add]
     policy: str
     policy_reasons: list[str]
+    owner_decision: dict  # the owner's review of an escalated run (approve | reject | edit)
     report: Report
     report_markdown: str
+    publication: dict  # where the run ended: PUBLISHED in the store, or ARCHIVED
     manifest: dict[str, Any]
     notes: Annotated[list[str], append_unique]  # run-level warnings for the uncertainties
 

@@ -5,16 +5,22 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import uuid
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
+from langgraph.types import Command
+
+from sovereign_kernel.checkpoints import open_checkpointer
 from sovereign_kernel.graph.build import build_graph
 from sovereign_kernel.resources import RunContext
 from sovereign_kernel.schemas import Report
 from sovereign_kernel.settings import MAX_QUESTION_CHARS, MIN_QUESTION_WORDS, Settings
+from sovereign_kernel.store import Store
 from sovereign_kernel.text import content_tokens
 
-__all__ = ["research", "aresearch", "stream_events", "build_graph", "ResearchResult", "InvalidQuestionError"]
+__all__ = ["research", "aresearch", "resume", "review", "stream_events", "build_graph", "ResearchResult",
+           "InvalidQuestionError"]
 
 
 class InvalidQuestionError(ValueError):
@@ -22,13 +28,21 @@ class InvalidQuestionError(ValueError):
 
 
 class ResearchResult:
-    """A finished run: the ``Report``, its manifest and its Markdown, ready to write."""
+    """A finished (or paused) run: the ``Report``, its manifest and Markdown, ready to write.
 
-    def __init__(self, report: Report, manifest: dict, markdown: str, tribunal_history: list | None = None):
+    ``status`` is PUBLISHED, ARCHIVED, or PENDING_REVIEW when the policy escalated to the owner
+    (then ``review_request`` says what the owner is asked, and the report is the draft).
+    """
+
+    def __init__(self, report: Report, manifest: dict, markdown: str, tribunal_history: list | None = None,
+                 run_id: str | None = None, status: str = "PUBLISHED", review_request: dict | None = None):
         self.report = report
         self.manifest = manifest
         self.markdown = markdown
         self.tribunal_history = tribunal_history or []
+        self.run_id = run_id
+        self.status = status
+        self.review_request = review_request
 
     def write(self, out_dir: str | Path) -> tuple[Path, Path]:
         out = Path(out_dir)
@@ -47,7 +61,7 @@ class ResearchResult:
     def __repr__(self) -> str:
         r = self.report
         return (f"ResearchResult({r.report_id}: {r.results.claims_verified}/{r.results.claims_extracted} claims "
-                f"verified, tribunal {r.results.tribunal_score:.1f}, {r.quality_tier})")
+                f"verified, tribunal {r.results.tribunal_score:.1f}, {r.quality_tier}, {self.status})")
 
 
 def validate_question(question: Any) -> str:
@@ -71,28 +85,63 @@ def make_context(settings: Settings | None = None, llm=None, embeddings=None, **
     return RunContext(settings=base, llm=llm, embeddings=embeddings)
 
 
-async def stream_events(question: str, *, settings: Settings | None = None, llm=None, embeddings=None,
-                        graph=None, config: dict | None = None, **overrides) -> AsyncIterator[tuple[str, Any]]:
-    """Yield ``("progress", event)`` while the graph runs, then ``("result", ResearchResult)``."""
-    q = validate_question(question)
-    context = make_context(settings, llm, embeddings, **overrides)
-    graph = graph or build_graph()
-    final: dict = {}
-    # subgraphs=True: the retriever and extractor are subgraphs, and their progress events
-    # only reach the caller's stream this way.
-    async for namespace, mode, chunk in graph.astream({"question": q}, config=config, context=context,
-                                                      stream_mode=["custom", "values"], subgraphs=True):
-        if mode == "custom":
+def new_run_id() -> str:
+    return f"run-{uuid.uuid4().hex[:12]}"
+
+
+async def stream_events(question: str | None = None, *, settings: Settings | None = None, llm=None, embeddings=None,
+                        run_id: str | None = None, out_dir: str | None = None, resume: Any = None,
+                        **overrides) -> AsyncIterator[tuple[str, Any]]:
+    """Yield ``("progress", event)`` while the graph runs, then ``("result", ResearchResult)``.
+
+    Every run is checkpointed under ``run_id`` (LangGraph thread id). ``question=None`` with a
+    ``run_id`` continues a stopped run; ``resume`` (the owner's decision) answers a paused one.
+    """
+    base = make_context(settings, **overrides).settings
+    store = Store(base.resolved_home() / "store.sqlite")
+    if question is None:  # resume: the run's own settings, as recorded when it started
+        if not run_id:
+            raise ValueError("resuming needs a run id")
+        record = store.get_run(run_id)
+        if record is None:
+            raise ValueError(f"no run {run_id!r} in {store.path}")
+        recorded = json.loads(record.settings_json or "{}")
+        context = make_context(Settings(**{**recorded, "home": base.home}), llm, embeddings)
+        graph_input: Any = Command(resume=resume) if resume is not None else None
+        question, out_dir = record.question, out_dir or record.out_dir
+    else:
+        q = validate_question(question)
+        context = make_context(base, llm, embeddings)
+        run_id = run_id or new_run_id()
+        existing = store.get_run(run_id)
+        if existing is not None:
+            raise ValueError(f"run {run_id!r} already exists ({existing.status}); resume it or pick another id")
+        store.upsert_run(run_id, q, "RUNNING", settings=context.settings.model_dump(mode="json", exclude={"home", "postgres_url"}),
+                         out_dir=str(out_dir) if out_dir else None)
+        graph_input = {"question": q}
+    config = {"configurable": {"thread_id": run_id}}
+    async with open_checkpointer(context.settings) as saver:
+        graph = build_graph(checkpointer=saver)
+        # subgraphs=True: the retriever and extractor are subgraphs, and their progress events
+        # only reach the caller's stream this way.
+        async for namespace, mode, chunk in graph.astream(graph_input, config=config, context=context,
+                                                          stream_mode=["custom"], subgraphs=True):
             yield "progress", chunk
-        elif not namespace:  # the parent graph's state, not a subgraph's
-            final = chunk
+        snapshot = await graph.aget_state(config)
+    final = snapshot.values
     if "report" not in final:
-        raise RuntimeError("the run ended without a report")
+        raise RuntimeError(f"run {run_id} stopped before it produced a report")
+    pending = [i.value for t in snapshot.tasks for i in t.interrupts]
+    if pending:
+        status = "PENDING_REVIEW"
+        store.upsert_run(run_id, question, status, final["report"].report_id)
+    else:
+        status = final.get("publication", {}).get("status", "PUBLISHED")
     yield "result", ResearchResult(final["report"], final["manifest"], final["report_markdown"],
-                                   final.get("tribunal_history", []))
+                                   final.get("tribunal_history", []), run_id, status, pending[0] if pending else None)
 
 
-async def aresearch(question: str, *, on_progress: Callable[[dict], None] | None = None, **kwargs) -> ResearchResult:
+async def aresearch(question: str | None, *, on_progress: Callable[[dict], None] | None = None, **kwargs) -> ResearchResult:
     result = None
     async for kind, payload in stream_events(question, **kwargs):
         if kind == "progress" and on_progress:
@@ -106,13 +155,29 @@ async def aresearch(question: str, *, on_progress: Callable[[dict], None] | None
 def research(question: str, **kwargs) -> ResearchResult:
     """Synchronous ``aresearch``; also safe inside a running event loop (Jupyter)."""
     validate_question(question)  # fail fast, before any thread or loop is started
+    return _run_sync(aresearch(question, **kwargs))
+
+
+def resume(run_id: str, **kwargs) -> ResearchResult:
+    """Finish a stopped run from its last checkpoint (finished nodes are not run again)."""
+    return _run_sync(aresearch(None, run_id=run_id, **kwargs))
+
+
+def review(run_id: str, action: str, *, reason: str = "", drop_claims: list[str] | None = None,
+           note: str = "", **kwargs) -> ResearchResult:
+    """The owner's decision on an escalated run: approve, reject (with a reason) or edit."""
+    decision = {"action": action, "reason": reason, "drop_claims": drop_claims or [], "note": note}
+    return _run_sync(aresearch(None, run_id=run_id, resume=decision, **kwargs))
+
+
+def _run_sync(coro):
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(aresearch(question, **kwargs))
+        return asyncio.run(coro)
     # A loop is running (notebook): run ours in a worker thread instead of nesting loops.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, aresearch(question, **kwargs)).result()
+        return pool.submit(asyncio.run, coro).result()
 
 
 def _atomic_write(path: Path, text: str) -> None:

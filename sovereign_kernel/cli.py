@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from sovereign_kernel import cli_runs
 from sovereign_kernel.arxiv_source import ArxivSourceError
 from sovereign_kernel.corpus import CorpusError
 
@@ -26,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     r.add_argument("--max-papers", type=int, help="papers kept after the relevance gate")
     r.add_argument("--max-revision-rounds", type=int, help="revision rounds when the tribunal scores low")
+    r.add_argument("--run-id", help="id of this run (the checkpoint thread); default: a new one")
+    cli_runs.add_parsers(sub)
     return p
 
 
@@ -38,35 +41,47 @@ def _describe(event: dict) -> str:
     return f"[{stage}] {rest}"
 
 
-async def _research(args) -> int:
-    from sovereign_kernel.api import stream_events
-
+def _progress_printer(args):
     started = time.monotonic()
 
     def show(event: dict) -> None:
         if not args.quiet:
             print(f"{time.monotonic() - started:6.1f}s {_describe(event)}", file=sys.stderr, flush=True)
 
+    return show
+
+
+def _finish(result, out_dir, as_json: bool) -> int:
+    md, mf = result.write(Path(out_dir))
+    r = result.report
+    if as_json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+        return 0
+    print(f"{r.report_id}: {r.results.papers_kept} papers kept of {r.results.papers_retrieved}, "
+          f"{r.results.claims_verified}/{r.results.claims_extracted} claims verified, "
+          f"tribunal {r.results.tribunal_score:.1f}/10 ({r.results.tribunal_verdict}), "
+          f"policy {r.results.policy}, tier {r.quality_tier}")
+    print(f"wrote {md} and {mf}; run {result.run_id}: {result.status}")
+    if result.status == "PENDING_REVIEW":
+        print(f"waiting for the owner: sovereign-kernel review {result.run_id} --approve | --reject --reason TEXT"
+              f" | --edit --drop-claim ID --note TEXT")
+    return 0
+
+
+async def _research(args) -> int:
+    from sovereign_kernel.api import stream_events
+
+    show = _progress_printer(args)
     result = None
     async for kind, payload in stream_events(
         args.question, corpus=args.corpus, sources=args.sources, max_papers=args.max_papers,
-        max_revision_rounds=args.max_revision_rounds,
+        max_revision_rounds=args.max_revision_rounds, run_id=args.run_id, out_dir=str(Path(args.out).resolve()),
     ):
         if kind == "progress":
             show(payload)
         else:
             result = payload
-    md, mf = result.write(Path(args.out))
-    r = result.report
-    if args.json:
-        print(json.dumps(result.to_json(), ensure_ascii=False))
-    else:
-        print(f"{r.report_id}: {r.results.papers_kept} papers kept of {r.results.papers_retrieved}, "
-              f"{r.results.claims_verified}/{r.results.claims_extracted} claims verified, "
-              f"tribunal {r.results.tribunal_score:.1f}/10 ({r.results.tribunal_verdict}), "
-              f"policy {r.results.policy}, tier {r.quality_tier}")
-        print(f"wrote {md} and {mf} in {time.monotonic() - started:.1f}s")
-    return 0
+    return _finish(result, args.out, args.json)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "research":
             return asyncio.run(_research(args))
+        return asyncio.run(cli_runs.run(args, _progress_printer(args) if hasattr(args, "quiet") else None, _finish))
     except (ValueError, CorpusError, OSError, ArxivSourceError) as exc:  # InvalidQuestionError and pydantic errors are ValueErrors
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2

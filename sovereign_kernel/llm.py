@@ -44,9 +44,20 @@ def load_prompt(role: str) -> str:
     return "\n".join(lines).strip() + "\n"
 
 
+# Fields that carry text from outside (papers, the user, earlier model answers) and the label of
+# the block the prompts tell the model to treat as data. render_prompt wraps them itself.
+UNTRUSTED_FIELDS = {"question": "QUESTION", "abstract": "ABSTRACT", "claim": "CLAIM", "evidence": "EVIDENCE",
+                    "draft": "DRAFT", "claims": "CLAIMS", "reviews": "REVIEWS"}
+
+
 def render_prompt(role: str, **fields: Any) -> list[BaseMessage]:
-    """The role's prompt as [system, user] messages: the template is split at its first line
+    """The role's prompt as [system, user] messages. Pass raw text: the UNTRUSTED_FIELDS are
+    wrapped here (once, even if already wrapped). The template is split at its first line
     ``---`` *before* formatting, so data in a field can never move the split."""
+    for name, label in UNTRUSTED_FIELDS.items():
+        value = fields.get(name)
+        if value is not None and not str(value).startswith(f"<<<BEGIN {label}>>>\n"):
+            fields[name] = wrap_untrusted(str(value), label)
     system, sep, user = load_prompt(role).partition("\n---\n")
     if not sep:
         return [HumanMessage(system.format(**fields))]
@@ -68,6 +79,12 @@ def wrap_untrusted(text: str, label: str = "DATA") -> str:
 
 class BudgetSpent(Exception):
     """Raised before a request once the run's token budget is used up."""
+
+
+class TransientLLMError(Exception):
+    """A 408/429/5xx, timeout or dropped connection, re-raised as a type (message redacted) so
+    ``with_retry(retry_if_exception_type=...)`` can select it: the NIM client raises a bare
+    ``Exception("[429] ...")``."""
 
 
 def _is_invalid_output(exc: BaseException) -> bool:
@@ -144,7 +161,7 @@ STAT_KEYS = ("calls", "errors", "prompt_tokens", "completion_tokens", "estimated
 
 class LLMSession:
     """Structured calls for one run. ``chat``: one injected chat model (custom mode) or a
-    factory ``role -> chat model`` (nim mode: ``lambda role: make_chat(settings, role)``)."""
+    factory ``role -> chat model``; ``LLMSession.create`` picks by mode."""
 
     def __init__(self, chat: Any, llm_settings: LLMSettings | None = None):
         self.settings = llm_settings or LLMSettings()
@@ -201,14 +218,15 @@ class LLMSession:
                     result = await runnable.ainvoke(asked, config=self._config(role, item))
             except BudgetSpent:
                 return self._fallback(role, item, BUDGET_SPENT)
+            except TransientLLMError as exc:
+                return self._fallback(role, item, f"retries exhausted ({self.settings.max_retries}): {exc}")
             except Exception as exc:  # one bad answer must never crash the run
                 if _is_invalid_output(exc):
                     reason = f"invalid output ({type(exc).__name__})"
                     continue
-                kind = f"retries exhausted ({self.settings.max_retries})" if is_transient(exc) else "error"
                 if status_of(exc) in (401, 403):  # no point sending every other item to fail too
                     self.disabled = _short(exc)
-                return self._fallback(role, item, f"{kind}: {_short(exc)}")
+                return self._fallback(role, item, f"error: {_short(exc)}")
             if (parsed := _coerce(result, schema)) is not None:
                 return parsed
         return self._fallback(role, item, f"{reason} after {attempts} attempts")
@@ -276,10 +294,15 @@ class LLMSession:
         ceiling = 3 * s.timeout_s + 1.0
 
         async def attempt(messages, config):
-            return await asyncio.wait_for(inner.ainvoke(messages, config), ceiling)
+            try:
+                return await asyncio.wait_for(inner.ainvoke(messages, config), ceiling)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise TransientLLMError(_short(exc)) from None
+                raise
 
         return RunnableLambda(attempt, name="structured_attempt").with_retry(
-            retry_if_exception_type=is_transient,
+            retry_if_exception_type=(TransientLLMError,),
             wait_exponential_jitter=True,
             exponential_jitter_params=backoff_params(s.backoff_initial_s, s.backoff_max_s),
             stop_after_attempt=1 + s.max_retries,

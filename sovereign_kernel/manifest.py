@@ -115,7 +115,7 @@ def tier(report: Report, settings: dict, insufficient: bool, aspect_coverage: fl
 
 
 def build_manifest(report: Report, *, settings: dict, mode: str, corpus: dict, models: dict,
-                   insufficient: bool, tier_basis: dict, papers) -> dict:
+                   insufficient: bool, tier_basis: dict, papers, owner_review: dict | None = None) -> dict:
     manifest = {
         "contract": MANIFEST_CONTRACT,
         "report_id": report.report_id,
@@ -147,6 +147,7 @@ def build_manifest(report: Report, *, settings: dict, mode: str, corpus: dict, m
             "software": {name: _version(name) for name in ("sovereign-kernel", "langgraph", "langchain-core", "scikit-learn", "onnxruntime")},
         },
         "corrections": {"contract": CORRECTION_CONTRACT, "status": "CURRENT", "count": 0, "entries": []},
+        "owner_review": owner_review,
     }
     # Validate against the contract so a drift in this builder fails loudly, not downstream.
     return Manifest.model_validate(manifest).model_dump(mode="json")

@@ -190,8 +190,8 @@ def _client_kwargs(llm_settings: LLMSettings, base_url: str | None) -> dict:
 
 
 def make_chat(llm_settings: LLMSettings, role: str):
-    """``ChatNVIDIA`` for ``role``. Given a model name it makes no network call at init
-    (self-hosted: the name is looked up in the client's static table only)."""
+    """``ChatNVIDIA`` for ``role``. No network call at init for a self-hosted NIM, nor for a
+    hosted model the client knows; an unknown hosted name makes it list the models once."""
     from langchain_nvidia_ai_endpoints import ChatNVIDIA
 
     return ChatNVIDIA(

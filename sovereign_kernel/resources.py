@@ -26,6 +26,7 @@ class RunContext:
     settings: Settings = field(default_factory=Settings)
     llm: Any = None
     embeddings: Any = None
+    replay: bool = False  # a reproduction-gate replay: compute everything, write nothing to the store
 
 
 @dataclass

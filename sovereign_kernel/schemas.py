@@ -241,6 +241,7 @@ class Manifest(BaseModel):
     policy: dict
     provenance: Provenance
     corrections: CorrectionRecord = Field(default_factory=CorrectionRecord)
+    owner_review: dict | None = Field(None, description="The owner's decision when the run was escalated.")
 
 
 EXPORTED = {

@@ -10,11 +10,16 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MAX_QUESTION_CHARS = 2000
 MIN_QUESTION_WORDS = 3
+
+
+# How a run talks to the world, not what it computes: left out of the report id, so a replay
+# (cache-only, no waiting between requests) identifies the same report.
+OPERATIONAL_FIELDS = frozenset({"arxiv_cache_only", "arxiv_min_interval", "arxiv_max_retries", "arxiv_cache_ttl"})
 
 
 def default_home() -> Path:
@@ -30,6 +35,7 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=default_home, description="Data dir: caches, store, runs.")
     corpus: str | None = Field(None, description="JSONL file or folder; None = bundled demo corpus.")
     sources: str = Field("local", description="Comma-separated: local, arxiv (e.g. 'arxiv,local').")
+    postgres_url: SecretStr | None = Field(None, description="Checkpoint runs in Postgres instead of SQLite.")
 
     # live arXiv source
     arxiv_url: str | None = Field(None, description="arXiv query API or a mirror (None: SOVEREIGN_ARXIV_URL or arXiv's).")
@@ -83,5 +89,5 @@ class Settings(BaseSettings):
 
     def public_dict(self) -> dict:
         """Settings as recorded in reports and manifests (no secrets, paths as strings)."""
-        data = self.model_dump(mode="json", exclude={"home"})
+        data = self.model_dump(mode="json", exclude={"home", "postgres_url"})
         return data

@@ -52,6 +52,20 @@ MIGRATIONS: list[tuple[str, ...]] = [
             created_at TEXT NOT NULL, updated_at TEXT NOT NULL, report_id TEXT, reason TEXT)""",
         "CREATE INDEX runs_by_status ON runs(status, created_at)",
     ),
+    (  # v2: what resume and the reproduction gate need
+        "ALTER TABLE runs ADD COLUMN settings_json TEXT",
+        "ALTER TABLE runs ADD COLUMN out_dir TEXT",
+        """CREATE TABLE run_inputs (
+            report_id TEXT PRIMARY KEY REFERENCES reports(report_id), inputs_json TEXT NOT NULL)""",
+        """CREATE TABLE reproductions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            report_id TEXT NOT NULL REFERENCES reports(report_id), created_at TEXT NOT NULL,
+            verdict TEXT NOT NULL CHECK (verdict IN ('REPRODUCED', 'DIFFERS')), evidence_json TEXT NOT NULL)""",
+        """CREATE TRIGGER reproductions_no_update BEFORE UPDATE ON reproductions
+            BEGIN SELECT RAISE(ABORT, 'reproduction results are append-only: UPDATE refused'); END""",
+        """CREATE TRIGGER reproductions_no_delete BEFORE DELETE ON reproductions
+            BEGIN SELECT RAISE(ABORT, 'reproduction results are append-only: DELETE refused'); END""",
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 RUN_STATUSES = ("RUNNING", "PENDING_REVIEW", "PUBLISHED", "ARCHIVED", "FAILED")
@@ -139,6 +153,8 @@ class RunRecord:
     updated_at: str
     report_id: str | None
     reason: str | None
+    settings_json: str | None = None
+    out_dir: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -254,9 +270,21 @@ class Store:
         with self._connect() as con:
             row = self._report_row(con, report_id)
             entries = self._entries(con, report_id)
+            gate = con.execute("SELECT * FROM reproductions WHERE report_id = ? ORDER BY id DESC LIMIT 1",
+                               (report_id,)).fetchone()
         report = Report.model_validate_json(row["report_json"])
         manifest = json.loads(row["manifest_json"])
         manifest["corrections"] = correction_record(entries)
+        if gate is not None:  # the latest replay decides the truth gate; earlier ones stay on record
+            manifest["truth_gate"] = {**manifest["truth_gate"], "verdict": gate["verdict"],
+                                      "evaluated": gate["created_at"], "evidence": json.loads(gate["evidence_json"]),
+                                      "reason": "replayed offline from the recorded inputs"}
+            if gate["verdict"] == "REPRODUCED":
+                manifest["verification_level"] = {**manifest["verification_level"], "level": "L4",
+                                                  "label": "Reproduced: the replay matched"}
+                manifest["quality_dimensions"]["reproducibility_status"] = {
+                    "level": "HIGH", "value": "reproduced",
+                    "measurement": f"offline replay on {gate['created_at']} matched sources, claims, scores and hash"}
         return StoredReport(report_id=report_id, run_id=row["run_id"], published_at=row["published_at"],
                             content_hash=row["content_hash"], report=report, manifest=manifest,
                             markdown=render_corrections(row["markdown"], report, entries), corrections=entries)
@@ -320,10 +348,35 @@ class Store:
 
     # -- runs -------------------------------------------------------------------------------------
     def upsert_run(self, run_id: str, question: str, status: str, report_id: str | None = None,
-                   reason: str | None = None) -> RunRecord:
+                   reason: str | None = None, settings: dict | None = None, out_dir: str | None = None) -> RunRecord:
         """Create or move a run; ``report_id``/``reason`` left as None keep their stored values."""
         with self._write() as con:
+            if settings is not None or out_dir is not None:
+                self._upsert_run(con, run_id, question, status, report_id, reason)
+                con.execute("UPDATE runs SET settings_json = COALESCE(?, settings_json), out_dir = COALESCE(?, out_dir)"
+                            " WHERE run_id = ?", (json.dumps(settings) if settings is not None else None, out_dir, run_id))
             return self._upsert_run(con, run_id, question, status, report_id, reason)
+
+    # -- reproduction gate ------------------------------------------------------------------------
+    def save_inputs(self, report_id: str, inputs: dict) -> None:
+        """What a replay needs (question, settings, sources with hashes); written once per report."""
+        with self._write() as con:
+            self._report_row(con, report_id)
+            con.execute("INSERT OR IGNORE INTO run_inputs VALUES (?, ?)", (report_id, json.dumps(inputs, sort_keys=True)))
+
+    def inputs(self, report_id: str) -> dict:
+        with self._connect() as con:
+            self._report_row(con, report_id)
+            row = con.execute("SELECT inputs_json FROM run_inputs WHERE report_id = ?", (report_id,)).fetchone()
+        if row is None:
+            raise InvalidEntry(f"report {report_id} has no recorded inputs to replay")
+        return json.loads(row["inputs_json"])
+
+    def add_reproduction(self, report_id: str, verdict: str, evidence: dict) -> None:
+        with self._write() as con:
+            self._report_row(con, report_id)
+            con.execute("INSERT INTO reproductions (report_id, created_at, verdict, evidence_json) VALUES (?, ?, ?, ?)",
+                        (report_id, utc_now(), verdict, json.dumps(evidence, sort_keys=True)))
 
     def _upsert_run(self, con, run_id, question, status, report_id, reason) -> RunRecord:
         if status not in RUN_STATUSES:
@@ -332,7 +385,8 @@ class Store:
             raise InvalidEntry(f"archiving run {run_id} needs a reason")
         now = utc_now()
         con.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET"
+            "INSERT INTO runs (run_id, question, status, created_at, updated_at, report_id, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET"
             " status = excluded.status, updated_at = excluded.updated_at,"
             " report_id = COALESCE(excluded.report_id, runs.report_id), reason = COALESCE(excluded.reason, runs.reason)",
             (run_id, question, status, now, now, report_id, reason))

@@ -1,0 +1,45 @@
+"""Durable runs: the LangGraph checkpointer a run is saved in.
+
+SQLite (``<SOVEREIGN_HOME>/checkpoints.sqlite``) by default; Postgres when
+``SOVEREIGN_POSTGRES_URL`` is set, for a deployment several machines share. Every superstep
+is saved, so a run killed at any node resumes from its last checkpoint with the finished
+nodes (and the finished branches of a parallel step) not run again.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+from sovereign_kernel import schemas
+from sovereign_kernel.settings import Settings
+
+# The state holds our pydantic contracts; allow exactly those (and LangGraph's own safe types)
+# to be revived from a checkpoint, rather than any importable class.
+ALLOWED_TYPES = [
+    ("sovereign_kernel.schemas", name)
+    for name in ("Paper", "ScoredPaper", "SearchHit", "Evidence", "SourceSpan", "Claim", "Draft", "RubricItem",
+                 "Review", "TribunalResult", "RunResults", "Reference", "Report")
+]
+SERDE = JsonPlusSerializer(allowed_msgpack_modules=ALLOWED_TYPES)
+assert all(hasattr(schemas, name) for _, name in ALLOWED_TYPES)
+
+
+@asynccontextmanager
+async def open_checkpointer(settings: Settings) -> AsyncIterator[object]:
+    url = settings.postgres_url.get_secret_value() if settings.postgres_url else None
+    if url:
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+        async with AsyncPostgresSaver.from_conn_string(url, serde=SERDE) as saver:
+            await saver.setup()  # idempotent: creates or migrates the checkpoint tables
+            yield saver
+    else:
+        import aiosqlite
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        path = settings.resolved_home() / "checkpoints.sqlite"
+        async with aiosqlite.connect(str(path)) as conn:
+            yield AsyncSqliteSaver(conn, serde=SERDE)

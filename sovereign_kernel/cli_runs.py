@@ -1,0 +1,112 @@
+"""CLI commands around runs and the publication store: resume, review, list, show, correct, reproduce."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from sovereign_kernel.settings import Settings
+from sovereign_kernel.store import Store
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("resume", help="finish a stopped run from its last checkpoint")
+    p.add_argument("run_id")
+    p.add_argument("--out", help="output directory (default: the run's own)")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("review", help="the owner's decision on an escalated run")
+    p.add_argument("run_id")
+    act = p.add_mutually_exclusive_group(required=True)
+    act.add_argument("--approve", action="store_true")
+    act.add_argument("--reject", action="store_true")
+    act.add_argument("--edit", action="store_true", help="publish with claims dropped and/or a note")
+    p.add_argument("--reason", default="")
+    p.add_argument("--drop-claim", action="append", default=[], metavar="CLAIM_ID")
+    p.add_argument("--note", default="")
+    p.add_argument("--out", help="output directory (default: the run's own)")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("list", help="published reports, or runs waiting for review")
+    p.add_argument("--pending", action="store_true", help="runs waiting for the owner's review")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("show", help="a published report with its corrections")
+    p.add_argument("report_id")
+    p.add_argument("--format", choices=["md", "json"], default="md")
+
+    p = sub.add_parser("correct", help="append a correction (or a retraction) to a published report")
+    p.add_argument("report_id")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--claim", metavar="CLAIM_ID")
+    what.add_argument("--retract", action="store_true")
+    p.add_argument("--reason", required=True)
+
+    p = sub.add_parser("reproduce", help="replay a published run offline and compare (the reproduction gate)")
+    p.add_argument("report_id")
+    p.add_argument("--json", action="store_true")
+
+
+def _store() -> Store:
+    return Store(Settings().resolved_home() / "store.sqlite")
+
+
+async def run(args, show_progress, finish_research) -> int:
+    from sovereign_kernel.api import stream_events
+
+    if args.command in ("resume", "review"):
+        resume = None
+        if args.command == "review":
+            action = "approve" if args.approve else ("reject" if args.reject else "edit")
+            resume = {"action": action, "reason": args.reason, "drop_claims": args.drop_claim, "note": args.note}
+        result = None
+        async for kind, payload in stream_events(None, run_id=args.run_id, resume=resume):
+            if kind == "progress":
+                show_progress(payload)
+            else:
+                result = payload
+        out = args.out or _store().get_run(args.run_id).out_dir or "out"
+        return finish_research(result, out, as_json=False)
+
+    store = _store()
+    if args.command == "list":
+        rows = ([r.to_dict() for r in store.list_runs("PENDING_REVIEW")] if args.pending
+                else [vars(r) for r in store.list_reports()])
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        elif not rows:
+            print("no runs waiting for review" if args.pending else "no published reports")
+        for r in rows if not args.json else []:
+            if args.pending:
+                print(f"{r['run_id']}  {r['updated_at']}  report {r['report_id']}  {r['question'][:80]}")
+            else:
+                print(f"{r['report_id']}  {r['published_at']}  {r['quality_tier']:9s}  {r['status']:9s}  "
+                      f"{r['question'][:70]}")
+        return 0
+    if args.command == "show":
+        stored = store.get(args.report_id)
+        if args.format == "json":
+            print(json.dumps({"report": stored.report.model_dump(mode="json"), "manifest": stored.manifest}, indent=2))
+        else:
+            sys.stdout.write(stored.markdown)
+        return 0
+    if args.command == "correct":
+        entry = (store.retract(args.report_id, args.reason) if args.retract
+                 else store.correct(args.report_id, args.claim, args.reason))
+        status = store.get(args.report_id).status
+        print(f"{entry.kind.lower()} #{entry.id} recorded at {entry.created_at}; report {args.report_id} is {status}")
+        return 0
+    if args.command == "reproduce":
+        from sovereign_kernel.reproduce import areproduce
+
+        outcome = await areproduce(args.report_id)
+        if args.json:
+            print(json.dumps(outcome, indent=2))
+        else:
+            print(f"{args.report_id}: {outcome['verdict']}")
+            for d in outcome["differences"]:
+                print(f"  - {d}")
+        return 0 if outcome["verdict"] == "REPRODUCED" else 1
+    raise ValueError(f"unknown command {args.command}")

@@ -1,0 +1,408 @@
+"""SciFact-format evaluation of the kernel's retriever and verifier, with the seed baseline alongside.
+
+``sovereign-kernel eval scifact --corpus CORPUS.jsonl --claims CLAIMS.jsonl [--mode offline|nim] [--json]``
+
+Input is the SciFact format (Wadden et al., 2020): a corpus of ``{"doc_id", "title", "abstract":
+[sentence, ...]}`` and claims ``{"id", "claim", "evidence": {"<doc_id>": [{"sentences", "label"}]},
+"cited_doc_ids"}``. Only claims with evidence are evaluated (an empty ``evidence`` has no relevant
+document to find).
+
+* retrieval — each claim is the question; the kernel's own retriever ranks the corpus: the
+  planner's queries (``plan_queries_offline``) searched with BM25 (``BM25Index``), the candidates
+  ranked by ``score_candidates`` (the same function the retriever agent calls). Relevant = the
+  claim's evidence documents. nDCG@10 (binary gains), Recall@10, Recall@100, averaged over claims.
+* grounding — positives: every (claim, evidence abstract); negatives: for each claim, the
+  highest-ranked non-evidence abstract of the kernel's ranking (a hard negative). Each pair is
+  scored by ``SentenceVerifier`` on that one abstract; AUROC of its calibrated confidence, and
+  precision / recall of ``verified`` (confidence >= ``settings.verify_threshold``).
+* labels — SUPPORT / CONTRADICT for the positives (their gold label), NOT_ENOUGH_INFO for the
+  negatives; see :func:`predict_label` for what the offline mode can judge.
+* baseline — the seed method on the same claims and pairs: retrieval ranks the corpus by TF-IDF
+  word 1-2-gram cosine (the seed's scorer, vectorizer fitted on the corpus); grounding is
+  ``baseline_score`` (TF-IDF 1-2-gram cosine fitted on the pair) at ``settings.baseline_threshold``.
+  The seed cannot judge labels, so its ``labels`` is null.
+
+Vectors go through the ``VectorCache`` under the settings' home, so a rerun embeds nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from sovereign_kernel.corpus import Corpus, corpus_content_hash, normalise_whitespace, paper_content_hash
+from sovereign_kernel.schemas import Paper, SearchHit
+from sovereign_kernel.settings import Settings
+
+SUPPORT, CONTRADICT, NEI = "SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO"
+RETRIEVAL_DEPTH = 100  # the ranking is cut here (Recall@100 is the deepest metric)
+
+
+class EvalError(ValueError):
+    """The evaluation cannot run (bad input files, unsupported mode)."""
+
+
+# --------------------------------------------------------------------------------------------
+# metrics (pure, small, tested on hand-computed cases)
+# --------------------------------------------------------------------------------------------
+def ndcg_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int = 10) -> float:
+    """Binary-gain nDCG@k: sum 1/log2(rank+1) over relevant hits in the top k, divided by the
+    same sum for an ideal ranking (all relevant documents first, at most k of them)."""
+    rel = set(relevant)
+    if not rel:
+        return 0.0
+    dcg = sum(1.0 / math.log2(i + 2) for i, d in enumerate(ranked[:k]) if d in rel)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(rel), k)))
+    return dcg / ideal
+
+
+def recall_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int) -> float:
+    """Share of the relevant documents found in the top k."""
+    rel = set(relevant)
+    if not rel:
+        return 0.0
+    return len(rel & set(ranked[:k])) / len(rel)
+
+
+def auroc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
+    """Area under the ROC curve: P(a random positive outscores a random negative), ties 1/2.
+
+    ``None`` when one class is missing (the area is undefined).
+    """
+    y = np.asarray(labels, dtype=int)
+    s = np.asarray(scores, dtype=float)
+    n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    # Mann-Whitney U from average ranks (ties share their mean rank).
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s), dtype=float)
+    sorted_s = s[order]
+    i = 0
+    while i < len(s):
+        j = i
+        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    u = ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
+
+
+def precision_recall(labels: Sequence[int], predicted: Sequence[bool]) -> tuple[float, float]:
+    """Precision and recall of boolean predictions (precision 0.0 when nothing is predicted)."""
+    y = np.asarray(labels, dtype=bool)
+    p = np.asarray(predicted, dtype=bool)
+    tp = int((y & p).sum())
+    precision = tp / int(p.sum()) if p.any() else 0.0
+    recall = tp / int(y.sum()) if y.any() else 0.0
+    return precision, recall
+
+
+# --------------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------------
+@dataclass
+class ClaimItem:
+    id: str
+    text: str
+    evidence: dict[str, str]  # doc id -> SUPPORT | CONTRADICT (doc-level label)
+
+
+@dataclass
+class SciFactData:
+    papers: list[Paper]
+    claims: list[ClaimItem]  # only claims with evidence
+    n_claims_read: int = 0
+    skipped_evidence: int = 0  # evidence doc ids not in the corpus (still counted as relevant)
+    by_id: dict[str, Paper] = field(default_factory=dict)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            rows = [json.loads(line) for line in fh if line.strip()]
+    except OSError as exc:
+        raise EvalError(f"cannot read {path}: {exc}") from exc
+    except ValueError as exc:
+        raise EvalError(f"{path} is not JSONL: {exc}") from exc
+    return rows
+
+
+def load_scifact(corpus_path: str | Path, claims_path: str | Path, limit: int | None = None) -> SciFactData:
+    """Papers (id = str(doc_id), abstract = its sentences joined) and the claims with evidence."""
+    papers: dict[str, Paper] = {}
+    for rec in _read_jsonl(Path(corpus_path)):
+        try:
+            pid = str(rec["doc_id"])
+            title = normalise_whitespace(str(rec.get("title") or ""))
+            abstract = rec["abstract"]
+            abstract = normalise_whitespace(" ".join(abstract) if isinstance(abstract, list) else str(abstract))
+        except (KeyError, TypeError) as exc:
+            raise EvalError(f"{corpus_path}: not a SciFact corpus record ({exc!r})") from exc
+        if abstract:
+            papers[pid] = Paper(id=pid, title=title or pid, abstract=abstract,
+                                content_hash=paper_content_hash(pid, title, abstract))
+    if not papers:
+        raise EvalError(f"{corpus_path}: no abstracts")
+    rows = _read_jsonl(Path(claims_path))
+    claims: list[ClaimItem] = []
+    missing = 0
+    for rec in rows:
+        try:
+            evidence = rec.get("evidence") or {}
+            labels = {str(d): sets[0]["label"] for d, sets in evidence.items() if sets}
+            text = str(rec["claim"])
+        except (KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise EvalError(f"{claims_path}: not a SciFact claim record ({exc!r})") from exc
+        if not labels:
+            continue
+        if any(lab not in (SUPPORT, CONTRADICT) for lab in labels.values()):
+            raise EvalError(f"{claims_path}: claim {rec.get('id')}: labels must be SUPPORT or CONTRADICT")
+        missing += sum(d not in papers for d in labels)
+        claims.append(ClaimItem(id=str(rec.get("id", len(claims))), text=text, evidence=labels))
+        if limit is not None and len(claims) >= limit:
+            break
+    ordered = sorted(papers.values(), key=lambda p: p.id)
+    return SciFactData(ordered, claims, len(rows), missing, {p.id: p for p in ordered})
+
+
+# --------------------------------------------------------------------------------------------
+# the kernel's retriever and verifier, and the seed baseline
+# --------------------------------------------------------------------------------------------
+def build_resources(data: SciFactData, settings: Settings, label: str = "scifact"):
+    """The retriever's ``Resources`` over the SciFact corpus: cached BM25 and vector cache."""
+    from sovereign_kernel.index import VectorCache, load_or_build_bm25
+    from sovereign_kernel.resources import Resources, _offline_embedder
+
+    home = settings.resolved_home()
+    digest = corpus_content_hash(data.papers)
+    corpus = Corpus(papers=data.papers, by_id=data.by_id, content_hash=digest, label=label)
+    bm25 = load_or_build_bm25(data.papers, digest, home)
+    embedder, embedder_id = _offline_embedder(settings)
+    vectors = VectorCache(home / "vectors.sqlite", embedder, embedder_id)
+    return Resources(corpus, bm25, vectors, embedder_id)
+
+
+def kernel_ranking(claim: str, res, settings: Settings, expand: bool = True, depth: int | None = None) -> list[str]:
+    """The retriever agent's path for one question: plan queries, BM25 search each, then
+    ``score_candidates`` over the union; returns paper ids best first."""
+    from sovereign_kernel.agents.retriever import plan_queries_offline, score_candidates
+    from sovereign_kernel.text import content_tokens
+
+    if expand:
+        queries = plan_queries_offline(claim, res, settings.n_queries)
+    else:
+        queries = [" ".join(content_tokens(claim)) or claim]
+    k = depth or settings.hits_per_query
+    hits = [
+        SearchHit(query=q, query_index=qi, paper=res.corpus.papers[idx], lexical_score=round(score, 4), rank=r)
+        for qi, q in enumerate(queries)
+        for r, (idx, score) in enumerate(res.bm25.search(q, k))
+    ]
+    scored, _ = score_candidates(claim, hits, res, settings)
+    return [s.paper.id for s in scored]
+
+
+def seed_rankings(papers: Sequence[Paper], claims: Sequence[str], depth: int = RETRIEVAL_DEPTH) -> list[list[str]]:
+    """The seed scorer as a ranker: TF-IDF word 1-2-gram cosine (its default vectorizer,
+    fitted on the corpus) between the claim and title + abstract."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from sovereign_kernel.index import paper_text
+
+    vec = TfidfVectorizer(ngram_range=(1, 2), lowercase=True)
+    docs = vec.fit_transform([paper_text(p) for p in papers])
+    q = vec.transform(list(claims))
+    out = []
+    for row in range(q.shape[0]):
+        s = (q[row] @ docs.T).toarray().ravel()
+        top = np.argsort(-s, kind="stable")[:depth]
+        out.append([papers[i].id for i in top])
+    return out
+
+
+def grounding_pairs(claims: Sequence[ClaimItem], rankings: Sequence[Sequence[str]]) -> list[tuple[int, str, int, str]]:
+    """(claim index, doc id, 1 = evidence / 0 = hard negative, gold label) for every claim."""
+    pairs = []
+    for ci, (c, ranked) in enumerate(zip(claims, rankings)):
+        for doc in sorted(c.evidence):
+            pairs.append((ci, doc, 1, c.evidence[doc]))
+        neg = next((d for d in ranked if d not in c.evidence), None)
+        if neg is not None:
+            pairs.append((ci, neg, 0, NEI))
+    return pairs
+
+
+def predict_label(score, settings: Settings) -> str | None:
+    """Offline 3-way label of one verified pair, or ``None`` when the mode cannot judge labels.
+
+    Measured on SciFact train (bench/calibrate_verifier.py): no offline contradiction signal
+    separates SUPPORT from CONTRADICT well enough to beat the trivial rule, so the offline
+    verifier does not judge labels.
+    """
+    return None
+
+
+def _metrics_retrieval(rankings, claims) -> dict:
+    n = max(1, len(claims))
+    return {
+        "ndcg@10": sum(ndcg_at_k(r, c.evidence, 10) for r, c in zip(rankings, claims)) / n,
+        "recall@10": sum(recall_at_k(r, c.evidence, 10) for r, c in zip(rankings, claims)) / n,
+        "recall@100": sum(recall_at_k(r, c.evidence, 100) for r, c in zip(rankings, claims)) / n,
+    }
+
+
+def _metrics_grounding(labels, scores, threshold) -> dict:
+    precision, recall = precision_recall(labels, [s >= threshold for s in scores])
+    return {"auroc": auroc(labels, scores), "precision": precision, "recall": recall}
+
+
+def run_scifact_eval(
+    corpus_path: str | Path,
+    claims_path: str | Path,
+    *,
+    settings: Settings | None = None,
+    mode: str = "offline",
+    limit: int | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+    keep_pairs: bool = False,
+) -> dict:
+    """Evaluate retriever, verifier and seed baseline on SciFact-format files (shape: module doc).
+
+    ``on_progress(stage, done, total)`` is called as claims and pairs are scored; ``keep_pairs``
+    adds every grounding pair with both scores under ``"pairs"``.
+    """
+    from sovereign_kernel.verification import DEFAULT_METHOD, BASELINE_METHOD, SentenceVerifier, baseline_score
+
+    if mode == "nim":
+        raise EvalError("eval --mode nim is not available yet (the NIM verifier is being built); use --mode offline")
+    if mode != "offline":
+        raise EvalError(f"unknown mode {mode!r}: use offline (nim: not available yet)")
+    settings = settings or Settings()
+    progress = on_progress or (lambda stage, done, total: None)
+    data = load_scifact(corpus_path, claims_path, limit)
+    if not data.claims:
+        raise EvalError(f"{claims_path}: no claim with evidence to evaluate")
+    claims = data.claims
+    res = build_resources(data, settings)
+    try:
+        # -- retrieval --------------------------------------------------------------------
+        rankings = []
+        for i, c in enumerate(claims):
+            rankings.append(kernel_ranking(c.text, res, settings)[:RETRIEVAL_DEPTH])
+            progress("retrieval", i + 1, len(claims))
+        seed = seed_rankings(data.papers, [c.text for c in claims])
+        # -- grounding: the same pairs for both verifiers --------------------------------
+        pairs = grounding_pairs(claims, rankings)
+        embed = lambda texts: res.vectors.embed(texts, kind="passage")  # noqa: E731 (as the extractor does)
+        y, conf, base, gold, pred = [], [], [], [], []
+        for i, (ci, doc, label, gold_label) in enumerate(pairs):
+            paper, claim = data.by_id.get(doc), claims[ci].text
+            best = SentenceVerifier([paper], embed).score([claim])[0][0] if paper else None
+            y.append(label)
+            conf.append(best.confidence if best else 0.0)
+            base.append(baseline_score(claim, paper.abstract) if paper else 0.0)
+            gold.append(gold_label)
+            verified = best is not None and best.confidence >= settings.verify_threshold
+            pred.append(predict_label(best, settings) if verified else NEI)
+            progress("grounding", i + 1, len(pairs))
+    finally:
+        res.vectors.close()
+    labels = None
+    if pred and all(p is not None for p in pred):
+        labels = {"accuracy": sum(p == g for p, g in zip(pred, gold)) / len(gold)}
+    result = {
+        "retrieval": _metrics_retrieval(rankings, claims),
+        "grounding": _metrics_grounding(y, conf, settings.verify_threshold),
+        "labels": labels,
+        "baseline": {
+            "retrieval": _metrics_retrieval(seed, claims),
+            "grounding": _metrics_grounding(y, base, settings.baseline_threshold),
+            "labels": None,
+        },
+        "n_claims": len(claims),
+        "n_pairs": len(pairs),
+        "meta": {
+            "mode": mode,
+            "verifier": DEFAULT_METHOD,
+            "verify_threshold": settings.verify_threshold,
+            "baseline": BASELINE_METHOD,
+            "baseline_threshold": settings.baseline_threshold,
+            "embedder": res.embedder_id,
+            "n_positive_pairs": int(sum(y)),
+            "n_abstracts": len(data.papers),
+        },
+    }
+    if keep_pairs:
+        result["pairs"] = [
+            {"claim_id": claims[ci].id, "doc_id": doc, "label": label, "gold": g, "confidence": c, "baseline": b, "predicted": p}
+            for (ci, doc, label, g), c, b, p in zip(pairs, conf, base, pred)
+        ]
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# output and CLI
+# --------------------------------------------------------------------------------------------
+def _fmt(v) -> str:
+    return "  n/a" if v is None else f"{v:.3f}"
+
+
+def format_table(result: dict) -> str:
+    """The kernel and the seed baseline side by side, one metric a row."""
+    meta = result.get("meta", {})
+    base = result["baseline"]
+    rows = [
+        ("retrieval nDCG@10", result["retrieval"]["ndcg@10"], base["retrieval"]["ndcg@10"]),
+        ("retrieval Recall@10", result["retrieval"]["recall@10"], base["retrieval"]["recall@10"]),
+        ("retrieval Recall@100", result["retrieval"]["recall@100"], base["retrieval"]["recall@100"]),
+        ("grounding AUROC", result["grounding"]["auroc"], base["grounding"]["auroc"]),
+        ("grounding precision", result["grounding"]["precision"], base["grounding"]["precision"]),
+        ("grounding recall", result["grounding"]["recall"], base["grounding"]["recall"]),
+        ("label accuracy", (result["labels"] or {}).get("accuracy"), (base["labels"] or {}).get("accuracy")),
+    ]
+    kernel = f"kernel ({meta.get('verifier', 'default')} >= {meta.get('verify_threshold', '?')})"
+    seed = f"seed ({meta.get('baseline', 'baseline')} >= {meta.get('baseline_threshold', '?')})"
+    width = max(len(kernel), 10)
+    lines = [
+        f"SciFact-format eval: {result['n_claims']} claims with evidence, {result.get('n_pairs', '?')} grounding pairs"
+        f" ({meta.get('n_positive_pairs', '?')} evidence, the rest hard negatives), mode {meta.get('mode', '?')}",
+        f"{'metric':22s} {kernel:>{width}s}   {seed}",
+    ]
+    lines += [f"{name:22s} {_fmt(k):>{width}s}   {_fmt(b)}" for name, k, b in rows]
+    if result["labels"] is None:
+        lines.append("label accuracy: n/a offline (no measured contradiction signal beats the trivial rule)")
+    return "\n".join(lines)
+
+
+def add_eval_parser(subparsers) -> argparse.ArgumentParser:
+    """``eval scifact --corpus --claims [--mode] [--json] [--limit]`` under the CLI's subparsers."""
+    ev = subparsers.add_parser("eval", help="evaluate retriever and verifier on a labelled benchmark")
+    which = ev.add_subparsers(dest="benchmark", required=True)
+    sf = which.add_parser("scifact", help="SciFact-format corpus + claims: retrieval, grounding, labels vs the seed")
+    sf.add_argument("--corpus", required=True, help="SciFact corpus.jsonl (doc_id, title, abstract sentences)")
+    sf.add_argument("--claims", required=True, help="SciFact claims JSONL (id, claim, evidence, cited_doc_ids)")
+    sf.add_argument("--mode", choices=["offline", "nim"], default="offline")
+    sf.add_argument("--limit", type=int, default=None, help="only the first N claims with evidence")
+    sf.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    sf.set_defaults(func=run_eval_command)
+    return ev
+
+
+def run_eval_command(args) -> int:
+    import sys
+
+    try:
+        result = run_scifact_eval(args.corpus, args.claims, mode=args.mode, limit=args.limit)
+    except EvalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, sort_keys=True) if args.json else format_table(result))
+    return 0

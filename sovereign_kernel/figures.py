@@ -1,0 +1,173 @@
+"""One small picture of a report: the tribunal against its threshold, and the claims' confidence
+by source paper.
+
+Drawn with matplotlib's object API on an Agg canvas (no pyplot, no display, the caller's backend
+untouched), under matplotlib's default style with a fixed size, dpi and font, and saved without
+a ``Software`` stamp, so the same report gives the same PNG bytes. matplotlib is imported inside
+the function so that importing ``sovereign_kernel`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sovereign_kernel.schemas import Report
+
+__all__ = ["tribunal_and_confidence_figure", "FIGURE_SIZE_PX", "DEFAULT_FIGURE_NAME"]
+
+FIGURE_SIZE_IN = (9.0, 3.6)
+FIGURE_DPI = 100
+FIGURE_SIZE_PX = (int(FIGURE_SIZE_IN[0] * FIGURE_DPI), int(FIGURE_SIZE_IN[1] * FIGURE_DPI))  # (width, height)
+DEFAULT_FIGURE_NAME = "figure.png"
+MAX_PAPERS_SHOWN = 12
+REVIEWER_ORDER = ("SKEPTIC", "VALIDATOR", "SYNTHESIZER")
+
+_PASS, _FAIL, _COMBINED_PASS, _COMBINED_FAIL = "#4d9221", "#c51b7d", "#276419", "#8e0152"
+_VERIFIED, _UNVERIFIED, _GUIDE = "#1a9850", "#d73027", "#555555"
+
+# Applied on top of matplotlib's defaults: nothing in a user's matplotlibrc changes the bytes, and
+# paper ids are never parsed as mathtext (a ``$`` in untrusted text stays a ``$``).
+_RC = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "text.parse_math": False,
+    "svg.hashsalt": "sovereign",
+    "path.simplify": True,
+}
+
+
+def _thresholds(manifest: dict | None, threshold: float | None, verify_threshold: float | None) -> tuple[float, float]:
+    settings = ((manifest or {}).get("provenance") or {}).get("settings") or {}
+    if threshold is None:
+        threshold = float(settings.get("publish_threshold", settings.get("revision_threshold", 6.5)))
+    if verify_threshold is None:
+        verify_threshold = float(settings.get("verify_threshold", 0.5))
+    return float(threshold), float(verify_threshold)
+
+
+def _latest_reviews(report: Report) -> dict[str, float]:
+    """Score per role from the tribunal's latest round (reviews of earlier rounds may linger)."""
+    reviews = report.tribunal.reviews
+    if not reviews:
+        return {}
+    last = max(r.round for r in reviews)
+    return {r.role: r.score for r in reviews if r.round == last}
+
+
+def _paper_order(report: Report) -> list[str]:
+    """Papers in reference (relevance) order, then any other cited paper in claim order."""
+    cited = list(dict.fromkeys(c.paper_id for c in report.claims))
+    ranked = [ref.id for ref in report.references if ref.id in cited]
+    return ranked + [p for p in cited if p not in ranked]
+
+
+def _label(text: str, limit: int = 22) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _threshold_label(ax: Any, x: float) -> None:
+    ax.text(x, 0.985, f"threshold {x:g}", transform=ax.get_xaxis_transform(), ha="center", va="top",
+            color=_GUIDE, fontsize=7.5, bbox={"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "none"})
+
+
+def _draw_tribunal(ax: Any, report: Report, threshold: float) -> None:
+    scores = _latest_reviews(report)
+    names = [r for r in REVIEWER_ORDER if r in scores] + sorted(set(scores) - set(REVIEWER_ORDER))
+    values = [scores[n] for n in names]
+    labels = [n.capitalize() for n in names] + ["Tribunal"]
+    values.append(float(report.tribunal.score))
+    colors = [(_PASS if v >= threshold else _FAIL) for v in values[:-1]]
+    colors.append(_COMBINED_PASS if values[-1] >= threshold else _COMBINED_FAIL)
+    y = list(range(len(values)))[::-1]  # first reviewer at the top, the combined score last
+    ax.barh(y, values, color=colors, height=0.62, edgecolor="none")
+    ax.barh([0], [values[-1]], color="none", height=0.62, edgecolor="black", linewidth=1.0)
+    for yi, v in zip(y, values):
+        inside = v > 8.6
+        ax.text(v - 0.15 if inside else v + 0.15, yi, f"{v:.1f}", va="center",
+                ha="right" if inside else "left", color="white" if inside else "black", fontsize=8.5)
+    ax.axvline(threshold, color=_GUIDE, linestyle="--", linewidth=1.2)
+    _threshold_label(ax, threshold)
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels)
+    ax.set_xlim(0, 10)
+    ax.set_ylim(-0.6, len(values) - 0.05)
+    ax.set_xlabel("score (0–10)")
+    ax.set_title(f"Tribunal: {report.tribunal.verdict} (round {report.tribunal.round})", fontsize=10, pad=15)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _draw_confidence(ax: Any, report: Report, verify_threshold: float) -> None:
+    papers = _paper_order(report)
+    shown, hidden = papers[:MAX_PAPERS_SHOWN], len(papers) - MAX_PAPERS_SHOWN
+    ax.set_xlim(-0.03, 1.03)
+    ax.set_xlabel("claim confidence (calibrated)")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if not shown:
+        ax.set_yticks([])
+        ax.text(0.5, 0.5, "no claims extracted", ha="center", va="center", color=_GUIDE, transform=ax.transAxes)
+        ax.set_title("Claims' confidence by source paper", fontsize=10)
+        return
+    row = {p: len(shown) - 1 - i for i, p in enumerate(shown)}  # first paper at the top
+    pts = {True: ([], []), False: ([], [])}
+    for pid in shown:
+        claims = [c for c in report.claims if c.paper_id == pid]
+        n = len(claims)
+        for k, c in enumerate(claims):  # small fixed offsets so claims with equal confidence stay visible
+            offset = 0.0 if n == 1 else -0.22 + 0.44 * k / (n - 1)
+            xs, ys = pts[bool(c.verified)]
+            xs.append(float(c.confidence))
+            ys.append(row[pid] + offset)
+    n_ver, n_unv = len(pts[True][0]), len(pts[False][0])
+    if n_ver:
+        ax.scatter(*pts[True], s=34, color=_VERIFIED, marker="o", edgecolors="white", linewidths=0.6,
+                   label=f"verified ({n_ver})", zorder=3)
+    if n_unv:
+        ax.scatter(*pts[False], s=38, color=_UNVERIFIED, marker="X", edgecolors="white", linewidths=0.4,
+                   label=f"not verified ({n_unv})", zorder=3)
+    ax.axvline(verify_threshold, color=_GUIDE, linestyle="--", linewidth=1.2)
+    ax.set_yticks(list(row.values()))
+    ax.set_yticklabels([_label(p) for p in shown])
+    ax.set_ylim(-0.6, len(shown) - 0.15)
+    for r in range(len(shown)):
+        ax.axhline(r, color="#dddddd", linewidth=0.6, zorder=0)
+    title = "Claims' confidence by source paper"
+    if hidden > 0:
+        title += f" (top {len(shown)}; {hidden} more)"
+    ax.set_title(title, fontsize=10, pad=15)
+    _threshold_label(ax, verify_threshold)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 0.99), ncol=2, fontsize=7.5, frameon=False,
+              handletextpad=0.2, columnspacing=1.2, borderaxespad=0.0)
+
+
+def tribunal_and_confidence_figure(report: Report, path: str | Path, *, manifest: dict | None = None,
+                                   threshold: float | None = None, verify_threshold: float | None = None) -> Path:
+    """Write a ``FIGURE_SIZE_PX`` PNG: left, the three reviewers' scores and the combined tribunal score
+    against the publish threshold; right, every claim's calibrated confidence by source paper
+    (verified ● vs not ✕) against the verification threshold.
+
+    Thresholds come from ``threshold``/``verify_threshold``, else from the manifest's recorded
+    settings, else the defaults (6.5, 0.5). Returns the written path.
+    """
+    import matplotlib
+    import matplotlib.style
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    tribunal_threshold, claim_threshold = _thresholds(manifest, threshold, verify_threshold)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with matplotlib.style.context("default"), matplotlib.rc_context(_RC):
+        fig = Figure(figsize=FIGURE_SIZE_IN, dpi=FIGURE_DPI)
+        FigureCanvasAgg(fig)
+        left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.25], "wspace": 0.42})
+        _draw_tribunal(left, report, tribunal_threshold)
+        _draw_confidence(right, report, claim_threshold)
+        fig.subplots_adjust(left=0.11, right=0.98, top=0.88, bottom=0.15)
+        tmp = out.with_name(out.name + ".tmp")
+        fig.savefig(tmp, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
+        tmp.replace(out)
+    return out

@@ -1,0 +1,147 @@
+"""A ``Report`` as HTML for Jupyter (``ResearchResult._repr_html_``).
+
+Paper text is untrusted: every title, claim, span, author, reason and id that reaches the page
+goes through ``html.escape`` (quotes included), and a link is only made from an ``http(s)`` URL.
+The markup is plain tables and lists with inline styles, so it renders the same in JupyterLab,
+classic Notebook, VS Code and nbconvert without leaking CSS into the rest of the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from pathlib import Path
+
+from sovereign_kernel.schemas import Report
+
+__all__ = ["report_html"]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_TABLE = 'style="border-collapse:collapse;margin:0.4em 0;font-size:0.92em"'
+_CELL = 'style="border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top"'
+_NUM = 'style="border:1px solid #ccc;padding:3px 6px;text-align:right;vertical-align:top;white-space:nowrap"'
+
+
+def _e(value: object, limit: int | None = None) -> str:
+    """Escape untrusted text for HTML (control characters blanked, optionally shortened)."""
+    text = _CONTROL.sub(" ", str(value)).strip()
+    if limit and len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return html.escape(text, quote=True)
+
+
+def _link(url: str, text: str) -> str:
+    """``<a>`` for an http(s) URL; anything else (``javascript:``, ``data:``) stays plain text."""
+    if re.match(r"^https?://", str(url).strip(), flags=re.IGNORECASE):
+        return f'<a href="{_e(url.strip())}" target="_blank" rel="noopener noreferrer">{_e(text)}</a>'
+    return _e(text)
+
+
+def _row(cells: list[str], header: bool = False, numeric: set[int] | frozenset = frozenset()) -> str:
+    tag = "th" if header else "td"
+    return "<tr>" + "".join(f"<{tag} {_NUM if i in numeric else _CELL}>{c}</{tag}>"
+                            for i, c in enumerate(cells)) + "</tr>"
+
+
+def _threshold(manifest: dict, key: str, default: float) -> float:
+    settings = ((manifest or {}).get("provenance") or {}).get("settings") or {}
+    try:
+        return float(settings.get(key, default))
+    except (TypeError, ValueError):
+        return default
+
+
+def _figure_tag(figure: str | Path | bytes | None) -> str:
+    if figure is None:
+        return ""
+    data = figure if isinstance(figure, bytes) else Path(figure).read_bytes()
+    b64 = base64.b64encode(data).decode("ascii")
+    return (f'<p><img alt="Tribunal scores and claim confidence by source paper" '
+            f'src="data:image/png;base64,{b64}" style="max-width:100%"/></p>')
+
+
+def report_html(report: Report, manifest: dict | None = None, *, figure: str | Path | bytes | None = None) -> str:
+    """HTML of the report: title, abstract, results, tribunal scores, claims (verified, confidence,
+    source and evidence spans), uncertainties, references and a manifest summary.
+
+    ``figure`` (a PNG path or bytes, e.g. from ``tribunal_and_confidence_figure``) is embedded inline.
+    """
+    manifest = manifest or {}
+    r = report.results
+    publish_at = _threshold(manifest, "publish_threshold", 6.5)
+    verify_at = _threshold(manifest, "verify_threshold", 0.5)
+    labels = {c.id: f"C{i}" for i, c in enumerate(report.claims, 1)}
+    out = [
+        '<div class="sovereign-report" style="max-width:72em">',
+        f"<h2>{_e(report.title)}</h2>",
+        f'<p style="color:#555"><em>SOVEREIGN Research Kernel · report <code>{_e(report.report_id)}</code> · '
+        f"{_e(report.created_at)} · quality tier <strong>{_e(report.quality_tier)}</strong> · "
+        f"policy <strong>{_e(r.policy)}</strong></em></p>",
+        "<h3>Abstract</h3>",
+        f"<p>{_e(report.abstract)}</p>",
+        f"<p><strong>Research question:</strong> {_e(report.question)}</p>",
+        "<h3>Results</h3>",
+        "<ul>",
+        f"<li>Papers: {r.papers_retrieved} candidates, {r.papers_kept} kept, {r.papers_dropped} dropped.</li>",
+        f"<li>Claims: {r.claims_extracted} extracted, {r.claims_verified} verified "
+        f"(confidence ≥ {verify_at:g}).</li>",
+        f"<li>Tribunal: {report.tribunal.score:.1f}/10 → {_e(r.tribunal_verdict)} "
+        f"(revision round {r.revision_round}; publish threshold {publish_at:g}).</li>",
+        f"<li>Policy: {_e(r.policy)} — {_e('; '.join(r.policy_reasons))}.</li>",
+        "</ul>",
+        _figure_tag(figure),
+        "<h3>Tribunal</h3>",
+        f"<table {_TABLE}>",
+        _row(["Reviewer", "Score", "Verdict", "Reasons"], header=True),
+    ]
+    for rev in report.tribunal.reviews:
+        out.append(_row([_e(rev.role), f"{rev.score:.1f}", _e(rev.verdict), _e("; ".join(rev.issues)) or "—"],
+                        numeric={1}))
+    out.append(_row(["<strong>Tribunal</strong>", f"<strong>{report.tribunal.score:.1f}</strong>",
+                     f"<strong>{_e(report.tribunal.verdict)}</strong>",
+                     f"combined score vs threshold {publish_at:g}"], numeric={1}))
+    out.append("</table>")
+
+    out += ["<h3>Findings</h3>", "<ul>"]
+    out += [f"<li>{_e(f)}</li>" for f in report.findings] or ["<li>No verified finding addresses the question.</li>"]
+    out += ["</ul>", "<h3>Claims</h3>", f"<table {_TABLE}>",
+            _row(["#", "Claim", "Verified", "Confidence", "Baseline (TF-IDF)", "Source", "Evidence"], header=True)]
+    for c in report.claims:
+        ev = c.evidence[0] if c.evidence else None
+        ev_cell = (f"arXiv:{_e(ev.paper_id)} [{ev.start}:{ev.end}] “{_e(ev.span, 160)}”" if ev else "—")
+        source = (_link(f"https://arxiv.org/abs/{c.paper_id}", f"arXiv:{c.paper_id}")
+                  + f" [{c.source_span.start}:{c.source_span.end}]")
+        verified = ('<span style="color:#1a9850">✓ yes</span>' if c.verified
+                    else '<span style="color:#d73027">× no</span>')
+        out.append(_row([labels[c.id], _e(c.text, 400), verified, f"{c.confidence:.2f}",
+                         f"{c.baseline_score:.2f} {'✓' if c.baseline_verified else '×'}", source, ev_cell],
+                        numeric={3}))
+    if not report.claims:
+        out.append(f'<tr><td {_CELL} colspan="7">No claims were extracted.</td></tr>')
+    out.append("</table>")
+
+    out += ["<h3>Uncertainties</h3>", "<ul>"]
+    out += [f"<li>{_e(u)}</li>" for u in report.uncertainties] or ["<li>None recorded.</li>"]
+    out += ["</ul>", "<h3>References</h3>", "<ol>"]
+    for ref in report.references:
+        authors = ", ".join(ref.authors[:3]) + (" et al." if len(ref.authors) > 3 else "")
+        out.append(f"<li>{_link(ref.url, ref.id)} {_e(ref.title)} — {_e(authors)}"
+                   f"{' (' + _e(ref.published) + ')' if ref.published else ''}; relevance {ref.relevance:.2f}</li>")
+    out.append("</ol>")
+
+    vl, gate = manifest.get("verification_level") or {}, manifest.get("truth_gate") or {}
+    if vl or gate:
+        out += ["<h3>Manifest</h3>", "<ul>"]
+        if vl:
+            out.append(f"<li>Verification level: <strong>{_e(vl.get('level', '?'))}</strong> — "
+                       f"{_e(vl.get('label', ''))}</li>")
+        if gate:
+            out.append(f"<li>Truth gate: {_e(gate.get('verdict', '?'))} — {_e(gate.get('reason', ''))}</li>")
+        if manifest.get("content_hash"):
+            out.append(f"<li>Content hash: <code>{_e(manifest['content_hash'])}</code> "
+                       f"({_e(manifest.get('contract', ''))})</li>")
+        out.append("</ul>")
+    out += ['<p style="color:#555"><em>Machine-generated synthesis of existing literature; '
+            "not primary research.</em></p>", "</div>"]
+    return "\n".join(x for x in out if x)

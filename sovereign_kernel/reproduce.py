@@ -1,0 +1,75 @@
+"""The reproduction gate: replay a published run from its recorded inputs and compare.
+
+The replay uses the question and settings the run recorded, with no network (arXiv answers
+come from the response cache only), in a throw-away checkpointer, and without writing to the
+store. If the replayed sources, claims, verdicts, scores and content hash all equal the
+published ones, the report's truth gate becomes REPRODUCED (verification level L4) with the
+replay's evidence attached; otherwise every difference is listed and recorded as DIFFERS.
+"""
+
+from __future__ import annotations
+
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+
+from sovereign_kernel.checkpoints import SERDE
+from sovereign_kernel.graph.build import build_graph
+from sovereign_kernel.resources import RunContext
+from sovereign_kernel.settings import Settings
+from sovereign_kernel.store import Store, utc_now
+
+
+def _claims(report) -> dict:
+    return {c.id: (c.text, c.verified, round(c.confidence, 4)) for c in report.claims}
+
+
+def compare(published, replayed_state: dict, recorded_sources: list) -> list[str]:
+    diffs: list[str] = []
+    replay_sources = sorted({(h.paper.id, h.paper.content_hash) for h in replayed_state.get("hits", [])})
+    recorded = {tuple(s) for s in recorded_sources}
+    for pid, digest in sorted(recorded - set(replay_sources)):
+        diffs.append(f"source {pid}: recorded content {digest} not found in the replay")
+    for pid, digest in sorted(set(replay_sources) - recorded):
+        diffs.append(f"source {pid}: replay found content {digest} that was not recorded")
+    a, b = _claims(published.report), _claims(replayed_state["report"])
+    for cid in sorted(set(a) | set(b)):
+        if a.get(cid) != b.get(cid):
+            diffs.append(f"claim {cid}: published {a.get(cid)} vs replay {b.get(cid)}")
+    pr, rr = published.report, replayed_state["report"]
+    for name, x, y in [
+        ("tribunal score", pr.tribunal.score, rr.tribunal.score),
+        ("tribunal verdict", pr.tribunal.verdict, rr.tribunal.verdict),
+        ("policy", pr.results.policy, rr.results.policy),
+        ("quality tier", pr.quality_tier, rr.quality_tier),
+        ("content hash", published.manifest["content_hash"], replayed_state["manifest"]["content_hash"]),
+    ]:
+        if x != y:
+            diffs.append(f"{name}: published {x} vs replay {y}")
+    return diffs
+
+
+async def areproduce(report_id: str, settings: Settings | None = None) -> dict:
+    home = (settings or Settings()).home
+    store = Store(Settings(home=home).resolved_home() / "store.sqlite")
+    published = store.get(report_id)
+    inputs = store.inputs(report_id)
+    replay_settings = Settings(**{**inputs["settings"], "home": home, "arxiv_cache_only": True})
+    context = RunContext(settings=replay_settings, replay=True)
+    graph = build_graph(checkpointer=InMemorySaver(serde=SERDE))
+    config = {"configurable": {"thread_id": f"replay-{report_id}"}}
+    await graph.ainvoke({"question": inputs["question"]}, config=config, context=context)
+    state = (await graph.aget_state(config)).values
+    if inputs.get("owner_decision") and "publication" not in state:
+        await graph.ainvoke(Command(resume=inputs["owner_decision"]), config=config, context=context)
+        state = (await graph.aget_state(config)).values
+    diffs = compare(published, state, inputs["sources"])
+    verdict = "REPRODUCED" if not diffs else "DIFFERS"
+    evidence = {
+        "replayed_at": utc_now(),
+        "replay_content_hash": state["manifest"]["content_hash"],
+        "compared": ["sources and their content hashes", "claims (text, verified, confidence)",
+                     "tribunal score and verdict", "policy", "quality tier", "manifest content hash"],
+        "differences": diffs,
+    }
+    store.add_reproduction(report_id, verdict, evidence)
+    return {"report_id": report_id, "verdict": verdict, **evidence}
