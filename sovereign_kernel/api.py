@@ -122,6 +122,8 @@ async def stream_events(question: str | None = None, *, settings: Settings | Non
     config = {"configurable": {"thread_id": run_id}}
     async with open_checkpointer(context.settings) as saver:
         graph = build_graph(checkpointer=saver)
+        if resume is not None:  # check the decision before it enters the run's history
+            validate_decision(await graph.aget_state(config), resume, run_id)
         # subgraphs=True: the retriever and extractor are subgraphs, and their progress events
         # only reach the caller's stream this way.
         async for namespace, mode, chunk in graph.astream(graph_input, config=config, context=context,
@@ -139,6 +141,20 @@ async def stream_events(question: str | None = None, *, settings: Settings | Non
         status = final.get("publication", {}).get("status", "PUBLISHED")
     yield "result", ResearchResult(final["report"], final["manifest"], final["report_markdown"],
                                    final.get("tribunal_history", []), run_id, status, pending[0] if pending else None)
+
+
+def validate_decision(snapshot, decision: dict, run_id: str) -> None:
+    from sovereign_kernel.agents.owner_review import OwnerDecision
+
+    if not any(t.interrupts for t in snapshot.tasks):
+        raise ValueError(f"run {run_id} is not waiting for the owner's review")
+    d = OwnerDecision.model_validate(decision)
+    if d.action == "reject" and not d.reason.strip():
+        raise ValueError("rejecting a run needs a reason (--reason)")
+    claims = {c.id for c in snapshot.values.get("report").claims}
+    unknown = sorted(set(d.drop_claims) - claims)
+    if unknown:
+        raise ValueError(f"no such claim(s) in run {run_id}: {', '.join(unknown)}")
 
 
 async def aresearch(question: str | None, *, on_progress: Callable[[dict], None] | None = None, **kwargs) -> ResearchResult:

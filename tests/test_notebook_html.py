@@ -1,0 +1,84 @@
+"""``report_html``: the report as HTML for notebooks, with every piece of paper text escaped."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import pytest
+
+from conftest import COVERED_QUESTION
+from sovereign_kernel.notebook import report_html
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+class TagCollector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(page: str) -> TagCollector:
+    p = TagCollector()
+    p.feed(page)
+    p.close()
+    return p
+
+
+@pytest.fixture(scope="module")
+def covered(run_research):
+    return run_research(COVERED_QUESTION)
+
+
+def test_claims_table_and_tribunal_scores_are_present(covered):
+    report, manifest = covered.report, covered.manifest
+    page = report_html(report, manifest)
+    for header in ("#", "Claim", "Verified", "Confidence", "Baseline (TF-IDF)", "Source", "Evidence"):
+        assert f">{header}</th>" in page
+    for header in ("Reviewer", "Score", "Verdict", "Reasons"):
+        assert f">{header}</th>" in page
+    for review in report.tribunal.reviews:
+        assert f">{review.role}</td>" in page
+        assert f">{review.score:.1f}</td>" in page
+    assert f"<strong>{report.tribunal.score:.1f}</strong>" in page
+    assert page.count("<tr>") == 1 + len(report.claims) + 1 + len(report.tribunal.reviews) + 1
+    assert f">C{len(report.claims)}</td>" in page
+    assert report.report_id in page and manifest["verification_level"]["level"] in page
+    tags = parse(page).tags
+    assert [t for t, _ in tags].count("table") == 2
+    assert all(a.get("href", "").startswith("https://") for t, a in tags if t == "a")
+
+
+def test_hostile_paper_text_is_escaped(covered):
+    report = covered.report
+    claims = [report.claims[0].model_copy(update={"text": "Claim " + HOSTILE, "paper_id": 'x" onmouseover="alert(1)'}),
+              *report.claims[1:]]
+    refs = [report.references[0].model_copy(update={"title": HOSTILE, "url": "javascript:alert(1)",
+                                                     "authors": [HOSTILE]}), *report.references[1:]]
+    hostile = report.model_copy(update={"title": HOSTILE, "abstract": HOSTILE, "claims": claims, "references": refs,
+                                        "uncertainties": [HOSTILE], "findings": [HOSTILE]})
+    page = report_html(hostile, covered.manifest)
+
+    assert "<script" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert 'href="javascript:' not in page
+    parsed = parse(page)
+    assert not [t for t, _ in parsed.tags if t in {"script", "img", "iframe", "object"}]
+    assert not [a for _, a in parsed.tags if any(k.startswith("on") for k in a)]
+    assert any(HOSTILE in t for t in parsed.text)  # shown to the reader as text, verbatim
+
+
+def test_figure_is_embedded_and_missing_manifest_is_tolerated(covered, tmp_path):
+    from sovereign_kernel.figures import tribunal_and_confidence_figure
+
+    png = tribunal_and_confidence_figure(covered.report, tmp_path / "f.png")
+    page = report_html(covered.report, None, figure=png)
+    assert page.count('src="data:image/png;base64,') == 1
+    assert ">Claim</th>" in page and "Manifest" not in page
