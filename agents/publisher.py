@@ -141,7 +141,7 @@ def render(state: dict, ctx: RunContext, res) -> dict:
 async def record(state: dict, runtime: Runtime[RunContext]) -> dict:
     """Publish to the store (or archive a rejected run). Idempotent, so a resumed run may repeat it."""
     settings = runtime.context.settings
-    store = Store(settings.resolved_home() / "store.sqlite")
+    store = await asyncio.to_thread(lambda: Store(settings.resolved_home() / "store.sqlite"))
     report, decision = state["report"], state.get("owner_decision") or {}
     if runtime.context.replay:
         return {"publication": {"status": "REPLAYED", "report_id": report.report_id}}

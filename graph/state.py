@@ -8,7 +8,9 @@ branch finished first — that is what keeps runs byte-identical.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
+
+from typing_extensions import TypedDict  # typing.TypedDict on 3.11 defeats langgraph-api's schemas
 
 from sovereign_kernel.schemas import (
     Claim,

@@ -48,7 +48,11 @@ class ResearchResult:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         md, mf = out / "report.md", out / "manifest.json"
-        _atomic_write(md, self.markdown)
+        from sovereign_kernel.figures import DEFAULT_FIGURE_NAME, tribunal_and_confidence_figure
+
+        tribunal_and_confidence_figure(self.report, out / DEFAULT_FIGURE_NAME, manifest=self.manifest)
+        figure = f"\n![Tribunal scores against the threshold; claim confidence by paper]({DEFAULT_FIGURE_NAME})\n"
+        _atomic_write(md, self.markdown.replace("\n### Tribunal\n", f"{figure}\n### Tribunal\n", 1))
         _atomic_write(mf, json.dumps(self.manifest, indent=2, ensure_ascii=False) + "\n")
         return md, mf
 
@@ -57,6 +61,11 @@ class ResearchResult:
 
     def _repr_markdown_(self) -> str:
         return self.markdown
+
+    def _repr_html_(self) -> str:
+        from sovereign_kernel.notebook import report_html
+
+        return report_html(self.report, self.manifest)
 
     def __repr__(self) -> str:
         r = self.report

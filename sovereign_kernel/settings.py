@@ -84,7 +84,8 @@ class Settings(BaseSettings):
 
     def resolved_home(self) -> Path:
         path = Path(self.home).expanduser()
-        path.mkdir(parents=True, exist_ok=True)
+        if not path.is_dir():  # stat, not mkdir, on the hot path: langgraph dev flags blocking mkdir
+            path.mkdir(parents=True, exist_ok=True)
         return path
 
     def public_dict(self) -> dict:
