@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -41,12 +42,29 @@ def _describe(event: dict) -> str:
     return f"[{stage}] {rest}"
 
 
-def _progress_printer(args):
+def _progress_printer(args, stream=None):
+    """Plain lines when piped; on a terminal, one live status line per stage (rewritten in place)."""
+    stream = stream or sys.stderr
     started = time.monotonic()
+    live = stream.isatty()
+    last_stage = [None]
 
     def show(event: dict) -> None:
-        if not args.quiet:
-            print(f"{time.monotonic() - started:6.1f}s {_describe(event)}", file=sys.stderr, flush=True)
+        if args.quiet:
+            return
+        line = f"{time.monotonic() - started:6.1f}s {_describe(event)}"
+        if not live:
+            print(line, file=stream, flush=True)
+            return
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        if last_stage[0] not in (None, event.get("stage")):
+            stream.write("\n")  # keep the finished stage's last line, start a new one
+        stream.write("\r\033[K" + line[:width])
+        stream.flush()
+        last_stage[0] = event.get("stage")
+        if event.get("stage") in ("record", "owner_review"):
+            stream.write("\n")
+            last_stage[0] = None
 
     return show
 

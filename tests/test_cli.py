@@ -55,3 +55,34 @@ def test_missing_corpus_is_a_clear_error(tmp_path, sovereign_home):
                "--quiet", home=sovereign_home)
     assert proc.returncode != 0
     assert str(missing) in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_progress_is_a_live_status_line_on_a_terminal(tmp_path, sovereign_home):
+    """Run the CLI in a real pseudo-terminal, as a user at a shell would."""
+    import pty
+    import select
+
+    env = {**os.environ, "SOVEREIGN_HOME": str(sovereign_home), "COLUMNS": "120"}
+    env.pop("NVIDIA_API_KEY", None)
+    pid, fd = pty.fork()
+    if pid == 0:  # child: the CLI with the pty as its terminal
+        os.execve(sys.executable, [sys.executable, "-m", "sovereign_kernel", "research", COVERED_QUESTION,
+                                   "--corpus", str(SMALL_CORPUS), "--out", str(tmp_path / "o")], env)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([fd], [], [], 120)
+        if not ready:
+            break
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    _, status = os.waitpid(pid, 0)
+    text = b"".join(chunks).decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert "\r\x1b[K" in text  # status lines rewritten in place
+    assert "[search]" in text and "[verify]" in text
+    assert "claims verified" in text and "PUBLISHED" in text  # then the summary
