@@ -11,15 +11,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["research", "aresearch", "build_graph", "ResearchResult", "Settings", "__version__"]
+__all__ = ["research", "aresearch", "stream", "resume", "review", "build_graph", "ResearchResult", "Settings",
+           "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sovereign_kernel.api import ResearchResult, aresearch, build_graph, research
+    from sovereign_kernel.api import ResearchResult, aresearch, build_graph, research, resume, review, stream
     from sovereign_kernel.settings import Settings
 
 
 def __getattr__(name: str) -> Any:
-    if name in {"research", "aresearch", "build_graph", "ResearchResult"}:
+    if name in {"research", "aresearch", "stream", "resume", "review", "build_graph", "ResearchResult"}:
         from sovereign_kernel import api
 
         return getattr(api, name)

@@ -19,7 +19,7 @@ from sovereign_kernel.settings import MAX_QUESTION_CHARS, MIN_QUESTION_WORDS, Se
 from sovereign_kernel.store import Store
 from sovereign_kernel.text import content_tokens
 
-__all__ = ["research", "aresearch", "resume", "review", "stream_events", "build_graph", "ResearchResult",
+__all__ = ["research", "aresearch", "resume", "review", "stream", "stream_events", "build_graph", "ResearchResult",
            "InvalidQuestionError"]
 
 
@@ -193,6 +193,9 @@ def review(run_id: str, action: str, *, reason: str = "", drop_claims: list[str]
     """The owner's decision on an escalated run: approve, reject (with a reason) or edit."""
     decision = {"action": action, "reason": reason, "drop_claims": drop_claims or [], "note": note}
     return _run_sync(aresearch(None, run_id=run_id, resume=decision, **kwargs))
+
+
+stream = stream_events  # the issue's name for it: events, then the result
 
 
 def _run_sync(coro):
