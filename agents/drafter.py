@@ -45,6 +45,8 @@ def build_draft(question: str, claims: list[Claim], papers: dict, aspects: list[
             missing_phrases.append(aspect.phrase)
             continue
         covered_phrases.append(aspect.phrase)
+        # Claims that name the aspect themselves come first; then claims of papers that cover it.
+        addressing.sort(key=lambda c: (not covers(aspect, text_stems(c.text)), -c.extraction_score, c.id))
         picked = [c for c in addressing if c.id not in used][:MAX_CLAIMS_PER_ASPECT] or addressing[:1]
         used.update(c.id for c in picked)
         body = " ".join(f"{c.text.rstrip('.')} [{labels[c.id]}, arXiv:{c.paper_id}]." for c in picked)

@@ -25,8 +25,11 @@ from sovereign_kernel.store import Store
 from sovereign_kernel.verification import BASELINE_METHOD, DEFAULT_METHOD, load_calibration
 
 
-def report_id(question: str, corpus_hash: str, settings: dict) -> str:
-    digest = hashlib.sha256(canonical_json([question, corpus_hash, settings]).encode()).hexdigest()
+def report_id(question: str, corpus_hash: str, settings: dict, content: Report) -> str:
+    """Derived from the inputs *and* the content: the same run gives the same id (publishing is
+    idempotent), while different content — say, after a software change — never takes an old id."""
+    body = content.model_dump(mode="json", exclude={"report_id", "created_at"})
+    digest = hashlib.sha256(canonical_json([question, corpus_hash, settings, body]).encode()).hexdigest()
     return f"SRK-{digest[:12]}"
 
 
@@ -116,11 +119,9 @@ def render(state: dict, ctx: RunContext, res) -> dict:
                   url=sp.paper.url or f"https://arxiv.org/abs/{sp.paper.id}", relevance=sp.relevance)
         for sp in kept if sp.paper.id in cited
     ]
-    rid = report_id(state["question"], res.corpus.content_hash,
-                    {k: v for k, v in public_settings.items() if k not in OPERATIONAL_FIELDS})
     draft_ = state["draft"]
     report = Report(
-        report_id=rid, title=_title(state["question"]), abstract=draft_.abstract, question=state["question"],
+        report_id="", title=_title(state["question"]), abstract=draft_.abstract, question=state["question"],
         methodology=methodology, results=results, findings=draft_.findings,
         uncertainties=uncertainties(s, state, settings, mode, insufficient),
         claims=claims, references=references, tribunal=tribunal, quality_tier="Watchlist",
@@ -128,6 +129,9 @@ def render(state: dict, ctx: RunContext, res) -> dict:
     )
     tier_name, basis = tier(report, public_settings, insufficient, aspect_coverage)
     report = report.model_copy(update={"quality_tier": tier_name})
+    rid = report_id(state["question"], res.corpus.content_hash,
+                    {k: v for k, v in public_settings.items() if k not in OPERATIONAL_FIELDS}, report)
+    report = report.model_copy(update={"report_id": rid})
     manifest = build_manifest(
         report, settings=public_settings, mode=mode,
         corpus={"label": res.corpus.label, "content_hash": res.corpus.content_hash, "papers": len(res.corpus)},
