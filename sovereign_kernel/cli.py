@@ -14,6 +14,7 @@ from pathlib import Path
 from sovereign_kernel import cli_runs
 from sovereign_kernel.arxiv_source import ArxivSourceError
 from sovereign_kernel.corpus import CorpusError
+from sovereign_kernel.eval import add_eval_parser, run_eval_command
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--max-revision-rounds", type=int, help="revision rounds when the tribunal scores low")
     r.add_argument("--run-id", help="id of this run (the checkpoint thread); default: a new one")
     cli_runs.add_parsers(sub)
+    add_eval_parser(sub)
     return p
 
 
@@ -108,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "research":
             return asyncio.run(_research(args))
+        if args.command == "eval":
+            return run_eval_command(args)
         return asyncio.run(cli_runs.run(args, _progress_printer(args) if hasattr(args, "quiet") else None, _finish))
     except (ValueError, CorpusError, OSError, ArxivSourceError) as exc:  # InvalidQuestionError and pydantic errors are ValueErrors
         print(f"error: {_one_line(exc)}", file=sys.stderr)
