@@ -1,7 +1,10 @@
 """judge and policy: the tribunal's combined score, and the publication decision.
 
-The judge averages this round's three reviews. The policy publishes only when the tribunal
-passes *and* the evidence is sufficient; otherwise it escalates to the owner.
+The judge averages this round's three reviews. With LLM reviewers, each review's score is
+already the bounded combination of its measured rubric and its LLM's score (agents/rubric.py:
+at most 1 point above the rubric), so the tribunal can never pass on the LLM's word alone.
+The policy publishes only when the tribunal passes *and* the evidence is sufficient;
+otherwise it escalates to the owner.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections import Counter
 from datetime import datetime, timezone
 
 from langgraph.config import get_config
@@ -15,8 +16,10 @@ from langgraph.runtime import Runtime
 
 from sovereign_kernel.agents.common import current_claims, progress
 from sovereign_kernel.agents.drafter import order_claims
-from sovereign_kernel.agents.rubric import Signals, measure
+from sovereign_kernel.agents.llm_helpers import NEAR_VERBATIM
+from sovereign_kernel.agents.rubric import LLM_MAX_RAISE, LLM_WEIGHT, Signals, measure
 from sovereign_kernel.manifest import build_manifest, canonical_json, tier
+from sovereign_kernel.providers import ROLES
 from sovereign_kernel.report import render_markdown
 from sovereign_kernel.resources import RunContext, aget_resources
 from sovereign_kernel.schemas import Reference, Report, RunResults
@@ -33,7 +36,31 @@ def report_id(question: str, corpus_hash: str, settings: dict, content: Report) 
     return f"SRK-{digest[:12]}"
 
 
-def uncertainties(s: Signals, state: dict, settings, mode: str, insufficient: bool) -> list[str]:
+def run_mode(ctx: RunContext) -> str:
+    """``settings.mode`` as ``make_context`` set it; offline for a context with no model at all."""
+    if ctx.llm_session is None and ctx.llm is None and ctx.embeddings is None:
+        return "offline"
+    return ctx.settings.mode
+
+
+def llm_uncertainties(mode: str, usage: dict) -> list[str]:
+    """What the LLM did that a reader must know: rejected spans and offline fallbacks, by role."""
+    roles = usage["roles"]
+    out = [f"LLM mode ({mode}): claims, labels and reviews come from language models reading abstracts only "
+           "(not full texts); every claim's source span was checked against its abstract and the measured "
+           "rubric bounds every review score."]
+    rejected = roles.get("extractor", {}).get("rejected", 0)
+    if rejected:
+        out.append(f"Invented spans: {rejected} LLM-extracted claims were rejected because their source span "
+                   "was not found in the abstract.")
+    fell_back = Counter(role for role, _ in {(f["role"], f["item"]) for f in usage["fallbacks"]})  # distinct items
+    if fell_back:
+        out.append(f"LLM fallbacks: {sum(fell_back.values())} items used the offline algorithm instead ("
+                   + ", ".join(f"{r}: {n}" for r, n in sorted(fell_back.items())) + ").")
+    return out
+
+
+def uncertainties(s: Signals, state: dict, settings, mode: str, insufficient: bool, llm_usage: dict | None = None) -> list[str]:
     out = []
     if insufficient:
         why = []
@@ -57,9 +84,11 @@ def uncertainties(s: Signals, state: dict, settings, mode: str, insufficient: bo
                    f"gate ({settings.relevance_gate:.2f}) or the {settings.max_papers}-paper limit.")
     if s.off_topic_claims:
         out.append(f"{s.off_topic_claims} claims have low similarity to the question (cosine < 0.30).")
-    if mode == "offline":
-        out.append("Offline mode: claims are sentences extracted from abstracts and reviews are measured rubrics; "
-                   "no language model read the papers, and only abstracts (not full texts) were searched.")
+    if llm_usage is not None:
+        out += llm_uncertainties(mode, llm_usage)
+    else:  # offline, or custom embeddings without a chat model
+        out.append(f"{mode.capitalize()} mode: claims are sentences extracted from abstracts and reviews are measured "
+                   "rubrics; no language model read the papers, and only abstracts (not full texts) were searched.")
     for note in state.get("notes", []):
         out.append(note)
     return out
@@ -76,7 +105,10 @@ def render(state: dict, ctx: RunContext, res) -> dict:
     """Report, manifest and Markdown from the state: a pure function, so the owner's edit can re-render."""
     settings = ctx.settings
     s = measure(state)
-    mode = "custom" if ctx.llm is not None else settings.mode
+    mode = run_mode(ctx)
+    sess = ctx.llm_session
+    llm_usage = sess.usage_report() if sess is not None else None
+    llm_models = {role: sess.model_name(role) for role in ROLES} if sess is not None else None
     tribunal = state["tribunal"]
     claims = order_claims(current_claims(state))
     ranked = state.get("ranked", [])
@@ -94,18 +126,21 @@ def render(state: dict, ctx: RunContext, res) -> dict:
                    f"feedback), searched in parallel with BM25 ({settings.hits_per_query} hits each): "
                    + " | ".join(state.get("queries", [])),
         "ranking": f"hybrid relevance = {settings.semantic_weight:.2f} x embedding similarity "
-                   f"({res.embedder_id}) + {1 - settings.semantic_weight:.2f} x question-aspect coverage; gate "
+                   f"({res.embedder_id}) + {1 - settings.semantic_weight:.2f} x lexical coverage (mean of IDF-weighted "
+                   f"question-word coverage and question-aspect coverage); gate "
                    f"{settings.relevance_gate:.2f}, at most {settings.max_papers} papers",
         "extraction": f"sentence segmentation + claim-cue scoring, up to {settings.claims_per_paper} claims per paper "
                       f"(min score {settings.min_claim_score:.2f}); spans are character offsets into the abstract",
-        "verification": f"{DEFAULT_METHOD}: claim vs every retrieved sentence (TF-IDF 1-2-gram + embedding cosine, "
-                        f"number and negation agreement), logistic calibration fit on {cal.fitted_on}; verified at "
+        "verification": f"{DEFAULT_METHOD}: each retrieved paper's best sentence for the claim, scored by "
+                        f"{cal.describe()}; verified at "
                         f"confidence >= {settings.verify_threshold:.2f}. Baseline {BASELINE_METHOD} at "
                         f">= {settings.baseline_threshold:.2f} shown alongside",
         "tribunal": f"SKEPTIC, VALIDATOR, SYNTHESIZER in parallel (measured rubrics); revision round when the score "
                     f"< {settings.revision_threshold:.1f}, at most {settings.max_revision_rounds}; publish needs "
                     f">= {settings.publish_threshold:.1f} and sufficient evidence",
     }
+    if llm_models is not None:
+        methodology.update(llm_methodology(methodology, llm_models, settings, len(state.get("queries", []))))
     if state.get("revision_notes"):
         methodology["revision"] = "; ".join(state["revision_notes"])
     results = RunResults(
@@ -123,7 +158,7 @@ def render(state: dict, ctx: RunContext, res) -> dict:
     report = Report(
         report_id="", title=_title(state["question"]), abstract=draft_.abstract, question=state["question"],
         methodology=methodology, results=results, findings=draft_.findings,
-        uncertainties=uncertainties(s, state, settings, mode, insufficient),
+        uncertainties=uncertainties(s, state, settings, mode, insufficient, llm_usage),
         claims=claims, references=references, tribunal=tribunal, quality_tier="Watchlist",
         created_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
     )
@@ -135,11 +170,32 @@ def render(state: dict, ctx: RunContext, res) -> dict:
     manifest = build_manifest(
         report, settings=public_settings, mode=mode,
         corpus={"label": res.corpus.label, "content_hash": res.corpus.content_hash, "papers": len(res.corpus)},
-        models={"embedder": res.embedder_id, "verifier": DEFAULT_METHOD, "calibration": cal.fitted_on, "llm": None},
+        models={"embedder": res.embedder_id, "verifier": DEFAULT_METHOD, "calibration": cal.fitted_on, "llm": llm_models},
         insufficient=insufficient, tier_basis=basis, papers=[sp.paper for sp in kept if sp.paper.id in cited],
-        owner_review=state.get("owner_decision"),
+        owner_review=state.get("owner_decision"), llm_usage=llm_usage,
+        fallbacks=llm_usage["fallbacks"] if llm_usage is not None else [],
     )
     return {"report": report, "manifest": manifest, "report_markdown": render_markdown(report, manifest)}
+
+
+def llm_methodology(m: dict, models: dict, settings, n_queries: int) -> dict:
+    """The methodology lines that change when models are used (names from the session)."""
+    reviewers = ", ".join(f"{r.upper()} {models[r]}" for r in ("skeptic", "validator", "synthesizer"))
+    return {
+        "queries": f"{n_queries} queries (first round: the LLM planner, {models['planner']}, or the offline planner "
+                   "where it fell back; a revision round: the reviser's refined queries), searched in parallel with "
+                   "BM25" + m["queries"].split("searched in parallel with BM25", 1)[-1],
+        "extraction": f"LLM atomic claims ({models['extractor']}), up to {settings.claims_per_paper} per paper; each "
+                      f"source span must occur in the abstract verbatim (whitespace-normalised) or near-verbatim "
+                      f"(difflib >= {NEAR_VERBATIM:.2f}) and is stored at its real offsets; claims with spans not "
+                      "found are rejected; a paper without a usable answer is extracted offline",
+        "verification": m["verification"] + f"; the LLM verifier ({models['verifier']}) labels each claim SUPPORTED, "
+                        "CONTRADICTED or NOT_ENOUGH_INFO against the passages the index selects for it (the most "
+                        "similar sentence of each of the 3 closest kept papers), and only SUPPORTED claims stay verified",
+        "tribunal": m["tribunal"].replace("(measured rubrics)", f"(measured rubrics, then LLM reviewers: {reviewers}, "
+                                          f"given the measured signals; review score = min({1 - LLM_WEIGHT:g} x rubric "
+                                          f"+ {LLM_WEIGHT:g} x LLM, rubric + {LLM_MAX_RAISE:g}))"),
+    }
 
 
 async def record(state: dict, runtime: Runtime[RunContext]) -> dict:

@@ -8,14 +8,18 @@ aspect coverage; papers below the relevance gate are dropped with the reason rec
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import Counter
 
 import numpy as np
 from langgraph.runtime import Runtime
 
 from sovereign_kernel.agents.common import progress
+from sovereign_kernel.agents.llm_helpers import clean_queries, session
 from sovereign_kernel.aspects import Aspect, covers, question_aspects, text_stems
 from sovereign_kernel.index import paper_text
+from sovereign_kernel.llm import render_prompt
+from sovereign_kernel.llm_schemas import PlannedQueries
 from sovereign_kernel.resources import Resources, RunContext, aget_resources
 from sovereign_kernel.arxiv_source import ArxivSourceError, SourceUnavailableError
 from sovereign_kernel.schemas import Paper, ScoredPaper, SearchHit
@@ -62,13 +66,30 @@ def plan_queries_offline(question: str, res: Resources, n_queries: int) -> list[
     return queries
 
 
+async def plan_queries_llm(sess, question: str, res: Resources, n_queries: int, round_: int) -> list[str] | None:
+    """The LLM planner's ``n_queries`` diverse keyword queries, topped up from the offline planner
+    when it gives fewer distinct ones; None to fall back to the offline planner."""
+    answer = await sess.structured("planner", PlannedQueries, render_prompt("planner", question=question, n_queries=n_queries),
+                                   item=f"round {round_}")
+    queries = clean_queries(answer.queries, n_queries) if answer is not None else []
+    if not queries:
+        return None
+    if len(queries) < n_queries:
+        offline = await asyncio.to_thread(plan_queries_offline, question, res, n_queries)
+        queries = clean_queries([*queries, *offline], n_queries)
+    return queries
+
+
 async def plan_queries(state: dict, runtime: Runtime[RunContext]) -> dict:
     res = await aget_resources(runtime.context)
     settings = runtime.context.settings
     round_ = state.get("round", 0)
+    queries = None
     if round_ > 0 and state.get("refined_queries"):
         queries = state["refined_queries"][: settings.n_queries]
-    else:
+    elif (sess := session(runtime)) is not None:
+        queries = await plan_queries_llm(sess, state["question"], res, settings.n_queries, round_)
+    if queries is None:
         queries = await asyncio.to_thread(plan_queries_offline, state["question"], res, settings.n_queries)
     progress("plan", round=round_, queries=queries)
     return {"queries": queries, "round": round_}
@@ -113,7 +134,16 @@ async def search(task: dict, runtime: Runtime[RunContext]) -> dict:
 
 
 def score_candidates(question: str, hits: list[SearchHit], res: Resources, settings) -> tuple[list[ScoredPaper], list[Aspect]]:
-    """Every distinct candidate paper with its hybrid relevance and the gate's decision."""
+    """Every distinct candidate paper with its hybrid relevance and the gate's decision.
+
+    relevance = w x semantic + (1 - w) x lexical (w = ``settings.semantic_weight``), where
+    semantic is the MiniLM question-abstract cosine stretched from [SEMANTIC_FLOOR, SEMANTIC_CEIL]
+    to 0..1 and lexical is the mean of two absolute coverages of the question: the IDF-weighted
+    share of its content words the paper contains (IDF from the local index; a word no paper
+    contains weighs the most, so an unanswerable question's neighbours stay low) and the share
+    of its aspects the paper covers. On SciFact train (bench/eval_scifact.py) this lexical part
+    lifts nDCG@10 from 0.852 (aspects alone) to 0.862, with the gate's scale unchanged.
+    """
     papers, found_by = {}, {}
     for h in hits:
         papers.setdefault(h.paper.id, h.paper)
@@ -129,20 +159,29 @@ def score_candidates(question: str, hits: list[SearchHit], res: Resources, setti
     qvec = res.vectors.embed([question], kind="query")[0]
     pvecs = res.vectors.embed([paper_text(papers[i]) for i in ids], kind="passage")
     cos = pvecs @ qvec
+    n_docs = max(1, len(res.bm25.ids))
+    idf = {t: math.log1p((n_docs - df + 0.5) / (df + 0.5))
+           for t in dict.fromkeys(content_tokens(question)) for df in (res.bm25.document_frequency(t),)}
+    idf_total = sum(idf.values())
     scored = []
     for pid, c in zip(ids, cos):
-        stems = text_stems(paper_text(papers[pid]))
+        text = paper_text(papers[pid])
+        stems = text_stems(text)
         covered = [a for a in aspects if covers(a, stems)]
         for a in covered:
             a.covered_by.append(pid)
-        lexical = len(covered) / len(aspects) if aspects else 0.0
+        aspect_share = len(covered) / len(aspects) if aspects else 0.0
+        words = set(content_tokens(text))
+        term_share = sum(w for t, w in idf.items() if t in words) / idf_total if idf_total else 0.0
+        lexical = (aspect_share + term_share) / 2
         semantic = float(np.clip((c - SEMANTIC_FLOOR) / (SEMANTIC_CEIL - SEMANTIC_FLOOR), 0.0, 1.0))
         relevance = settings.semantic_weight * semantic + (1 - settings.semantic_weight) * lexical
         scored.append(ScoredPaper(
             paper=papers[pid], relevance=round(relevance, 4), lexical=round(lexical, 4),
             semantic=round(float(c), 4), queries=sorted(found_by[pid]),
         ))
-    scored.sort(key=lambda s: (-s.relevance, s.paper.id))
+    # Ties (both semantic scores clipped at 1, same lexical) go to the closer embedding.
+    scored.sort(key=lambda s: (-s.relevance, -s.semantic, s.paper.id))
     kept = 0
     for s in scored:
         if s.relevance < settings.relevance_gate:
@@ -151,7 +190,7 @@ def score_candidates(question: str, hits: list[SearchHit], res: Resources, setti
             s.kept, s.reason = False, f"beyond the {settings.max_papers} most relevant papers"
         else:
             kept += 1
-            s.reason = f"relevance {s.relevance:.2f} (semantic {s.semantic:.2f}, aspects {s.lexical:.2f})"
+            s.reason = f"relevance {s.relevance:.2f} (semantic {s.semantic:.2f}, lexical {s.lexical:.2f})"
     kept_ids = {s.paper.id for s in scored if s.kept}
     for a in aspects:
         a.covered_by = sorted(p for p in a.covered_by if p in kept_ids)

@@ -1,8 +1,15 @@
 """The measured signals the three reviewers score, and the arithmetic they share.
 
 Offline, a review is a rubric: each item maps one measurement to points, and the review's
-reasons say which measurement gave which points. The LLM reviewers (a later mode) receive
-the same signals as context, so the rubric stays the floor either way.
+reasons say which measurement gave which points. With an LLM, each reviewer first computes
+its rubric (the floor, kept as ``rubric_score``), then the LLM reviewer gets the same measured
+signals as context and answers a score with reasons (``llm_score``, ``llm_reasons``). The
+review's score, which the judge averages and routes on, is
+
+    score = min(0.5 x rubric + 0.5 x llm, rubric + 1.0)
+
+so the LLM can lower a score freely (a defect the measurements miss) but can never put it
+more than LLM_MAX_RAISE = 1.0 point above what the measurements support.
 """
 
 from __future__ import annotations
@@ -10,13 +17,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sovereign_kernel.agents.common import current_claims
+from sovereign_kernel.agents.llm_helpers import claims_block, clean_list, draft_block, model_tag, session, signals_block
 from sovereign_kernel.aspects import Aspect
+from sovereign_kernel.llm import render_prompt
+from sovereign_kernel.llm_schemas import ReviewerAssessment
 from sovereign_kernel.text import HEDGE_RE
 from sovereign_kernel.schemas import Review, RubricItem
 
 OFF_TOPIC_CLAIM_RELEVANCE = 0.3  # MiniLM cosine of a claim to the question
 PASS_SCORE = 6.5
 REJECT_BELOW = 4.0
+LLM_WEIGHT = 0.5  # the LLM reviewer's share of a review's score
+LLM_MAX_RAISE = 1.0  # points an LLM reviewer may add above the measured rubric, at most
 
 
 @dataclass(frozen=True)
@@ -98,9 +110,42 @@ def make_review(role: str, round_: int, items: list[RubricItem], issues: list[st
     total = sum(i.points for i in items)
     max_total = sum(i.max_points for i in items)
     score = round(10.0 * total / max_total, 2) if max_total else 0.0
-    verdict = "PUBLISH" if score >= PASS_SCORE else ("REVISE" if score >= REJECT_BELOW else "REJECT")
     reasons = [f"{i.signal}: {i.measured} -> {i.points:g}/{i.max_points:g}" for i in items]
     return Review(
-        role=role, round=round_, score=score, verdict=verdict,
-        issues=issues + reasons, recommendations=recommendations, rubric=items,
+        role=role, round=round_, score=score, verdict=verdict_for(score),
+        issues=issues + reasons, recommendations=recommendations, rubric=items, rubric_score=score,
     )
+
+
+def verdict_for(score: float) -> str:
+    return "PUBLISH" if score >= PASS_SCORE else ("REVISE" if score >= REJECT_BELOW else "REJECT")
+
+
+def combined_score(rubric: float, llm: float) -> float:
+    """A reviewer's score from its measured rubric and its LLM's score (see the module doc)."""
+    return round(min((1 - LLM_WEIGHT) * rubric + LLM_WEIGHT * llm, rubric + LLM_MAX_RAISE), 2)
+
+
+async def with_llm_review(runtime, review: Review, state: dict) -> Review:
+    """The rubric review, plus the LLM reviewer's score and reasons when a session is set and
+    answers; the rubric review unchanged otherwise (offline, or a fallback)."""
+    sess = session(runtime)
+    if sess is None:
+        return review
+    role = review.role.lower()
+    prompt = render_prompt(role, question=state["question"], round=review.round, signals=signals_block(review),
+                           rubric_score=f"{review.score:.2f}", draft=draft_block(state.get("draft")),
+                           claims=claims_block(current_claims(state)))
+    answer = await sess.structured(role, ReviewerAssessment, prompt, item=f"round {review.round}")
+    if answer is None:
+        return review
+    llm = round(answer.score, 2)
+    score = combined_score(review.score, llm)
+    reasons, recs = clean_list(answer.reasons), clean_list(answer.recommendations)
+    summary = (f"LLM reviewer {llm:g}/10; score = min({1 - LLM_WEIGHT:g} x rubric {review.score:g} + {LLM_WEIGHT:g} x LLM "
+               f"{llm:g}, rubric + {LLM_MAX_RAISE:g}) = {score:g}")
+    return review.model_copy(update={
+        "score": score, "verdict": verdict_for(score), "llm_score": llm, "llm_reasons": reasons,
+        "llm_recommendations": recs, "issues": [*review.issues, summary, *(f"LLM: {r}" for r in reasons)],
+        "method": f"{review.method}+{model_tag(sess, role)}",
+    })

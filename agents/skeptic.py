@@ -9,7 +9,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from sovereign_kernel.agents.common import progress
-from sovereign_kernel.agents.rubric import Signals, item, make_review, measure, ratio, scaled
+from sovereign_kernel.agents.rubric import Signals, item, make_review, measure, ratio, scaled, with_llm_review
 from sovereign_kernel.resources import RunContext
 from sovereign_kernel.schemas import Review
 
@@ -45,5 +45,6 @@ def skeptic_review(s: Signals, round_: int) -> Review:
 
 async def skeptic(state: dict, runtime: Runtime[RunContext]) -> dict:
     review = skeptic_review(measure(state), state.get("round", 0))
+    review = await with_llm_review(runtime, review, state)  # + the LLM reviewer, when there is one
     progress("review", role="SKEPTIC", score=review.score)
     return {"reviews": [review]}

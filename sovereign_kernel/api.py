@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
 import json
+import threading
 import uuid
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
@@ -13,6 +15,9 @@ from langgraph.types import Command
 
 from sovereign_kernel.checkpoints import open_checkpointer
 from sovereign_kernel.graph.build import build_graph
+from sovereign_kernel.llm import LLMSession
+from sovereign_kernel.llm_cache import response_cache
+from sovereign_kernel.providers import LLMSettings, RetryingEmbeddings, detect_mode, make_embeddings
 from sovereign_kernel.resources import RunContext
 from sovereign_kernel.schemas import Report
 from sovereign_kernel.settings import MAX_QUESTION_CHARS, MIN_QUESTION_WORDS, Settings
@@ -86,12 +91,65 @@ def validate_question(question: Any) -> str:
     return q
 
 
-def make_context(settings: Settings | None = None, llm=None, embeddings=None, **overrides) -> RunContext:
+def with_overrides(settings: Settings | None, overrides: dict) -> Settings:
     base = settings or Settings()
     if overrides:
         base = base.model_copy(update={k: v for k, v in overrides.items() if v is not None})
         base = Settings.model_validate(base.model_dump())  # re-validate the overrides
-    return RunContext(settings=base, llm=llm, embeddings=embeddings)
+    return base
+
+
+_nim_embeddings: dict[tuple, RetryingEmbeddings] = {}
+_nim_lock = threading.Lock()
+
+
+def nim_embeddings(llm_settings: LLMSettings) -> RetryingEmbeddings:
+    """One NIM embeddings client per endpoint, model and key, so the shared resources (keyed by
+    the embeddings object) are reused across runs. The key is held in memory only, hashed here."""
+    s = llm_settings
+    key_hash = hashlib.sha256(s.key().encode()).hexdigest() if s.key() else None
+    cache_key = (s.embed_model, s.embed_base_url or s.nim_base_url, key_hash, s.timeout_s, s.max_retries,
+                 s.backoff_initial_s, s.backoff_max_s)
+    with _nim_lock:
+        if cache_key not in _nim_embeddings:
+            _nim_embeddings[cache_key] = RetryingEmbeddings(make_embeddings(s), s)
+        return _nim_embeddings[cache_key]
+
+
+def make_context(settings: Settings | None = None, llm=None, embeddings=None, *, llm_settings: LLMSettings | None = None,
+                 run_id: str | None = None, replay: bool = False, llm_models: dict[str, str] | None = None,
+                 **overrides) -> RunContext:
+    """The run's context: settings (``mode`` set from ``detect_mode``), the LLM session and embeddings.
+
+    Modes: ``custom`` when ``llm`` and/or ``embeddings`` are passed; ``nim`` when ``NVIDIA_API_KEY``
+    or a NIM base URL is configured (``LLMSettings``, env prefix ``SOVEREIGN_``); else ``offline``.
+    The chat model is the injected one, else NIM when configured, else none (offline agents);
+    the embeddings are the injected ones, else NIM's in ``nim`` mode, else the local MiniLM.
+    With ``run_id`` every validated LLM answer is recorded in the run's response cache under
+    ``SOVEREIGN_HOME``, so a resumed run repeats no finished LLM call.
+
+    ``replay=True`` is the reproduction gate's switch: the mode is the recorded ``settings.mode``,
+    and a non-offline run gets a cache-only session over ``run_id``'s responses (no model is
+    called; a miss falls back offline). ``llm_models`` ({role: model}, the manifest's
+    ``provenance.models.llm``) names the models that keyed the cache.
+    """
+    base = with_overrides(settings, overrides)
+    ls = llm_settings or LLMSettings()
+    if replay:
+        mode = base.mode
+        session = None
+        if mode != "offline" and run_id:
+            replay_settings = ls.model_copy(update={"role_models": dict(llm_models or {})})
+            session = LLMSession.replay(replay_settings, response_cache(base.resolved_home()), run_id)
+    else:
+        mode = detect_mode(ls, llm, embeddings)
+        session = LLMSession.create(ls, llm)
+        if session is not None and run_id:
+            session.attach_cache(response_cache(base.resolved_home()), run_id)
+    if embeddings is None and mode == "nim":
+        embeddings = nim_embeddings(ls)
+    base = base.model_copy(update={"mode": mode})
+    return RunContext(settings=base, llm=llm, embeddings=embeddings, replay=replay, llm_session=session)
 
 
 def new_run_id() -> str:
@@ -100,13 +158,15 @@ def new_run_id() -> str:
 
 async def stream_events(question: str | None = None, *, settings: Settings | None = None, llm=None, embeddings=None,
                         run_id: str | None = None, out_dir: str | None = None, resume: Any = None,
-                        **overrides) -> AsyncIterator[tuple[str, Any]]:
+                        llm_settings: LLMSettings | None = None, **overrides) -> AsyncIterator[tuple[str, Any]]:
     """Yield ``("progress", event)`` while the graph runs, then ``("result", ResearchResult)``.
 
     Every run is checkpointed under ``run_id`` (LangGraph thread id). ``question=None`` with a
     ``run_id`` continues a stopped run; ``resume`` (the owner's decision) answers a paused one.
+    ``llm`` / ``embeddings``: LangChain objects for ``custom`` mode; ``llm_settings``: NIM
+    transport and model settings (default: ``LLMSettings()`` from the environment).
     """
-    base = make_context(settings, **overrides).settings
+    base = with_overrides(settings, overrides)
     store = Store(base.resolved_home() / "store.sqlite")
     if question is None:  # resume: the run's own settings, as recorded when it started
         if not run_id:
@@ -115,13 +175,14 @@ async def stream_events(question: str | None = None, *, settings: Settings | Non
         if record is None:
             raise ValueError(f"no run {run_id!r} in {store.path}")
         recorded = json.loads(record.settings_json or "{}")
-        context = make_context(Settings(**{**recorded, "home": base.home}), llm, embeddings)
+        context = make_context(Settings(**{**recorded, "home": base.home}), llm, embeddings,
+                               llm_settings=llm_settings, run_id=run_id)
         graph_input: Any = Command(resume=resume) if resume is not None else None
         question, out_dir = record.question, out_dir or record.out_dir
     else:
         q = validate_question(question)
-        context = make_context(base, llm, embeddings)
         run_id = run_id or new_run_id()
+        context = make_context(base, llm, embeddings, llm_settings=llm_settings, run_id=run_id)
         existing = store.get_run(run_id)
         if existing is not None:
             raise ValueError(f"run {run_id!r} already exists ({existing.status}); resume it or pick another id")

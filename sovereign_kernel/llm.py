@@ -23,11 +23,13 @@ from langchain_core.runnables import RunnableLambda
 from langchain_core.runnables.config import ensure_config, merge_configs
 from pydantic import BaseModel, ValidationError
 
+from sovereign_kernel.llm_cache import ResponseCache, prompt_key
 from sovereign_kernel.providers import LLMSettings, backoff_params, detect_mode, is_transient, make_chat, redact, status_of
 
 logger = logging.getLogger(__name__)
 
 BUDGET_SPENT = "token budget spent"
+CACHE_MISS = "not in the run's response cache (cache-only replay)"
 _REASK = ("Your previous answer was empty, incomplete or did not match the required JSON schema. "
           "Answer again with only the complete JSON object.")
 
@@ -156,7 +158,10 @@ def _reported_usage(response) -> tuple[int, int] | None:
 
 # ---- the session ---------------------------------------------------------------------------
 
-STAT_KEYS = ("calls", "errors", "prompt_tokens", "completion_tokens", "estimated_tokens", "items", "fallbacks")
+# cache_hits: answers replayed from the run's response cache (no server call); rejected: answers
+# an agent's own check refused (e.g. claims whose source span is not in the abstract).
+STAT_KEYS = ("calls", "errors", "prompt_tokens", "completion_tokens", "estimated_tokens", "items", "fallbacks",
+             "cache_hits", "rejected")
 
 
 class LLMSession:
@@ -172,12 +177,19 @@ class LLMSession:
         self._chats: dict[str, Any] = {}
         self._runnables: dict[tuple[str, type], Any] = {}
         self._lock = threading.Lock()
+        self._build_lock = threading.RLock()  # clients and runnables are built once, from any thread
         self._stats: dict[str, dict[str, int]] = {}
         self._prompt_chars: dict[Any, int] = {}
         self.fallbacks: list[dict[str, str]] = []
         self.disabled: str | None = None  # set after a 401/403: the key is wrong for every item
         self._sem: asyncio.Semaphore | None = None
         self._sem_loop: Any = None
+        self._cache: ResponseCache | None = None
+        self.run_id: str | None = None
+        self.cache_only = False
+        self._model_names: dict[str, str] = {}
+        self._seen: set[str] = set()  # keys already counted by record_distinct
+        self._warm: Any = None  # background build of every role's client and runnable
 
     @classmethod
     def create(cls, llm_settings: LLMSettings, llm: Any = None) -> "LLMSession | None":
@@ -196,11 +208,89 @@ class LLMSession:
             return cls(factory, llm_settings)
         return None
 
+    @classmethod
+    def replay(cls, llm_settings: LLMSettings, cache: ResponseCache, run_id: str) -> "LLMSession":
+        """A cache-only session: answers come from ``run_id``'s response cache, a miss falls back
+        offline, and no model is ever called (the reproduction gate's switch). Model names, which
+        key the cache, are ``llm_settings.model_for(role)``: pass the recorded ones as role_models."""
+        def unavailable(role: str):
+            raise RuntimeError("cache-only replay: no model is called")
+
+        session = cls(unavailable, llm_settings)
+        session.attach_cache(cache, run_id, cache_only=True)
+        return session
+
+    def attach_cache(self, cache: ResponseCache, run_id: str, cache_only: bool = False) -> "LLMSession":
+        """Record (and replay) every validated answer of run ``run_id``. A normal session also
+        restores the run's usage snapshot, so a resumed run keeps counting from where it stopped."""
+        self._cache, self.run_id, self.cache_only = cache, run_id, cache_only
+        if not cache_only and (snapshot := cache.load_usage(run_id)):
+            with self._lock:
+                for role, stats in snapshot.get("stats", {}).items():
+                    self._stats[role] = {**dict.fromkeys(STAT_KEYS, 0), **stats}
+                self.fallbacks = list(snapshot.get("fallbacks", []))
+                self._seen = set(snapshot.get("seen", []))
+        return self
+
+    def record(self, role: str, **counts: int) -> None:
+        """Count what an agent did with the answers (e.g. ``rejected=2``) in this role's stats."""
+        self._add(role, **counts)
+
+    def record_distinct(self, role: str, stat: str, keys) -> int:
+        """Count ``keys`` in ``stat`` once per run: an answer replayed from the cache (a revision
+        round re-extracting a paper, a node re-run on resume) is not counted again."""
+        with self._lock:
+            new = [k for k in dict.fromkeys(keys) if k not in self._seen]
+            self._seen.update(new)
+        if new:
+            self._add(role, **{stat: len(new)})
+        return len(new)
+
+    def fallback(self, role: str, item: str, reason: str) -> None:
+        """Record that an agent used its offline algorithm for ``item`` although the LLM answered
+        (e.g. every claim's span was invented)."""
+        self._fallback(role, item, reason)
+
     # -- public ---------------------------------------------------------------------------
     async def structured(self, role: str, schema: type[BaseModel], prompt: str | list, item: str = "") -> BaseModel | None:
-        """A validated ``schema`` instance, or None after recording a fallback {role, item, reason}."""
+        """A validated ``schema`` instance, or None after recording a fallback {role, item, reason}.
+
+        With a response cache attached, a prompt this run already had answered is answered from
+        the cache (no server call, no tokens); a cache-only session never calls the model."""
         messages = [HumanMessage(prompt)] if isinstance(prompt, str) else convert_to_messages(prompt)
         self._add(role, items=1)
+        if self._warm is None and not self.cache_only:
+            # Build the other roles' clients and structured runnables while this first call waits
+            # on the server, so later stages do not pay for it on their critical path.
+            self._warm = asyncio.ensure_future(asyncio.to_thread(self._prepare_all))
+        if self._cache is None:
+            return await self._ask(role, schema, messages, item)
+        if role not in self._model_names:  # building a hosted client may list its models: off the loop
+            self._model_names[role] = await asyncio.to_thread(self.model_name, role)
+        model = self._model_names[role]
+        key = prompt_key(role, model, schema, messages)
+        # The cache's reads and writes are sub-millisecond SQLite (WAL) calls: done inline, as a
+        # hop through the default executor costs more and queues behind CPU-bound node work.
+        hit = self._cache.get(self.run_id, model, key)
+        parsed = None
+        if hit is not None:
+            try:
+                parsed = schema.model_validate_json(hit)
+                self._add(role, cache_hits=1)
+            except ValidationError:  # the schema changed since: ask again
+                parsed = None
+        fresh = None
+        if parsed is None and self.cache_only:
+            self._fallback(role, item, CACHE_MISS)
+        elif parsed is None:
+            parsed = await self._ask(role, schema, messages, item)
+            if parsed is not None:
+                fresh = (model, key, role, parsed.model_dump_json())
+        if not self.cache_only:  # the answer and the usage snapshot, in one transaction
+            self._cache.record(self.run_id, self._snapshot(), fresh)
+        return parsed
+
+    async def _ask(self, role: str, schema: type[BaseModel], messages: list, item: str) -> BaseModel | None:
         attempts = 1 + self.settings.invalid_retries
         reason = "invalid or incomplete output"
         for attempt in range(attempts):
@@ -265,26 +355,52 @@ class LLMSession:
                        "spent": self.budget_spent},
             "max_concurrency": self.settings.max_concurrency,
             "disabled": self.disabled,
+            "response_cache": {"run_id": self.run_id, "cache_only": self.cache_only} if self._cache else None,
         }
+
+    def _snapshot(self) -> dict:
+        with self._lock:
+            return {"stats": {r: dict(s) for r, s in self._stats.items()}, "fallbacks": [dict(f) for f in self.fallbacks],
+                    "seen": sorted(self._seen)}
 
     # -- internals ------------------------------------------------------------------------
     def _chat(self, role: str):
         if role not in self._chats:
-            self._chats[role] = self._factory(role)
+            with self._build_lock:
+                if role not in self._chats:
+                    self._chats[role] = self._factory(role)
         return self._chats[role]
 
     async def _runnable(self, role: str, schema: type[BaseModel]):
         key = (role, schema)
         if key not in self._runnables:
+            # ChatNVIDIA lists the server's models here (one blocking GET /v1/models per
+            # client, cached by it), so build off the event loop.
+            await asyncio.to_thread(self._build_runnable, role, schema)
+        return self._runnables[key]
+
+    def _build_runnable(self, role: str, schema: type[BaseModel]) -> None:
+        key = (role, schema)
+        with self._build_lock:
+            if key in self._runnables:
+                return
             chat = self._chat(role)
             try:
-                # ChatNVIDIA lists the server's models here (one blocking GET /v1/models per
-                # client, cached by it), so build off the event loop.
-                inner = await asyncio.to_thread(chat.with_structured_output, schema)
+                inner = chat.with_structured_output(schema)
             except NotImplementedError:  # e.g. a model without tool/JSON support: prompt for JSON
                 inner = _json_prompt_runnable(chat, schema)
             self._runnables[key] = self._guarded(inner)
-        return self._runnables[key]
+
+    def _prepare_all(self) -> None:
+        """Every role's model name, client and structured runnable (errors surface on real use)."""
+        from sovereign_kernel.llm_schemas import ROLE_SCHEMAS
+
+        for role, schema in ROLE_SCHEMAS.items():
+            try:
+                self._model_names.setdefault(role, self.model_name(role))
+                self._build_runnable(role, schema)
+            except Exception:
+                continue
 
     def _guarded(self, inner):
         s = self.settings

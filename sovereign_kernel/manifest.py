@@ -56,7 +56,7 @@ def _level(value: float, high: float, medium: float) -> str:
     return "HIGH" if value >= high else ("MEDIUM" if value >= medium else "LOW")
 
 
-def quality_dimensions(report: Report, settings: dict, insufficient: bool) -> dict:
+def quality_dimensions(report: Report, settings: dict, insufficient: bool, mode: str = "offline") -> dict:
     claims = report.claims
     verified = [c for c in claims if c.verified]
     mean_conf = sum(c.confidence for c in verified) / len(verified) if verified else 0.0
@@ -85,8 +85,11 @@ def quality_dimensions(report: Report, settings: dict, insufficient: bool) -> di
         },
         "reproducibility_status": {
             "level": "MEDIUM",
-            "value": "deterministic-not-replayed",
-            "measurement": "deterministic offline pipeline with hashed inputs; not yet replayed by the reproduction gate",
+            "value": "deterministic-not-replayed" if mode == "offline" else "llm-answers-recorded-not-replayed",
+            "measurement": "deterministic offline pipeline with hashed inputs; not yet replayed by the reproduction gate"
+            if mode == "offline" else
+            "hashed inputs and every LLM answer recorded in the run's response cache (replayable cache-only); "
+            "not yet replayed by the reproduction gate",
         },
     }
 
@@ -114,8 +117,21 @@ def tier(report: Report, settings: dict, insufficient: bool, aspect_coverage: fl
     return name, basis
 
 
+def tribunal_record(report: Report) -> dict:
+    """Score, verdict, round, and per reviewer the measured rubric score beside the LLM's."""
+    t = report.tribunal
+    return {
+        "score": t.score, "verdict": t.verdict, "round": t.round,
+        "reviews": [{"role": r.role, "score": r.score, "verdict": r.verdict, "rubric_score": r.rubric_score,
+                     "llm_score": r.llm_score, "method": r.method} for r in t.reviews],
+        "rule": "tribunal score = mean of the reviews; a review's score is its measured rubric score, or with an "
+                "LLM reviewer min(0.5 x rubric + 0.5 x LLM, rubric + 1.0)",
+    }
+
+
 def build_manifest(report: Report, *, settings: dict, mode: str, corpus: dict, models: dict,
-                   insufficient: bool, tier_basis: dict, papers, owner_review: dict | None = None) -> dict:
+                   insufficient: bool, tier_basis: dict, papers, owner_review: dict | None = None,
+                   llm_usage: dict | None = None, fallbacks: list | None = None) -> dict:
     manifest = {
         "contract": MANIFEST_CONTRACT,
         "report_id": report.report_id,
@@ -130,8 +146,8 @@ def build_manifest(report: Report, *, settings: dict, mode: str, corpus: dict, m
         },
         "quality_tier": report.quality_tier,
         "quality_tier_basis": tier_basis,
-        "quality_dimensions": quality_dimensions(report, settings, insufficient),
-        "tribunal": report.tribunal.model_dump(mode="json", include={"score", "verdict", "round"}),
+        "quality_dimensions": quality_dimensions(report, settings, insufficient, mode),
+        "tribunal": tribunal_record(report),
         "policy": {"decision": report.results.policy, "reasons": report.results.policy_reasons},
         "provenance": {
             "contract": PROVENANCE_CONTRACT,
@@ -148,6 +164,8 @@ def build_manifest(report: Report, *, settings: dict, mode: str, corpus: dict, m
         },
         "corrections": {"contract": CORRECTION_CONTRACT, "status": "CURRENT", "count": 0, "entries": []},
         "owner_review": owner_review,
+        "llm_usage": llm_usage,
+        "fallbacks": list(fallbacks or []),
     }
     # Validate against the contract so a drift in this builder fails loudly, not downstream.
     return Manifest.model_validate(manifest).model_dump(mode="json")

@@ -14,7 +14,7 @@ from langgraph.types import Command
 
 from sovereign_kernel.checkpoints import SERDE
 from sovereign_kernel.graph.build import build_graph
-from sovereign_kernel.resources import RunContext
+from sovereign_kernel.api import make_context
 from sovereign_kernel.settings import Settings
 from sovereign_kernel.store import Store, utc_now
 
@@ -54,7 +54,9 @@ async def areproduce(report_id: str, settings: Settings | None = None) -> dict:
     published = store.get(report_id)
     inputs = store.inputs(report_id)
     replay_settings = Settings(**{**inputs["settings"], "home": home, "arxiv_cache_only": True})
-    context = RunContext(settings=replay_settings, replay=True)
+    # Cache-only LLM session: recorded answers are replayed, a miss falls back offline; no model is called.
+    context = make_context(replay_settings, replay=True, run_id=published.run_id,
+                           llm_models=(published.manifest["provenance"]["models"] or {}).get("llm"))
     graph = build_graph(checkpointer=InMemorySaver(serde=SERDE))
     config = {"configurable": {"thread_id": f"replay-{report_id}"}}
     await graph.ainvoke({"question": inputs["question"]}, config=config, context=context)

@@ -21,12 +21,18 @@ from sovereign_kernel.settings import Settings
 
 @dataclass
 class RunContext:
-    """LangGraph runtime context of one run (``context_schema`` of the graph)."""
+    """LangGraph runtime context of one run (``context_schema`` of the graph).
+
+    ``llm_session`` (``sovereign_kernel.llm.LLMSession``) is set in ``nim`` and ``custom`` mode and
+    None offline: agents use their LLM variant when it is set. It holds the key (via its clients),
+    counters and the response cache, so it lives here, never in the checkpointed state.
+    """
 
     settings: Settings = field(default_factory=Settings)
     llm: Any = None
     embeddings: Any = None
     replay: bool = False  # a reproduction-gate replay: compute everything, write nothing to the store
+    llm_session: Any = None
 
 
 @dataclass
@@ -66,11 +72,16 @@ def _arxiv_source(settings: Settings):
     )
 
 
+def _key(context: RunContext) -> tuple:
+    settings = context.settings
+    return (settings.corpus, str(settings.resolved_home()), settings.embed_max_tokens, id(context.embeddings),
+            settings.sources, settings.arxiv_url, settings.arxiv_cache_only, settings.arxiv_min_interval)
+
+
 def get_resources(context: RunContext) -> Resources:
     """Corpus + BM25 index + vector cache for this context (blocking; call via a thread)."""
     settings = context.settings
-    key = (settings.corpus, str(settings.resolved_home()), settings.embed_max_tokens, id(context.embeddings),
-           settings.sources, settings.arxiv_url, settings.arxiv_cache_only, settings.arxiv_min_interval)
+    key = _key(context)
     with _lock:
         if key in _cache:
             return _cache[key]
@@ -88,6 +99,15 @@ def get_resources(context: RunContext) -> Resources:
 
 
 async def aget_resources(context: RunContext) -> Resources:
+    # Already built (every node after the first): no thread hop, which under load queues behind
+    # CPU-bound work in the default executor and delays the node's LLM requests.
+    if _lock.acquire(blocking=False):
+        try:
+            res = _cache.get(_key(context))
+        finally:
+            _lock.release()
+        if res is not None:
+            return res
     return await asyncio.to_thread(get_resources, context)
 
 

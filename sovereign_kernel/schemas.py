@@ -98,6 +98,14 @@ class Claim(_Model):
     evidence: list[Evidence] = Field(default_factory=list)
     supporting_papers: list[str] = Field(default_factory=list)
     method: str = "offline-cue-v1"
+    span_match: float | None = Field(
+        None, description="LLM-extracted claims: similarity of the model's source span to the abstract text stored "
+                          "at the offsets (1.0 = verbatim after whitespace normalisation; >= 0.9 near-verbatim).")
+    label: Literal["SUPPORTED", "CONTRADICTED", "NOT_ENOUGH_INFO"] | None = Field(
+        None, description="LLM verifier's label against the evidence passages; CONTRADICTED or NOT_ENOUGH_INFO "
+                          "mark the claim unverified. None when no LLM judged it.")
+    label_method: str | None = Field(None, description="Who gave the label, e.g. 'llm-verifier:<model>'.")
+    label_rationale: str | None = Field(None, description="The LLM verifier's one- or two-sentence rationale.")
 
 
 class Draft(_Model):
@@ -127,6 +135,10 @@ class Review(_Model):
     recommendations: list[str] = Field(default_factory=list)
     rubric: list[RubricItem] = Field(default_factory=list)
     method: str = "offline-rubric-v1"
+    rubric_score: float | None = Field(None, ge=0.0, le=10.0, description="The measured rubric's score (the floor).")
+    llm_score: float | None = Field(None, ge=0.0, le=10.0, description="The LLM reviewer's own score, when one answered.")
+    llm_reasons: list[str] = Field(default_factory=list, description="The LLM reviewer's reasons.")
+    llm_recommendations: list[str] = Field(default_factory=list, description="The LLM reviewer's recommendations.")
 
 
 class TribunalResult(_Model):
@@ -242,6 +254,12 @@ class Manifest(BaseModel):
     provenance: Provenance
     corrections: CorrectionRecord = Field(default_factory=CorrectionRecord)
     owner_review: dict | None = Field(None, description="The owner's decision when the run was escalated.")
+    llm_usage: dict | None = Field(
+        None, description="LLM calls, prompt/completion tokens, cache hits, rejected claims and fallbacks per role, "
+                          "totals and the token budget; None in offline mode.")
+    fallbacks: list[dict] = Field(
+        default_factory=list, description="Items (role, item, reason) where the LLM answer was unusable or not asked "
+                                          "and the offline algorithm was used instead.")
 
 
 EXPORTED = {
