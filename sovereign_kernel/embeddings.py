@@ -84,6 +84,9 @@ class LocalMiniLMEmbeddings(Embeddings):
             tok.enable_padding(pad_id=0, pad_token="[PAD]")
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = self.threads
+            # The arena keeps the largest batch's buffers for the life of the process (~1.5 GB after
+            # a 32 x 256-token batch); without it memory returns to the system after each batch.
+            opts.enable_cpu_mem_arena = False
             session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
             self._input_names = {i.name for i in session.get_inputs()}
             out = session.get_outputs()[0]

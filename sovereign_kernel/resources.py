@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from sovereign_kernel.aspects import text_stems
@@ -53,11 +53,13 @@ _cache: dict[tuple, Resources] = {}
 _lock = threading.Lock()
 
 
-def _offline_embedder(settings: Settings) -> tuple[Embedder, str]:
+@lru_cache(maxsize=4)
+def _offline_embedder(max_tokens: int, batch_size: int) -> tuple[Embedder, str]:
+    """One MiniLM session per process and shape: every run and data directory shares it."""
     from sovereign_kernel.embeddings import LocalMiniLMEmbeddings
 
-    embedder = LocalMiniLMEmbeddings(max_length=settings.embed_max_tokens, batch_size=settings.embed_batch_size)
-    return embedder, f"all-MiniLM-L6-v2-int8-onnx-t{settings.embed_max_tokens}"
+    embedder = LocalMiniLMEmbeddings(max_length=max_tokens, batch_size=batch_size)
+    return embedder, f"all-MiniLM-L6-v2-int8-onnx-t{max_tokens}"
 
 
 def _arxiv_source(settings: Settings):
@@ -91,7 +93,7 @@ def get_resources(context: RunContext) -> Resources:
             embedder = context.embeddings
             embedder_id = getattr(embedder, "model", None) or type(embedder).__name__
         else:
-            embedder, embedder_id = _offline_embedder(settings)
+            embedder, embedder_id = _offline_embedder(settings.embed_max_tokens, settings.embed_batch_size)
         vectors = VectorCache(settings.resolved_home() / "vectors.sqlite", embedder, str(embedder_id))
         res = Resources(corpus, bm25, vectors, str(embedder_id), _arxiv_source(settings))
         _cache[key] = res

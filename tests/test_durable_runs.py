@@ -166,3 +166,41 @@ def test_resume_on_the_postgres_checkpointer(tmp_path):
             assert done.status == "PUBLISHED" and done.report.report_id == paused.report.report_id
         finally:
             del os.environ["SOVEREIGN_POSTGRES_URL"]
+
+
+def test_sigkilled_nim_run_resumes_with_no_finished_llm_call_repeated(tmp_path):
+    """nim mode against the scripted NIM server: kill the process after the verifier finished,
+    resume it in a new process, and count what the server saw."""
+    from collections import Counter
+
+    from nim_server import CHAT
+    from scripted_llm import ResearchNIMServer, role_of
+
+    home, out = tmp_path / "home", tmp_path / "out"
+    with ResearchNIMServer() as srv:
+        env = {**os.environ, "SOVEREIGN_HOME": str(home), "SOVEREIGN_NIM_BASE_URL": srv.base_url}
+        env.pop("NVIDIA_API_KEY", None)
+        proc = subprocess.Popen([sys.executable, "-m", "sovereign_kernel", "research", COVERED_QUESTION,
+                                 "--corpus", str(SMALL_CORPUS), "--out", str(out), "--run-id", "kill-nim"],
+                                stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+        for line in proc.stderr:
+            if "[verify]" in line:  # every planner, extractor and verifier answer is in hand
+                proc.send_signal(signal.SIGKILL)
+                break
+        proc.wait(timeout=60)
+        assert proc.returncode == -signal.SIGKILL
+        before = len(srv.requests_to(CHAT))
+
+        resumed = subprocess.run([sys.executable, "-m", "sovereign_kernel", "resume", "kill-nim"],
+                                 capture_output=True, text=True, env=env, timeout=300)
+        assert resumed.returncode == 0, resumed.stderr
+        chats = srv.requests_to(CHAT)
+
+    roles = Counter(role_of(r.text) for r in chats)
+    assert roles["planner"] >= 1 and roles["extractor"] >= 1 and roles["verifier"] >= 1
+    assert len(chats) > before and {"skeptic", "validator", "synthesizer"} <= set(roles)  # resume finished it
+    finished = [r.text for r in chats if role_of(r.text) in ("planner", "extractor", "verifier")]
+    repeated = [t[:80] for t, n in Counter(finished).items() if n > 1]
+    assert repeated == []  # no finished LLM call was sent again
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["provenance"]["mode"] == "nim"
