@@ -32,7 +32,6 @@ from sovereign_kernel.resources import Resources, RunContext, aget_resources
 from sovereign_kernel.schemas import Claim, Paper, SourceSpan
 from sovereign_kernel.text import HEDGE_RE, NUMBER_RE, split_sentences
 from sovereign_kernel.verification import (
-    BASELINE_METHOD,
     DEFAULT_METHOD,
     SentenceVerifier,
     baseline_score,

@@ -23,7 +23,7 @@ from sovereign_kernel.llm_schemas import PlannedQueries
 from sovereign_kernel.resources import Resources, RunContext, aget_resources
 from sovereign_kernel.arxiv_source import ArxivSourceError, SourceUnavailableError
 from sovereign_kernel.schemas import Paper, ScoredPaper, SearchHit
-from sovereign_kernel.text import STOP_WORDS, content_tokens, keyphrases
+from sovereign_kernel.text import content_tokens, keyphrases
 
 ARXIV_FAILED = "Live arXiv source failed"
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from pathlib import Path
 
 from sovereign_kernel.settings import Settings
 from sovereign_kernel.store import Store

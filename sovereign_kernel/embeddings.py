@@ -96,14 +96,19 @@ class LocalMiniLMEmbeddings(Embeddings):
             self._session = session  # set last: it is the "loaded" flag
 
     # -- core ----------------------------------------------------------------------------
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+    def token_states(self, texts: list[str]):
+        """(encodings, last hidden states [b, seq, 384], attention mask) for one padded batch."""
+        self._load()
         encs = self._tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encs], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        hidden = self._session.run(None, feeds)[0]  # [b, seq, 384] token embeddings
+        return encs, self._session.run(None, feeds)[0], mask
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        _, hidden, mask = self.token_states(texts)  # [b, seq, 384] token embeddings
         # Mean pooling over real tokens only (what sentence-transformers does for this model).
         m = mask[:, :, None].astype(np.float32)
         pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)

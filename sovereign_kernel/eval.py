@@ -185,7 +185,7 @@ def build_resources(data: SciFactData, settings: Settings, label: str = "scifact
     digest = corpus_content_hash(data.papers)
     corpus = Corpus(papers=data.papers, by_id=data.by_id, content_hash=digest, label=label)
     bm25 = load_or_build_bm25(data.papers, digest, home)
-    embedder, embedder_id = _offline_embedder(settings)
+    embedder, embedder_id = _offline_embedder(settings.embed_max_tokens, settings.embed_batch_size)
     vectors = VectorCache(home / "vectors.sqlite", embedder, embedder_id)
     return Resources(corpus, bm25, vectors, embedder_id)
 

@@ -8,22 +8,21 @@ session serves one run: its counters, budget and fallbacks are that run's.
 from __future__ import annotations
 
 import asyncio
-import importlib.resources
 import json
 import logging
-import re
 import threading
 from typing import Any, Callable
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseLanguageModel
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, convert_to_messages
+from langchain_core.messages import HumanMessage, convert_to_messages
 from langchain_core.runnables import RunnableLambda
 from langchain_core.runnables.config import ensure_config, merge_configs
 from pydantic import BaseModel, ValidationError
 
 from sovereign_kernel.llm_cache import ResponseCache, prompt_key
+from sovereign_kernel.prompts import UNTRUSTED_FIELDS, load_prompt, render_prompt, wrap_untrusted  # noqa: F401 (re-exported)
 from sovereign_kernel.providers import LLMSettings, backoff_params, detect_mode, is_transient, make_chat, redact, status_of
 
 logger = logging.getLogger(__name__)
@@ -32,49 +31,6 @@ BUDGET_SPENT = "token budget spent"
 CACHE_MISS = "not in the run's response cache (cache-only replay)"
 _REASK = ("Your previous answer was empty, incomplete or did not match the required JSON schema. "
           "Answer again with only the complete JSON object.")
-
-
-# ---- prompts ---------------------------------------------------------------------------------
-
-def load_prompt(role: str) -> str:
-    """``prompts/<role>.md`` without its leading ``#`` comment lines (which document the
-    placeholders). Markdown headings further down are kept."""
-    text = importlib.resources.files("sovereign_kernel.prompts").joinpath(f"{role}.md").read_text("utf-8")
-    lines = text.splitlines()
-    while lines and (lines[0].startswith("#") or not lines[0].strip()):
-        lines.pop(0)
-    return "\n".join(lines).strip() + "\n"
-
-
-# Fields that carry text from outside (papers, the user, earlier model answers) and the label of
-# the block the prompts tell the model to treat as data. render_prompt wraps them itself.
-UNTRUSTED_FIELDS = {"question": "QUESTION", "abstract": "ABSTRACT", "claim": "CLAIM", "evidence": "EVIDENCE",
-                    "draft": "DRAFT", "claims": "CLAIMS", "reviews": "REVIEWS"}
-
-
-def render_prompt(role: str, **fields: Any) -> list[BaseMessage]:
-    """The role's prompt as [system, user] messages. Pass raw text: the UNTRUSTED_FIELDS are
-    wrapped here (once, even if already wrapped). The template is split at its first line
-    ``---`` *before* formatting, so data in a field can never move the split."""
-    for name, label in UNTRUSTED_FIELDS.items():
-        value = fields.get(name)
-        if value is not None and not str(value).startswith(f"<<<BEGIN {label}>>>\n"):
-            fields[name] = wrap_untrusted(str(value), label)
-    system, sep, user = load_prompt(role).partition("\n---\n")
-    if not sep:
-        return [HumanMessage(system.format(**fields))]
-    return [SystemMessage(system.strip().format(**fields)), HumanMessage(user.strip().format(**fields))]
-
-
-_DELIM_RUN = re.compile(r"<{3,}|>{3,}")
-
-
-def wrap_untrusted(text: str, label: str = "DATA") -> str:
-    """Delimit untrusted text (paper abstracts, evidence) as data. Runs of three or more ``<`` or
-    ``>`` inside it are spaced out, so the text cannot close the block and speak as instructions."""
-    label = re.sub(r"[^A-Za-z0-9_]+", "_", label).strip("_").upper() or "DATA"
-    body = _DELIM_RUN.sub(lambda m: " ".join(m.group()), str(text))
-    return f"<<<BEGIN {label}>>>\n{body}\n<<<END {label}>>>"
 
 
 # ---- error classes -------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 MANIFEST_CONTRACT = "paper-manifest-v1.1"
 CORRECTION_CONTRACT = "correction-record-v1"

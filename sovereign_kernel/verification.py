@@ -204,13 +204,7 @@ def _minilm_token_encoder_class():
             self._cache_lock = threading.Lock()
 
         def _token_batch(self, texts: list[str]) -> list[np.ndarray]:
-            encs = self._tokenizer.encode_batch(texts)
-            ids = np.array([e.ids for e in encs], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
-            feeds = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in self._input_names:
-                feeds["token_type_ids"] = np.zeros_like(ids)
-            hidden = self._session.run(None, feeds)[0]
+            encs, hidden, mask = self.token_states(texts)
             out = []
             for enc, h, m in zip(encs, hidden, mask):
                 keep = [j for j, (tok, on) in enumerate(zip(enc.tokens, m))
