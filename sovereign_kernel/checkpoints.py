@@ -42,4 +42,9 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[object]:
 
         path = settings.resolved_home() / "checkpoints.sqlite"
         async with aiosqlite.connect(str(path)) as conn:
+            # WAL + synchronous=NORMAL: a commit no longer waits for fsync (the writes were ~2/3 of
+            # an offline run's wall time), yet a killed process loses nothing — only a power cut
+            # can drop the last transactions, and a run then resumes from an earlier step.
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=NORMAL")
             yield AsyncSqliteSaver(conn, serde=SERDE)
