@@ -30,7 +30,7 @@ import json
 import math
 import re
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -55,16 +55,30 @@ FEATURES = (
 _POSITIONAL = ("lexical", "dense", "number_mismatch", "negation_mismatch")
 
 
+_SEED_ANALYZER = TfidfVectorizer(ngram_range=(1, 2), lowercase=True).build_analyzer()
+
+
 def baseline_score(claim: str, document: str) -> float:
-    """The seed verifier: TF-IDF word 1-2-gram cosine, vectorizer fitted on the pair."""
+    """The seed verifier: TF-IDF word 1-2-gram cosine, vectorizer fitted on the pair.
+
+    Computed in closed form — exactly sklearn's TfidfVectorizer(ngram_range=(1, 2)) fitted on the
+    two texts (smooth idf over n=2: 1 for a term in both, ln(3/2)+1 for a term in one; l2 norm) —
+    because fitting a vectorizer per pair cost ~2 ms, ~0.3 s per run, all of it holding the GIL.
+    """
     if not claim.strip() or not document.strip():
         return 0.0
-    vec = TfidfVectorizer(ngram_range=(1, 2), lowercase=True)
-    try:
-        m = vec.fit_transform([claim, document])
-    except ValueError:  # only stop words / no tokens
+    a, b = Counter(_SEED_ANALYZER(claim)), Counter(_SEED_ANALYZER(document))
+    if not a or not b:
         return 0.0
-    return float((m[0] @ m[1].T).toarray()[0, 0])
+    one_side = math.log(1.5) + 1.0
+
+    def weights(counts: Counter, other: Counter) -> dict[str, float]:
+        return {t: n * (1.0 if t in other else one_side) for t, n in counts.items()}
+
+    wa, wb = weights(a, b), weights(b, a)
+    dot = sum(w * wb[t] for t, w in wa.items() if t in wb)
+    norm = math.sqrt(sum(w * w for w in wa.values())) * math.sqrt(sum(w * w for w in wb.values()))
+    return dot / norm if norm else 0.0
 
 
 # --------------------------------------------------------------------------------------------
