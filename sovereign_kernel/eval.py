@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from sovereign_kernel.corpus import Corpus, corpus_content_hash, normalise_whitespace, paper_content_hash
+from sovereign_kernel.metrics import auroc, ndcg_at_k, precision_recall, recall_at_k
 from sovereign_kernel.schemas import Paper, SearchHit
 from sovereign_kernel.settings import Settings
 
@@ -44,65 +44,12 @@ SUPPORT, CONTRADICT, NEI = "SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO"
 RETRIEVAL_DEPTH = 100  # the ranking is cut here (Recall@100 is the deepest metric)
 
 
+__all__ = ["auroc", "ndcg_at_k", "precision_recall", "recall_at_k", "run_scifact_eval", "format_table",
+           "add_eval_parser", "run_eval_command", "EvalError"]
+
+
 class EvalError(ValueError):
     """The evaluation cannot run (bad input files, unsupported mode)."""
-
-
-# --------------------------------------------------------------------------------------------
-# metrics (pure, small, tested on hand-computed cases)
-# --------------------------------------------------------------------------------------------
-def ndcg_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int = 10) -> float:
-    """Binary-gain nDCG@k: sum 1/log2(rank+1) over relevant hits in the top k, divided by the
-    same sum for an ideal ranking (all relevant documents first, at most k of them)."""
-    rel = set(relevant)
-    if not rel:
-        return 0.0
-    dcg = sum(1.0 / math.log2(i + 2) for i, d in enumerate(ranked[:k]) if d in rel)
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(rel), k)))
-    return dcg / ideal
-
-
-def recall_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int) -> float:
-    """Share of the relevant documents found in the top k."""
-    rel = set(relevant)
-    if not rel:
-        return 0.0
-    return len(rel & set(ranked[:k])) / len(rel)
-
-
-def auroc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
-    """Area under the ROC curve: P(a random positive outscores a random negative), ties 1/2.
-
-    ``None`` when one class is missing (the area is undefined).
-    """
-    y = np.asarray(labels, dtype=int)
-    s = np.asarray(scores, dtype=float)
-    n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
-    if n_pos == 0 or n_neg == 0:
-        return None
-    # Mann-Whitney U from average ranks (ties share their mean rank).
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s), dtype=float)
-    sorted_s = s[order]
-    i = 0
-    while i < len(s):
-        j = i
-        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
-    u = ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
-
-
-def precision_recall(labels: Sequence[int], predicted: Sequence[bool]) -> tuple[float, float]:
-    """Precision and recall of boolean predictions (precision 0.0 when nothing is predicted)."""
-    y = np.asarray(labels, dtype=bool)
-    p = np.asarray(predicted, dtype=bool)
-    tp = int((y & p).sum())
-    precision = tp / int(p.sum()) if p.any() else 0.0
-    recall = tp / int(y.sum()) if y.any() else 0.0
-    return precision, recall
 
 
 # --------------------------------------------------------------------------------------------

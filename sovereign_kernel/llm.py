@@ -13,7 +13,6 @@ import logging
 import threading
 from typing import Any, Callable
 
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseLanguageModel
 from langchain_core.messages import HumanMessage, convert_to_messages
@@ -21,6 +20,7 @@ from langchain_core.runnables import RunnableLambda
 from langchain_core.runnables.config import ensure_config, merge_configs
 from pydantic import BaseModel, ValidationError
 
+from sovereign_kernel.llm_answers import UsageHandler, coerce, json_prompt_runnable, parse_json_answer, reported_usage  # noqa: F401
 from sovereign_kernel.llm_cache import ResponseCache, prompt_key
 from sovereign_kernel.prompts import UNTRUSTED_FIELDS, load_prompt, render_prompt, wrap_untrusted  # noqa: F401 (re-exported)
 from sovereign_kernel.providers import LLMSettings, backoff_params, detect_mode, is_transient, make_chat, redact, status_of
@@ -52,64 +52,6 @@ def _is_invalid_output(exc: BaseException) -> bool:
 def _short(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return redact(text[:300])
-
-
-def parse_json_answer(text: str, schema: type[BaseModel]) -> BaseModel | None:
-    """The first JSON object in a free-text answer (code fences allowed), validated; else None."""
-    start, end = text.find("{"), text.rfind("}")
-    if start < 0 or end <= start:
-        return None
-    try:
-        return schema.model_validate_json(text[start : end + 1])
-    except ValidationError:
-        return None
-
-
-def _coerce(result: Any, schema: type[BaseModel]) -> BaseModel | None:
-    if isinstance(result, schema):
-        return result
-    try:
-        if isinstance(result, dict):
-            return schema.model_validate(result)
-        if isinstance(result, BaseModel):
-            return schema.model_validate(result.model_dump())
-    except ValidationError:
-        pass
-    return None
-
-
-# ---- metering ------------------------------------------------------------------------------
-
-class _UsageHandler(BaseCallbackHandler):
-    """Sees every model request of one structured call, retries and the client's own format
-    fallbacks included, and takes the token counts from the response the server sent."""
-
-    run_inline = True  # update counters in the calling loop, in order, not in an executor
-    raise_error = True  # so BudgetSpent raised at request start stops the request
-
-    def __init__(self, session: "LLMSession", role: str):
-        self.session, self.role = session, role
-
-    def on_chat_model_start(self, serialized, messages, *, run_id, **kwargs) -> None:
-        self.session._on_start(self.role, run_id, messages)
-
-    def on_llm_end(self, response, *, run_id, **kwargs) -> None:
-        self.session._on_end(self.role, run_id, response)
-
-    def on_llm_error(self, error, *, run_id, **kwargs) -> None:
-        self.session._on_error(self.role, run_id)
-
-
-def _reported_usage(response) -> tuple[int, int] | None:
-    for generations in response.generations:
-        for gen in generations:
-            usage = getattr(getattr(gen, "message", None), "usage_metadata", None)
-            if usage:
-                return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
-    raw = (response.llm_output or {}).get("token_usage") or (response.llm_output or {}).get("usage")
-    if isinstance(raw, dict) and raw:
-        return int(raw.get("prompt_tokens", 0)), int(raw.get("completion_tokens", 0))
-    return None
 
 
 # ---- the session ---------------------------------------------------------------------------
@@ -273,7 +215,7 @@ class LLMSession:
                 if status_of(exc) in (401, 403):  # no point sending every other item to fail too
                     self.disabled = _short(exc)
                 return self._fallback(role, item, f"error: {_short(exc)}")
-            if (parsed := _coerce(result, schema)) is not None:
+            if (parsed := coerce(result, schema)) is not None:
                 return parsed
         return self._fallback(role, item, f"{reason} after {attempts} attempts")
 
@@ -344,7 +286,7 @@ class LLMSession:
             try:
                 inner = chat.with_structured_output(schema)
             except NotImplementedError:  # e.g. a model without tool/JSON support: prompt for JSON
-                inner = _json_prompt_runnable(chat, schema)
+                inner = json_prompt_runnable(chat, schema)
             self._runnables[key] = self._guarded(inner)
 
     def _prepare_all(self) -> None:
@@ -383,7 +325,7 @@ class LLMSession:
     def _config(self, role: str, item: str) -> dict:
         # Merge with the surrounding (LangGraph node) config so tracing and streams still see
         # the call; an explicit callbacks list alone would replace the parent's handlers.
-        extra = {"callbacks": [_UsageHandler(self, role)], "tags": [f"sovereign:{role}"],
+        extra = {"callbacks": [UsageHandler(self, role)], "tags": [f"sovereign:{role}"],
                  "metadata": {"sovereign_role": role, "sovereign_item": item}}
         return merge_configs(ensure_config(), extra)
 
@@ -415,7 +357,7 @@ class LLMSession:
 
     def _on_end(self, role: str, run_id, response) -> None:
         chars = self._prompt_chars.pop(run_id, 0)
-        if (usage := _reported_usage(response)) is not None:  # what the server reported
+        if (usage := reported_usage(response)) is not None:  # what the server reported
             self._add(role, prompt_tokens=usage[0], completion_tokens=usage[1])
         else:  # provider reported nothing: ~4 chars a token, so the budget still binds
             out = sum(len(g.text) for gens in response.generations for g in gens)
@@ -424,16 +366,3 @@ class LLMSession:
     def _on_error(self, role: str, run_id) -> None:
         self._prompt_chars.pop(run_id, None)
         self._add(role, errors=1)
-
-
-def _json_prompt_runnable(chat, schema: type[BaseModel]):
-    """Structured output by instruction + parsing, for models without ``with_structured_output``."""
-    instruction = ("Answer with only one JSON object (no prose, no code fence) that validates "
-                   "against this JSON Schema:\n" + json.dumps(schema.model_json_schema()))
-
-    async def call(messages, config):
-        reply = await chat.ainvoke([*messages, HumanMessage(instruction)], config)
-        content = reply.content if isinstance(reply.content, str) else str(reply.text)
-        return parse_json_answer(content, schema)
-
-    return RunnableLambda(call, name=f"json_prompt_{schema.__name__}")

@@ -9,7 +9,6 @@ keys on, busy timeout), so several processes can share the file and nothing is l
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
@@ -17,9 +16,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+from sovereign_kernel.corrections import (  # noqa: F401 (re-exported: the store's public API)
+    CorrectionEntry,
+    correction_record,
+    correction_status,
+    render_corrections,
+)
 from sovereign_kernel.manifest import content_hash
-from sovereign_kernel.report import escape_md
-from sovereign_kernel.schemas import CORRECTION_CONTRACT, Report
+from sovereign_kernel.schemas import Report
 
 # MIGRATIONS[i] takes a file from user_version i to i + 1. Append new versions; never edit a shipped one.
 MIGRATIONS: list[tuple[str, ...]] = [
@@ -69,7 +73,6 @@ MIGRATIONS: list[tuple[str, ...]] = [
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 RUN_STATUSES = ("RUNNING", "PENDING_REVIEW", "PUBLISHED", "ARCHIVED", "FAILED")
-_SUMMARY_LINE = re.compile(r"^- Corrections: .*\(" + re.escape(CORRECTION_CONTRACT) + r"\)\.$", re.M)
 
 
 class StoreError(ValueError):
@@ -98,20 +101,6 @@ class ReportRetracted(StoreError):
 
 class InvalidEntry(StoreError):
     """An empty reason, an unknown run status, a manifest that does not match its report."""
-
-
-@dataclass(frozen=True)
-class CorrectionEntry:
-    id: int
-    report_id: str
-    created_at: str
-    kind: str
-    claim_id: str | None
-    reason: str
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "created_at": self.created_at, "kind": self.kind,
-                "claim_id": self.claim_id, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -162,38 +151,6 @@ class RunRecord:
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-
-
-def correction_status(kinds: list[str]) -> str:
-    return "RETRACTED" if "RETRACTION" in kinds else ("CORRECTED" if kinds else "CURRENT")
-
-
-def correction_record(entries: list[CorrectionEntry]) -> dict:
-    """The manifest's ``corrections`` object for these entries (in id order)."""
-    return {"contract": CORRECTION_CONTRACT, "status": correction_status([e.kind for e in entries]),
-            "count": len(entries), "entries": [e.to_dict() for e in entries]}
-
-
-def render_corrections(markdown: str, report: Report, entries: list[CorrectionEntry]) -> str:
-    """Update the manifest-summary line; add a retraction banner and a ``## Corrections`` section."""
-    rec = correction_record(entries)
-    line = f"- Corrections: {rec['status']}, {rec['count']} entries ({CORRECTION_CONTRACT})."
-    markdown = _SUMMARY_LINE.sub(lambda _: line, markdown, count=1)
-    if not entries:
-        return markdown
-    labels = {c.id: f"C{i}" for i, c in enumerate(report.claims, 1)}
-    retraction = next((e for e in entries if e.kind == "RETRACTION"), None)
-    if retraction:
-        title, _, rest = markdown.partition("\n")
-        banner = f"> **RETRACTED** on {retraction.created_at}: {escape_md(retraction.reason)} — see Corrections."
-        markdown = f"{title}\n\n{banner}\n{rest}"
-    out = [markdown.rstrip("\n"), "", "## Corrections", "",
-           f"Status: **{rec['status']}**, {rec['count']} entries ({CORRECTION_CONTRACT}, append-only).", ""]
-    for n, e in enumerate(entries, 1):
-        what = (f"correction of claim {labels.get(e.claim_id, '?')} (`{e.claim_id}`)"
-                if e.kind == "CORRECTION" else "retraction of the whole report")
-        out.append(f"{n}. {e.created_at} — {what}: {escape_md(e.reason)}")
-    return "\n".join(out) + "\n"
 
 
 class Store:
