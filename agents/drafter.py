@@ -36,17 +36,16 @@ def build_draft(question: str, claims: list[Claim], papers: dict, aspects: list[
     finding_claims: list[list[str]] = []
     used: set[str] = set()
     covered_phrases, missing_phrases = [], []
+    paper_stems = {pid: text_stems(paper_text(papers[pid])) for pid in {c.paper_id for c in verified} if pid in papers}
+    claim_stems = {c.id: text_stems(c.text) for c in verified}
     for aspect in aspects:
-        addressing = [
-            c for c in verified
-            if c.paper_id in papers and covers(aspect, text_stems(paper_text(papers[c.paper_id])))
-        ]
+        addressing = [c for c in verified if c.paper_id in paper_stems and covers(aspect, paper_stems[c.paper_id])]
         if not addressing:
             missing_phrases.append(aspect.phrase)
             continue
         covered_phrases.append(aspect.phrase)
         # Claims that name the aspect themselves come first; then claims of papers that cover it.
-        addressing.sort(key=lambda c: (not covers(aspect, text_stems(c.text)), -c.extraction_score, c.id))
+        addressing.sort(key=lambda c: (not covers(aspect, claim_stems[c.id]), -c.extraction_score, c.id))
         picked = [c for c in addressing if c.id not in used][:MAX_CLAIMS_PER_ASPECT] or addressing[:1]
         used.update(c.id for c in picked)
         body = " ".join(f"{c.text.rstrip('.')} [{labels[c.id]}, arXiv:{c.paper_id}]." for c in picked)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 from importlib import metadata
 
 from sovereign_kernel.schemas import (
@@ -171,6 +172,7 @@ def build_manifest(report: Report, *, settings: dict, mode: str, corpus: dict, m
     return Manifest.model_validate(manifest).model_dump(mode="json")
 
 
+@lru_cache(maxsize=None)
 def _version(dist: str) -> str:
     try:
         return metadata.version(dist)
