@@ -223,10 +223,15 @@ def run_inputs(state: dict, settings) -> dict:
     return {
         "question": state["question"],
         "settings": settings.public_dict(),
-        "sources": sorted({(h.paper.id, h.paper.content_hash) for h in state.get("hits", [])}),
+        "sources": sources(state),
         "owner_decision": state.get("owner_decision"),
         "content_hash": state["manifest"]["content_hash"],
     }
+
+
+def sources(state: dict) -> list[tuple[str, str]]:
+    """(id, content hash) of every paper any search returned: ``ranked`` holds each candidate."""
+    return sorted({(sp.paper.id, sp.paper.content_hash) for sp in state.get("ranked", [])})
 
 
 def _thread_id() -> str | None:

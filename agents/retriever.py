@@ -126,15 +126,17 @@ async def search(task: dict, runtime: Runtime[RunContext]) -> dict:
             found += [(p, round(1.0 / (1 + r), 4)) for r, p in enumerate(papers)]
     hits = [
         SearchHit(query=task["query"], query_index=task["query_index"], round=task["round"],
-                  paper=paper, lexical_score=round(score, 4), rank=rank)
+                  paper_id=paper.id, lexical_score=round(score, 4), rank=rank)
         for rank, (paper, score) in enumerate(found)
     ]
     progress("search", query=task["query"], hits=len(hits))
-    return {"hits": hits, "notes": notes}
+    return {"hits": hits, "candidates": {p.id: p for p, _ in found}, "notes": notes}
 
 
-def score_candidates(question: str, hits: list[SearchHit], res: Resources, settings) -> tuple[list[ScoredPaper], list[Aspect]]:
-    """Every distinct candidate paper with its hybrid relevance and the gate's decision.
+def score_candidates(question: str, hits: list[SearchHit], candidates: dict[str, Paper], res: Resources,
+                     settings) -> tuple[list[ScoredPaper], list[Aspect]]:
+    """Every distinct candidate paper (``candidates``: by id, the papers ``hits`` name) with
+    its hybrid relevance and the gate's decision.
 
     relevance = w x semantic + (1 - w) x lexical (w = ``settings.semantic_weight``), where
     semantic is the MiniLM question-abstract cosine stretched from [SEMANTIC_FLOOR, SEMANTIC_CEIL]
@@ -146,8 +148,8 @@ def score_candidates(question: str, hits: list[SearchHit], res: Resources, setti
     """
     papers, found_by = {}, {}
     for h in hits:
-        papers.setdefault(h.paper.id, h.paper)
-        found_by.setdefault(h.paper.id, set()).add(h.query)
+        papers.setdefault(h.paper_id, candidates[h.paper_id])
+        found_by.setdefault(h.paper_id, set()).add(h.query)
     ids = sorted(papers)
     # "In the corpus" = in the local index or in any paper a source returned.
     known_stems = set().union(*(text_stems(paper_text(p)) for p in papers.values()))
@@ -203,8 +205,10 @@ async def rank_and_gate(state: dict, runtime: Runtime[RunContext]) -> dict:
     if not state.get("hits") and failures and "local" not in runtime.context.settings.source_list:
         # Never an empty "successful" report: with no source left the run stops here.
         raise SourceUnavailableError(f"no source left to search: {failures[0]}")
+    # Candidates of earlier rounds come back with ``ranked``; this round's, from its searches.
+    candidates = {sp.paper.id: sp.paper for sp in state.get("ranked", [])} | state.get("candidates", {})
     scored, aspects = await asyncio.to_thread(
-        score_candidates, state["question"], state.get("hits", []), res, runtime.context.settings
+        score_candidates, state["question"], state.get("hits", []), candidates, res, runtime.context.settings
     )
     kept = [s.paper for s in scored if s.kept]
     progress("rank", candidates=len(scored), kept=len(kept), dropped=len(scored) - len(kept))

@@ -27,13 +27,20 @@ from sovereign_kernel.agents.reviser import revise
 from sovereign_kernel.agents.skeptic import skeptic
 from sovereign_kernel.agents.synthesizer import synthesizer
 from sovereign_kernel.agents.validator import validator
-from sovereign_kernel.graph.state import ExtractorOutput, ResearchInput, ResearchState, RetrieverOutput
+from sovereign_kernel.graph.state import (
+    ExtractorOutput,
+    ExtractorState,
+    ResearchInput,
+    ResearchState,
+    RetrieverOutput,
+    RetrieverState,
+)
 from sovereign_kernel.resources import RunContext
 
 REVIEWERS = ("skeptic", "validator", "synthesizer")
 
 
-def fan_out_searches(state: ResearchState) -> list[Send]:
+def fan_out_searches(state: RetrieverState) -> list[Send]:
     """One parallel search branch per planned query."""
     return [
         Send("search", {"query": q, "query_index": i, "round": state.get("round", 0)})
@@ -41,7 +48,7 @@ def fan_out_searches(state: ResearchState) -> list[Send]:
     ]
 
 
-def fan_out_extraction(state: ResearchState) -> list[Send] | str:
+def fan_out_extraction(state: ExtractorState) -> list[Send] | str:
     """One parallel extraction branch per kept paper; nothing kept → straight to verify."""
     papers = state.get("papers", [])
     if not papers:
@@ -69,7 +76,7 @@ def route_after_publish(state: ResearchState) -> str:
 
 def build_retriever() -> StateGraph:
     """retriever: plan → search ×N (parallel) → rank and gate."""
-    g = StateGraph(ResearchState, context_schema=RunContext, output_schema=RetrieverOutput)
+    g = StateGraph(RetrieverState, context_schema=RunContext, output_schema=RetrieverOutput)
     g.add_node("plan_queries", plan_queries)
     g.add_node("search", search)
     g.add_node("rank_and_gate", rank_and_gate)
@@ -82,7 +89,7 @@ def build_retriever() -> StateGraph:
 
 def build_extractor() -> StateGraph:
     """extractor: extract ×N papers (parallel) → verify every claim."""
-    g = StateGraph(ResearchState, context_schema=RunContext, output_schema=ExtractorOutput)
+    g = StateGraph(ExtractorState, context_schema=RunContext, output_schema=ExtractorOutput)
     g.add_node("extract", extract)
     g.add_node("verify", verify)
     g.add_conditional_edges(START, fan_out_extraction, ["extract", "verify"])

@@ -31,7 +31,12 @@ def _merge(left: list | None, right: list | None, key) -> list:
 
 
 def merge_hits(left: list[SearchHit] | None, right: list[SearchHit] | None) -> list[SearchHit]:
-    return _merge(left, right, lambda h: (h.round, h.query_index, h.rank, h.paper.id))
+    return _merge(left, right, lambda h: (h.round, h.query_index, h.rank, h.paper_id))
+
+
+def merge_papers(left: dict[str, Paper] | None, right: dict[str, Paper] | None) -> dict[str, Paper]:
+    merged = {**(left or {}), **(right or {})}
+    return {k: merged[k] for k in sorted(merged)}
 
 
 def merge_claims(left: list[Claim] | None, right: list[Claim] | None) -> list[Claim]:
@@ -78,6 +83,22 @@ class ResearchState(TypedDict, total=False):
     notes: Annotated[list[str], append_unique]  # run-level warnings for the uncertainties
 
 
+class RetrieverState(TypedDict, total=False):
+    """The retriever subgraph's own state: what its nodes read and write, plus ``candidates``
+    (every paper a search returned, once), which stays inside the subgraph."""
+
+    question: str
+    round: int
+    refined_queries: list[str]
+    queries: list[str]
+    hits: Annotated[list[SearchHit], merge_hits]
+    candidates: Annotated[dict[str, Paper], merge_papers]
+    ranked: list[ScoredPaper]
+    papers: list[Paper]
+    aspects: list[dict]
+    notes: Annotated[list[str], append_unique]
+
+
 class RetrieverOutput(TypedDict, total=False):
     """What the retriever subgraph hands back (only keys it owns, so list reducers don't double)."""
 
@@ -88,6 +109,14 @@ class RetrieverOutput(TypedDict, total=False):
     papers: list[Paper]
     aspects: list[dict]
     notes: Annotated[list[str], append_unique]
+
+
+class ExtractorState(TypedDict, total=False):
+    """The extractor subgraph's own state: its checkpoints carry these keys, not the whole run."""
+
+    question: str
+    papers: list[Paper]
+    claims: Annotated[list[Claim], merge_claims]
 
 
 class ExtractorOutput(TypedDict, total=False):

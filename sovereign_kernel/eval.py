@@ -148,12 +148,11 @@ def kernel_ranking(claim: str, res, settings: Settings, expand: bool = True, dep
     else:
         queries = [" ".join(content_tokens(claim)) or claim]
     k = depth or settings.hits_per_query
-    hits = [
-        SearchHit(query=q, query_index=qi, paper=res.corpus.papers[idx], lexical_score=round(score, 4), rank=r)
-        for qi, q in enumerate(queries)
-        for r, (idx, score) in enumerate(res.bm25.search(q, k))
-    ]
-    scored, _ = score_candidates(claim, hits, res, settings)
+    found = [(qi, q, r, res.corpus.papers[idx], score)
+             for qi, q in enumerate(queries) for r, (idx, score) in enumerate(res.bm25.search(q, k))]
+    hits = [SearchHit(query=q, query_index=qi, paper_id=p.id, lexical_score=round(score, 4), rank=r)
+            for qi, q, r, p, score in found]
+    scored, _ = score_candidates(claim, hits, {p.id: p for *_, p, _ in found}, res, settings)
     return [s.paper.id for s in scored]
 
 

@@ -14,6 +14,7 @@ from langgraph.types import Command
 
 from sovereign_kernel.checkpoints import SERDE
 from sovereign_kernel.graph.build import build_graph
+from sovereign_kernel.agents.publisher import sources
 from sovereign_kernel.api import make_context
 from sovereign_kernel.settings import Settings
 from sovereign_kernel.store import Store, utc_now
@@ -25,7 +26,7 @@ def _claims(report) -> dict:
 
 def compare(published, replayed_state: dict, recorded_sources: list) -> list[str]:
     diffs: list[str] = []
-    replay_sources = sorted({(h.paper.id, h.paper.content_hash) for h in replayed_state.get("hits", [])})
+    replay_sources = sources(replayed_state)
     recorded = {tuple(s) for s in recorded_sources}
     for pid, digest in sorted(recorded - set(replay_sources)):
         diffs.append(f"source {pid}: recorded content {digest} not found in the replay")

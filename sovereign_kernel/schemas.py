@@ -62,10 +62,13 @@ class ScoredPaper(_Model):
 
 
 class SearchHit(_Model):
+    """One search result. The paper itself travels once per run (the retriever's candidates and
+    then ``ranked``), not once per hit: checkpoints serialise the state at every step."""
+
     query: str
     query_index: int
     round: int = 0
-    paper: Paper
+    paper_id: str
     lexical_score: float
     rank: int
 

@@ -30,10 +30,10 @@ def test_planner_gives_four_distinct_queries_led_by_the_question():
 
 def test_ranking_keeps_typographic_papers_and_drops_unrelated_ones():
     res = resources()
-    hits = [SearchHit(query=q, query_index=i, paper=res.corpus.papers[idx], lexical_score=s, rank=r)
-            for i, q in enumerate(plan_queries_offline(COVERED_QUESTION, res, 4))
-            for r, (idx, s) in enumerate(res.bm25.search(q, 30))]
-    scored, aspects = score_candidates(COVERED_QUESTION, hits, res, Settings())
+    found = [(i, q, r, res.corpus.papers[idx], s) for i, q in enumerate(plan_queries_offline(COVERED_QUESTION, res, 4))
+             for r, (idx, s) in enumerate(res.bm25.search(q, 30))]
+    hits = [SearchHit(query=q, query_index=i, paper_id=p.id, lexical_score=s, rank=r) for i, q, r, p, s in found]
+    scored, aspects = score_candidates(COVERED_QUESTION, hits, {p.id: p for *_, p, _ in found}, res, Settings())
     kept = [s for s in scored if s.kept]
     dropped = [s for s in scored if not s.kept]
     assert kept and all("typographic" in (s.paper.title + s.paper.abstract).lower() for s in kept[:5])

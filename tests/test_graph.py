@@ -86,3 +86,27 @@ def test_score_above_threshold_skips_revision(run_research):
 
 def history(result):
     return result.tribunal_history
+
+
+def test_a_second_search_round_ranks_earlier_candidates_too_and_hits_carry_no_papers():
+    import asyncio
+
+    from sovereign_kernel.api import make_context
+    from sovereign_kernel.graph.build import build_retriever
+    from sovereign_kernel.settings import Settings
+
+    from conftest import SMALL_CORPUS
+
+    retriever = build_retriever().compile()
+    context = make_context(Settings(corpus=str(SMALL_CORPUS)))
+    first = asyncio.run(retriever.ainvoke({"question": COVERED_QUESTION}, context=context))
+    assert "candidates" not in first  # the papers stay inside the subgraph ...
+    assert first["hits"] and all(not hasattr(h, "paper") for h in first["hits"])  # ... hits name them
+    # Round 1 searches something else; the papers found in round 0 come back through `ranked`.
+    second = asyncio.run(retriever.ainvoke(
+        {**first, "question": COVERED_QUESTION, "round": 1, "refined_queries": ["mixture of experts routing"]},
+        context=context))
+    earlier = {sp.paper.id for sp in first["ranked"]}
+    now = {sp.paper.id for sp in second["ranked"]}
+    assert earlier < now  # every earlier candidate is ranked again, next to the new ones
+    assert any("mixture of experts" in q for sp in second["ranked"] for q in sp.queries)
