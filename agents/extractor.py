@@ -9,8 +9,7 @@ span of the abstract that states it; a span must be found in the abstract verbat
 whitespace normalisation) or near-verbatim (difflib >= 0.9), and the claim then stores the real
 offsets and text of the abstract. Claims with invented spans are dropped and counted; when
 the model answers nothing usable for a paper, that paper falls back to the offline algorithm.
-Verification keeps the calibrated sentence verifier's confidence and the TF-IDF baseline; the
-LLM verifier adds a label per claim, and CONTRADICTED / NOT_ENOUGH_INFO mark it unverified.
+The extractor subgraph then runs ``verifier.verify`` over every claim.
 """
 
 from __future__ import annotations
@@ -18,25 +17,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-import time
 
 import numpy as np
-import sklearn
 from langgraph.runtime import Runtime
 
 from sovereign_kernel.agents.common import progress
-from sovereign_kernel.agents.llm_helpers import clip, find_span, model_tag, session
+from sovereign_kernel.agents.llm_helpers import clip, find_span, session
 from sovereign_kernel.llm import render_prompt
-from sovereign_kernel.llm_schemas import ExtractedClaims, VerifierJudgement
+from sovereign_kernel.llm_schemas import ExtractedClaims
 from sovereign_kernel.resources import Resources, RunContext, aget_resources
 from sovereign_kernel.schemas import Claim, Paper, SourceSpan
 from sovereign_kernel.text import HEDGE_RE, NUMBER_RE, split_sentences
-from sovereign_kernel.verification import (
-    DEFAULT_METHOD,
-    SentenceVerifier,
-    baseline_score,
-    to_evidence,
-)
 
 EXTRACT_METHOD = "offline-cue-v1"
 LLM_EXTRACT_METHOD = "llm-extract-v1"
@@ -173,117 +164,3 @@ async def extract(task: dict, runtime: Runtime[RunContext]) -> dict:
         claims = await asyncio.to_thread(extract_offline, task["question"], paper, res, settings)
     progress("extract", paper=paper.id, claims=len(claims))
     return {"claims": claims}
-
-
-def verify_claims(claims: list[Claim], papers: list[Paper], res: Resources, settings) -> list[Claim]:
-    """Every claim against every sentence of the kept papers, plus the seed baseline."""
-    return with_baselines(sentence_verify(claims, papers, res, settings), baseline_scores(claims, papers), settings)
-
-
-def sentence_verify(claims: list[Claim], papers: list[Paper], res: Resources, settings) -> list[Claim]:
-    """The calibrated sentence verifier: confidence, verified, evidence passages, supporters."""
-    by_id = {p.id: p for p in papers}
-    verifier = SentenceVerifier(papers, lambda texts: res.vectors.embed(texts, kind="passage"))
-    scores = verifier.score([c.text for c in claims])
-    out = []
-    for claim, ranked in zip(claims, scores):
-        source = by_id.get(claim.paper_id)
-        span_ok = source is not None and source.abstract[claim.source_span.start : claim.source_span.end] == claim.source_span.text
-        confidence = ranked[0].confidence if ranked and span_ok else 0.0
-        supporting = sorted({s.paper_id for s in ranked if s.confidence >= settings.verify_threshold})
-        out.append(claim.model_copy(update={
-            "verified": span_ok and confidence >= settings.verify_threshold,
-            "confidence": round(confidence, 4),
-            "evidence": to_evidence(ranked),
-            "supporting_papers": supporting,
-            "method": f"{claim.method}+{DEFAULT_METHOD}",
-            "label": None, "label_method": None, "label_rationale": None,  # the LLM verifier's, set after
-        }))
-    return out
-
-
-def baseline_scores(claims: list[Claim], papers: list[Paper], yield_gil: bool = False) -> list[float]:
-    """The seed method per claim: its best TF-IDF 1-2-gram cosine with any kept abstract.
-    ``yield_gil``: release the GIL after each claim, so an event loop sending LLM requests
-    meanwhile is not held up by this CPU-bound thread."""
-    out = []
-    # The seed method fits a vectorizer per pair: skip sklearn's per-fit parameter validation
-    # (same results, ~20% less time; the setting is thread-local).
-    with sklearn.config_context(skip_parameter_validation=True):
-        for c in claims:
-            best = 0.0
-            for p in papers:
-                best = max(best, baseline_score(c.text, p.abstract))
-                if yield_gil:
-                    time.sleep(0)
-            out.append(best)
-    return out
-
-
-def with_baselines(claims: list[Claim], bases: list[float], settings) -> list[Claim]:
-    return [c.model_copy(update={"baseline_score": round(b, 4), "baseline_verified": b >= settings.baseline_threshold})
-            for c, b in zip(claims, bases)]
-
-
-def index_passages(claims: list[Claim], papers: list[Paper], res: Resources, k: int = 3) -> dict[str, list[tuple[str, str]]]:
-    """The passages the LLM verifier judges a claim against, selected by the index: the best
-    sentence (embedding cosine, the run's vector cache) of each of the ``k`` closest kept papers.
-    Cheap, so the LLM calls start at once while the calibrated verifier runs beside them."""
-    sentences = [(p.id, s.text) for p in papers for s in split_sentences(p.abstract)]
-    if not claims or not sentences:
-        return {c.id: [] for c in claims}
-    sims = res.vectors.embed([c.text for c in claims], kind="passage") @ \
-        res.vectors.embed([t for _, t in sentences], kind="passage").T
-    out = {}
-    for ci, claim in enumerate(claims):
-        best: dict[str, int] = {}
-        for si, (pid, _) in enumerate(sentences):
-            if pid not in best or sims[ci, si] > sims[ci, best[pid]]:
-                best[pid] = si
-        top = sorted(best.items(), key=lambda kv: (-float(sims[ci, kv[1]]), kv[0]))[:k]
-        out[claim.id] = [(pid, sentences[si][1]) for pid, si in top]
-    return out
-
-
-async def judge_claim(sess, claim: Claim, passages: list[tuple[str, str]]) -> dict | None:
-    """The LLM verifier's label, method and rationale for one claim, or None (no passages, or a
-    fallback: the claim keeps its calibrated verdict alone)."""
-    if not passages:
-        return None
-    evidence = "\n".join(f"[{i}] {text}" for i, (_, text) in enumerate(passages))
-    judgement = await sess.structured("verifier", VerifierJudgement, render_prompt("verifier", claim=claim.text,
-                                      evidence=evidence), item=claim.id)
-    if judgement is None:
-        return None
-    label, rationale = judgement.label, clip(judgement.rationale, 300)
-    if 0 <= judgement.evidence_index < len(passages):
-        rationale = f"arXiv:{passages[judgement.evidence_index][0]}: {rationale}"
-    elif label == "SUPPORTED":
-        label, rationale = "NOT_ENOUGH_INFO", f"SUPPORTED without a valid passage index ({judgement.evidence_index})"
-    return {"label": label, "label_method": model_tag(sess, "verifier"), "label_rationale": rationale}
-
-
-def with_labels(claims: list[Claim], labels: list[dict | None]) -> list[Claim]:
-    """Apply the LLM labels: they can only take verification away (verified needs SUPPORTED)."""
-    return [c if lab is None else c.model_copy(update={**lab, "verified": c.verified and lab["label"] == "SUPPORTED"})
-            for c, lab in zip(claims, labels)]
-
-
-async def verify(state: dict, runtime: Runtime[RunContext]) -> dict:
-    res = await aget_resources(runtime.context)
-    papers = state.get("papers", [])
-    kept = {p.id for p in papers}
-    claims = [c for c in state.get("claims", []) if c.paper_id in kept]
-    settings = runtime.context.settings
-    if (sess := session(runtime)) is None:
-        verified = await asyncio.to_thread(verify_claims, claims, papers, res, settings)
-    else:  # the LLM labels (one request per claim, concurrent, bounded by the session) start at once;
-        # the calibrated verifier and the baseline are computed while they are in flight
-        passages = await asyncio.to_thread(index_passages, claims, papers, res)
-        labels = asyncio.gather(*(judge_claim(sess, c, passages[c.id]) for c in claims))
-        scored = asyncio.to_thread(sentence_verify, claims, papers, res, settings)
-        bases = asyncio.to_thread(baseline_scores, claims, papers, True)
-        scored, bases = await asyncio.gather(scored, bases)
-        verified = with_labels(with_baselines(scored, bases, settings), await labels)
-    progress("verify", claims=len(verified), verified=sum(c.verified for c in verified))
-    return {"claims": verified}

@@ -11,7 +11,7 @@ id, so its LLM response cache is empty and every LLM call really goes to the ser
 measured run is repeated (``--repeat``, each a fresh run id) and the median wall time is used.
 
 The critical-path lower bound is the graph's LLM depth x the latency: the LLM calls that must
-follow one another (planner -> extraction per paper -> verification per claim -> the three
+follow one another (planner -> extraction per paper -> verification per paper -> the three
 reviewers, plus reviser -> ... per revision round); everything else (search, ranking, the
 offline verifier, drafting, checkpoints) is overhead on top. Target: wall / bound <= 1.25.
 Prints the run's calls and tokens (checked against what the server counted); JSON last.

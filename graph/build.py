@@ -18,7 +18,7 @@ from langgraph.runtime import get_runtime
 from langgraph.types import Send
 
 from sovereign_kernel.agents.drafter import draft
-from sovereign_kernel.agents.extractor import extract, verify
+from sovereign_kernel.agents.extractor import extract
 from sovereign_kernel.agents.judge import judge, policy
 from sovereign_kernel.agents.owner_review import owner_review
 from sovereign_kernel.agents.publisher import publish, record
@@ -27,6 +27,7 @@ from sovereign_kernel.agents.reviser import revise
 from sovereign_kernel.agents.skeptic import skeptic
 from sovereign_kernel.agents.synthesizer import synthesizer
 from sovereign_kernel.agents.validator import validator
+from sovereign_kernel.agents.verifier import verify
 from sovereign_kernel.graph.state import (
     ExtractorOutput,
     ExtractorState,

@@ -34,11 +34,18 @@ class ExtractedClaims(BaseModel):
 
 
 class VerifierJudgement(BaseModel):
-    """verifier: does the evidence support the claim?"""
+    """verifier: does the evidence support one claim of the batch?"""
 
+    claim: int = Field(ge=0, description="Number of the claim judged, as given in the prompt.")
     label: VerifierLabel = Field(description="SUPPORTED, CONTRADICTED or NOT_ENOUGH_INFO.")
     rationale: str = Field(description="One or two sentences citing the passage.")
     evidence_index: int = Field(ge=-1, description="Index of the passage the label rests on; -1 if none.")
+
+
+class VerifierJudgements(BaseModel):
+    """verifier: one judgement per claim of one paper, each against that claim's own passages."""
+
+    judgements: list[VerifierJudgement] = Field(max_length=20, description="One judgement per claim, in claim order.")
 
 
 class ReviewerAssessment(BaseModel):
@@ -60,7 +67,7 @@ class Revision(BaseModel):
 ROLE_SCHEMAS: dict[str, type[BaseModel]] = {
     "planner": PlannedQueries,
     "extractor": ExtractedClaims,
-    "verifier": VerifierJudgement,
+    "verifier": VerifierJudgements,
     "skeptic": ReviewerAssessment,
     "validator": ReviewerAssessment,
     "synthesizer": ReviewerAssessment,

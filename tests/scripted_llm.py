@@ -7,8 +7,8 @@ model would, so a full run goes through every agent's LLM path:
 - extractor: up to three finding sentences of the abstract in the prompt as claims, their
   spans copied verbatim, with mangled whitespace, and near-verbatim (an edited word), plus
   one claim whose span is invented (the agent must reject it);
-- verifier: SUPPORTED on passage 0 (NOT_ENOUGH_INFO without passages, CONTRADICTED when the
-  claim contains ``CONTRADICT_MARKER``);
+- verifier: per claim of the batch, SUPPORTED on passage 0 (NOT_ENOUGH_INFO without passages,
+  CONTRADICTED when the claim contains ``CONTRADICT_MARKER``);
 - reviewers: the rubric score they were given + 0.5; reviser: one refined query, no drops.
 
 ``ResearchNIMServer`` is the scripted NIM server answering chat with ``answer`` (optionally
@@ -40,7 +40,7 @@ _FINDING = re.compile(r"\d|\b(show|find|outperform|achiev|improv|vulnerab|reduc|
 ROLE_MARKERS = {
     "planner": "query planner",
     "extractor": "You extract atomic claims",
-    "verifier": "You check one claim",
+    "verifier": "You check claims against",
     "skeptic": "You are the SKEPTIC",
     "validator": "You are the VALIDATOR",
     "synthesizer": "You are the SYNTHESIZER",
@@ -77,6 +77,17 @@ def extractor_answer(abstract: str) -> dict:
     return {"claims": claims}
 
 
+def verifier_judgement(number: str, claim: str, passages: str) -> dict:
+    """SUPPORTED on passage 0; NOT_ENOUGH_INFO without passages; CONTRADICTED for a marked claim."""
+    if "[0]" not in passages:
+        return {"claim": int(number), "label": "NOT_ENOUGH_INFO", "rationale": "No passage.", "evidence_index": -1}
+    if CONTRADICT_MARKER in claim.lower():
+        return {"claim": int(number), "label": "CONTRADICTED", "rationale": "Passage [0] disagrees (scripted).",
+                "evidence_index": 0}
+    return {"claim": int(number), "label": "SUPPORTED", "rationale": "Passage [0] states the claim (scripted).",
+            "evidence_index": 0}
+
+
 def answer(text: str) -> dict | None:
     """The scripted answer for a prompt (None: a prompt this script does not know)."""
     role = role_of(text)
@@ -90,12 +101,8 @@ def answer(text: str) -> dict | None:
     if role == "extractor":
         return extractor_answer(block(text, "ABSTRACT"))
     if role == "verifier":
-        claim, evidence = block(text, "CLAIM"), block(text, "EVIDENCE")
-        if "[0]" not in evidence:
-            return {"label": "NOT_ENOUGH_INFO", "rationale": "No passage.", "evidence_index": -1}
-        if CONTRADICT_MARKER in claim.lower():
-            return {"label": "CONTRADICTED", "rationale": "Passage [0] disagrees (scripted).", "evidence_index": 0}
-        return {"label": "SUPPORTED", "rationale": "Passage [0] states the claim (scripted).", "evidence_index": 0}
+        return {"judgements": [verifier_judgement(n, claim, passages) for n, claim, passages in
+                               re.findall(r"^Claim (\d+): (.*)\n((?:  \[\d+\] .*\n?)*)", block(text, "CLAIMS"), re.M)]}
     if role in ("skeptic", "validator", "synthesizer"):
         m = re.search(r"rubric score derived from them is ([\d.]+)/10", text)
         rubric = float(m.group(1)) if m else 5.0

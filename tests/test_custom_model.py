@@ -37,7 +37,8 @@ def test_generic_fake_chat_model_runs_the_graph_and_falls_back_where_its_answers
     # One answer that validates against every role's schema (pydantic ignores the other keys).
     universal = {"queries": ["typographic attacks CLIP", "CLIP typographic attack defense"],
                  "claims": [{"text": "CLIP can be fooled.", "source_span": "A span that is in no abstract at all."}],
-                 "label": "SUPPORTED", "rationale": "Passage [0].", "evidence_index": 0,
+                 "judgements": [{"claim": n, "label": "SUPPORTED", "rationale": "Passage [0].", "evidence_index": 0}
+                                for n in range(3)],  # claims_per_paper: one per claim of a paper
                  "score": 7.0, "reasons": ["fine"], "recommendations": [],
                  "drop_claim_ids": [], "refined_queries": [], "notes": ["nothing to change"]}
     fake = GenericFakeChatModel(messages=itertools.repeat(AIMessage(json.dumps(universal))))

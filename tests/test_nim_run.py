@@ -129,6 +129,32 @@ def test_manifest_token_counts_equal_what_the_server_saw(full_run):
                                      if r.path == CHAT and role_of(r.text) == role)
 
 
+def test_verifier_asks_once_per_paper_and_a_missing_judgement_degrades_that_claim_only(full_run, srv):
+    from nim_server import Reply
+    from sovereign_kernel.agents.verifier import NO_JUDGEMENT, judge_paper
+
+    result, requests, _ = full_run
+    asked = [r for r in requests if r.path == CHAT and role_of(r.text) == "verifier"]
+    judged = [len(json.loads(r.answer)["judgements"]) for r in asked]
+    claims = result.report.claims
+    assert len(asked) <= len({c.paper_id for c in claims}) + 4 < len(claims)  # per paper, not per claim
+    assert max(judged) >= 2 and sum(judged) >= len(claims)
+
+    # An answer that skips claim 0: claim 1 gets its label, claim 0 keeps its calibrated verdict
+    # alone and the fallback names it; one request for both.
+    two = [claims[0], claims[1].model_copy(update={"paper_id": claims[0].paper_id})]
+    passages = {c.id: [(c.paper_id, c.source_span.text)] for c in two}
+    reset(srv)
+    srv.script(CHAT, Reply(content={"judgements": [
+        {"claim": 1, "label": "SUPPORTED", "rationale": "It says so.", "evidence_index": 0}]}))
+    sess = LLMSession.create(settings_for(srv))
+    labels = asyncio.run(judge_paper(sess, two[0].paper_id, two, passages))
+    assert len(chat_requests(srv, "verifier")) == 1
+    assert labels[0] is None and labels[1]["label"] == "SUPPORTED"
+    assert labels[1]["label_rationale"].startswith(f"arXiv:{two[1].paper_id}: ")
+    assert [(f["item"], f["reason"]) for f in sess.usage_report()["fallbacks"]] == [(two[0].id, NO_JUDGEMENT)]
+
+
 def test_cache_only_replay_makes_zero_llm_calls_and_reproduces_the_report(full_run, srv, home):
     result, _, _ = full_run
     reset(srv)
@@ -169,24 +195,24 @@ def test_budget_stops_llm_calls_and_the_run_finishes_offline(srv, home):
 
 
 def test_resumed_run_repeats_no_finished_llm_call(srv, home, monkeypatch):
-    import sovereign_kernel.agents.extractor as extractor
+    import sovereign_kernel.agents.verifier as verifier
 
     reset(srv)
-    real_progress = extractor.progress
+    real_progress = verifier.progress
 
     def crash_after_verifying(stage, **data):
         if stage == "verify":
             raise RuntimeError("simulated crash after the LLM verifier answered")
         real_progress(stage, **data)
 
-    monkeypatch.setattr(extractor, "progress", crash_after_verifying)
+    monkeypatch.setattr(verifier, "progress", crash_after_verifying)
     ls = settings_for(srv)
     with pytest.raises(RuntimeError, match="simulated crash"):
         research(COVERED_QUESTION, corpus=str(SMALL_CORPUS), home=str(home), run_id="run-crash-verify",
                  llm_settings=ls)
     verifier_calls = len(chat_requests(srv, "verifier"))
     assert verifier_calls >= 6
-    monkeypatch.setattr(extractor, "progress", real_progress)
+    monkeypatch.setattr(verifier, "progress", real_progress)
 
     result = resume("run-crash-verify", home=str(home), llm_settings=ls)
     assert len(chat_requests(srv, "verifier")) == verifier_calls  # the re-run verify node asked the cache

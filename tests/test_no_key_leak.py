@@ -48,7 +48,7 @@ def test_no_key_in_logs_reports_manifests_checkpoints_or_store(nim_env, tmp_path
     handler.setLevel(logging.DEBUG)
     logging.getLogger().addHandler(handler)
     # A leaky upstream: verifier and synthesizer requests fail with the Authorization header echoed.
-    srv.responder = lambda rec: (Reply(status=500, echo_auth=True) if "You check one claim" in rec.text
+    srv.responder = lambda rec: (Reply(status=500, echo_auth=True) if "You check claims against" in rec.text
                                  else Reply(status=401, echo_auth=True) if "You are the SYNTHESIZER" in rec.text
                                  else None)
     events = []
