@@ -1,6 +1,6 @@
 """How close a nim-mode run comes to its LLM critical path.
 
-    python bench/llm_latency.py [--latency 0.3] [--repeat 3] [--corpus PATH] [--max-concurrency 32]
+    python bench/llm_latency.py [--latency 0.3] [--repeat 3] [--corpus PATH] [--max-concurrency N]
 
 Runs the real nim path (ChatNVIDIA + NVIDIAEmbeddings clients) against the scripted local NIM
 server of the tests (tests/scripted_llm.py: every role answered from its prompt; embeddings
@@ -75,7 +75,7 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.3, help="seconds added to every chat request")
     ap.add_argument("--corpus", default=str(ROOT / "tests" / "fixtures" / "arxiv_small.jsonl"))
     ap.add_argument("--question", default=QUESTION)
-    ap.add_argument("--max-concurrency", type=int, default=32)
+    ap.add_argument("--max-concurrency", type=int, default=None, help="default: LLMSettings' (8)")
     ap.add_argument("--repeat", type=int, default=3, help="measured runs; the median wall time is reported")
     args = ap.parse_args()
     os.environ.pop("NVIDIA_API_KEY", None)
@@ -90,7 +90,9 @@ def main() -> None:
     try:
         base_url = conn.recv()
         with tempfile.TemporaryDirectory() as home:
-            llm = LLMSettings(nim_base_url=base_url, max_concurrency=args.max_concurrency)
+            llm = LLMSettings(nim_base_url=base_url, **({"max_concurrency": args.max_concurrency}
+                                                        if args.max_concurrency else {}))
+            args.max_concurrency = llm.max_concurrency
             kwargs = dict(corpus=args.corpus, home=home, llm_settings=llm)
             t0 = time.monotonic()
             research(args.question, **kwargs)  # warm-up: corpus, BM25, vectors, clients

@@ -120,7 +120,10 @@ class LLMSettings(BaseSettings):
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     max_completion_tokens: int = Field(1024, ge=16)
     timeout_s: float = Field(60.0, gt=0)
-    max_concurrency: int = Field(4, ge=1, le=64)
+    max_concurrency: int = Field(
+        8, ge=1, le=64,
+        description="LLM requests in flight at once. 8 = the default max_papers: extraction and verification "
+                    "each take one round trip; lower it for a small self-hosted NIM.")
     max_retries: int = Field(3, ge=0, le=10, description="Retries of 429/5xx/timeouts, after the first attempt.")
     invalid_retries: int = Field(1, ge=0, le=5, description="Re-asks after a None/invalid structured answer.")
     backoff_initial_s: float = Field(1.0, ge=0.0)
