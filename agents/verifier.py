@@ -26,7 +26,13 @@ from sovereign_kernel.llm_schemas import VerifierJudgements
 from sovereign_kernel.resources import Resources, RunContext, aget_resources
 from sovereign_kernel.schemas import Claim, Paper
 from sovereign_kernel.text import split_sentences
-from sovereign_kernel.verification import DEFAULT_METHOD, SentenceVerifier, baseline_score, to_evidence
+from sovereign_kernel.verification import (
+    DEFAULT_METHOD,
+    SentenceVerifier,
+    baseline_score,
+    load_calibration,
+    to_evidence,
+)
 
 NO_JUDGEMENT = "the answer had no judgement for this claim"
 
@@ -39,7 +45,8 @@ def verify_claims(claims: list[Claim], papers: list[Paper], res: Resources, sett
 def sentence_verify(claims: list[Claim], papers: list[Paper], res: Resources, settings) -> list[Claim]:
     """The calibrated sentence verifier: confidence, verified, evidence passages, supporters."""
     by_id = {p.id: p for p in papers}
-    verifier = SentenceVerifier(papers, lambda texts: res.vectors.embed(texts, kind="passage"))
+    tokens = res.tokens if load_calibration().uses_tokens else None  # on disk: a warm run re-encodes nothing
+    verifier = SentenceVerifier(papers, lambda texts: res.vectors.embed(texts, kind="passage"), token_encoder=tokens)
     scores = verifier.score([c.text for c in claims])
     out = []
     for claim, ranked in zip(claims, scores):

@@ -178,6 +178,52 @@ class VectorCache:
         self._db.close()
 
 
+class TokenVectorCache:
+    """Contextual token vectors (the verifier's ``maxsim`` features) on disk, float16, keyed by
+    (encoder model, sha256 of the text): a warm run re-encodes only text it has not seen.
+    Wraps any ``encode_tokens`` encoder; its ``model_id`` names the vectors it gives."""
+
+    def __init__(self, path: Path, encoder):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.encoder = encoder
+        self.model_id = str(getattr(encoder, "model_id", type(encoder).__name__))
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False)
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS token_vectors (model TEXT, key TEXT, dim INTEGER, vec BLOB,"
+                             " PRIMARY KEY (model, key))")
+            self._db.commit()
+        self.computed = 0
+
+    def encode_tokens(self, texts: Sequence[str]) -> list[np.ndarray]:
+        keys = [VectorCache._key(t) for t in texts]
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for i in range(0, len(keys), 500):
+                chunk = list(dict.fromkeys(keys[i : i + 500]))
+                marks = ",".join("?" * len(chunk))
+                for key, dim, blob in self._db.execute(
+                        f"SELECT key, dim, vec FROM token_vectors WHERE model=? AND key IN ({marks})",
+                        [self.model_id, *chunk]):
+                    found[key] = np.frombuffer(blob, dtype=np.float16).reshape(-1, dim).astype(np.float32)
+        missing = list({k: t for k, t in zip(keys, texts) if k not in found}.items())
+        if missing:
+            arrays = self.encoder.encode_tokens([t for _, t in missing])
+            with self._lock:
+                self._db.executemany("INSERT OR REPLACE INTO token_vectors VALUES (?,?,?,?)",
+                                     [(self.model_id, k, a.shape[1], a.astype(np.float16).tobytes())
+                                      for (k, _), a in zip(missing, arrays)])
+                self._db.commit()
+            found.update({k: a.astype(np.float16).astype(np.float32) for (k, _), a in zip(missing, arrays)})
+            self.computed += len(missing)
+        return [found[k] for k in keys]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
 def _normalise(arr: np.ndarray) -> np.ndarray:
     if arr.ndim != 2 or arr.size == 0:
         return arr

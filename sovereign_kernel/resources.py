@@ -11,11 +11,12 @@ import asyncio
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import Any
 
 from sovereign_kernel.aspects import text_stems
 from sovereign_kernel.corpus import Corpus, load_corpus
-from sovereign_kernel.index import BM25Index, Embedder, VectorCache, load_or_build_bm25
+from sovereign_kernel.index import BM25Index, Embedder, TokenVectorCache, VectorCache, load_or_build_bm25
 from sovereign_kernel.settings import Settings
 
 
@@ -42,6 +43,18 @@ class Resources:
     vectors: VectorCache
     embedder_id: str
     arxiv: object | None = None  # ArxivSource when the run's sources include arxiv
+    home: Path | None = None  # the data directory: on-disk caches live there
+    _tokens: TokenVectorCache | None = field(default=None, repr=False)
+
+    @property
+    def tokens(self) -> TokenVectorCache:
+        """The verifier's token vectors (local MiniLM, loaded on first miss), cached on disk."""
+        from sovereign_kernel.verification import default_token_encoder
+
+        with _tokens_lock:
+            if self._tokens is None:
+                self._tokens = TokenVectorCache(self.home / "vectors.sqlite", default_token_encoder())
+            return self._tokens
 
     @cached_property
     def corpus_stems(self) -> set[str]:
@@ -51,6 +64,7 @@ class Resources:
 
 _cache: dict[tuple, Resources] = {}
 _lock = threading.Lock()
+_tokens_lock = threading.Lock()
 
 
 @lru_cache(maxsize=4)
@@ -95,7 +109,7 @@ def get_resources(context: RunContext) -> Resources:
         else:
             embedder, embedder_id = _offline_embedder(settings.embed_max_tokens, settings.embed_batch_size)
         vectors = VectorCache(settings.resolved_home() / "vectors.sqlite", embedder, str(embedder_id))
-        res = Resources(corpus, bm25, vectors, str(embedder_id), _arxiv_source(settings))
+        res = Resources(corpus, bm25, vectors, str(embedder_id), _arxiv_source(settings), settings.resolved_home())
         _cache[key] = res
         return res
 
@@ -117,4 +131,6 @@ def clear_resource_cache() -> None:
     with _lock:
         for res in _cache.values():
             res.vectors.close()
+            if res._tokens is not None:
+                res._tokens.close()
         _cache.clear()

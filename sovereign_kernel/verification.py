@@ -209,7 +209,11 @@ def _minilm_token_encoder_class():
 
     class MiniLMTokenEncoder(LocalMiniLMEmbeddings):
         """The local MiniLM's last hidden states per word piece (special tokens and pure
-        punctuation dropped), L2-normalised; a bounded in-memory cache per text."""
+        punctuation dropped), L2-normalised and rounded through float16 (what the on-disk
+        cache stores, so a fresh and a cached vector are the same numbers); a bounded
+        in-memory cache per text."""
+
+        model_id = "all-MiniLM-L6-v2-int8-onnx-tokens-f16"
 
         def __init__(self, cache_size: int = 4096, **kwargs):
             super().__init__(**kwargs)
@@ -224,7 +228,8 @@ def _minilm_token_encoder_class():
                 keep = [j for j, (tok, on) in enumerate(zip(enc.tokens, m))
                         if on and tok not in _SPECIAL and not _PUNCT_RE.match(tok)]
                 v = h[keep] if keep else h[:1]  # an all-punctuation text keeps its [CLS]
-                out.append((v / np.clip(np.linalg.norm(v, axis=1, keepdims=True), 1e-12, None)).astype(np.float32))
+                unit = v / np.clip(np.linalg.norm(v, axis=1, keepdims=True), 1e-12, None)
+                out.append(unit.astype(np.float16).astype(np.float32))
             return out
 
         def encode_tokens(self, texts: Sequence[str]) -> list[np.ndarray]:

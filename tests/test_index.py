@@ -53,3 +53,35 @@ def test_vector_cache_embeds_only_misses_and_keeps_query_and_passage_apart(tmp_p
     emb2 = CountingEmbedder()
     VectorCache(tmp_path / "v.sqlite", emb2, "counting").embed(["a", "bb", "ccc"])
     assert emb2.calls == []
+
+
+def test_token_vectors_are_cached_on_disk_and_equal_the_fresh_ones(tmp_path):
+    from sovereign_kernel.index import TokenVectorCache
+
+    class CountingEncoder:
+        model_id = "counting-f16"
+
+        def __init__(self):
+            self.encoded = []
+
+        def encode_tokens(self, texts):
+            self.encoded += texts
+            rng = np.random.default_rng(len(self.encoded))
+            return [rng.standard_normal((len(t.split()), 8)).astype(np.float32) for t in texts]
+
+    texts = ["CLIP reads the text in an image.", "Typographic attacks fool it.", "CLIP reads the text in an image."]
+    first_encoder = CountingEncoder()
+    first = TokenVectorCache(tmp_path / "vectors.sqlite", first_encoder).encode_tokens(texts)
+    assert first_encoder.encoded == texts[:2]  # the repeated text is encoded once
+    assert [a.shape for a in first] == [(7, 8), (4, 8), (7, 8)] and first[0].dtype == np.float32
+
+    # A new process (a new cache object on the same file): nothing is encoded again, and the
+    # vectors are the very numbers the first run used (float16 on disk, rounded the same way).
+    again_encoder = CountingEncoder()
+    again = TokenVectorCache(tmp_path / "vectors.sqlite", again_encoder).encode_tokens(texts)
+    assert again_encoder.encoded == []
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    other = CountingEncoder()
+    other.model_id = "another-model"  # vectors of another encoder are never mixed in
+    TokenVectorCache(tmp_path / "vectors.sqlite", other).encode_tokens(texts[:1])
+    assert other.encoded == texts[:1]
