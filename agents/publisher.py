@@ -83,12 +83,16 @@ def uncertainties(s: Signals, state: dict, settings, mode: str, insufficient: bo
         out.append(f"Off-topic drops: {dropped} of {s.n_candidates} candidate papers were dropped by the relevance "
                    f"gate ({settings.relevance_gate:.2f}) or the {settings.max_papers}-paper limit.")
     if s.off_topic_claims:
-        out.append(f"{s.off_topic_claims} claims have low similarity to the question (cosine < 0.30).")
+        n = s.off_topic_claims
+        out.append(f"Off-question claims: {n} of {s.n_claims} {'claim has' if n == 1 else 'claims have'} low "
+                   "similarity to the question (cosine < 0.30).")
     if llm_usage is not None:
         out += llm_uncertainties(mode, llm_usage)
     else:  # offline, or custom embeddings without a chat model
-        out.append(f"{mode.capitalize()} mode: claims are sentences extracted from abstracts and reviews are measured "
-                   "rubrics; no language model read the papers, and only abstracts (not full texts) were searched.")
+        out.append(f"{mode.capitalize()} mode: claims are sentences quoted from abstracts, so 'verified' confirms the "
+                   "quote at its offsets and corroboration by other papers is the informative signal; reviews are "
+                   "measured rubrics; no language model read the papers, and only abstracts (not full texts) were "
+                   "searched.")
     for note in state.get("notes", []):
         out.append(note)
     return out

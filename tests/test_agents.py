@@ -59,6 +59,10 @@ def test_cue_score_separates_findings_from_background():
     background = "Recently, vision-language models have become widely used in many applications."
     assert cue_score(finding, 3) > cue_score(background, 0) + 0.3
     assert claim_text("Moreover, the attack transfers to GPT-4V.") == "The attack transfers to GPT-4V."
+    # An aim statement says what was done, not found; the same frame reporting a result is a finding.
+    aim = "In this study, we addressed the reduction of the impact of typographic attacks on CLIP."
+    result = "In this study, we show that the impact of typographic attacks on CLIP is reduced by half."
+    assert cue_score(aim, 2) <= cue_score(result, 2) - 0.2
 
 
 def signals(**kw):
