@@ -14,7 +14,7 @@ from typing import Any, AsyncIterator, Callable
 
 from langgraph.types import Command
 
-from sovereign_kernel.checkpoints import open_checkpointer
+from sovereign_kernel.checkpoints import open_checkpointer, prune_history
 from sovereign_kernel.graph.build import build_graph
 from sovereign_kernel.llm import LLMSession
 from sovereign_kernel.llm_cache import response_cache
@@ -208,6 +208,9 @@ async def stream_events(question: str | None = None, *, settings: Settings | Non
                                                           stream_mode=["custom"], subgraphs=True):
             yield "progress", chunk
         snapshot = await graph.aget_state(config)
+        ended = not snapshot.next and not any(t.interrupts for t in snapshot.tasks)
+        if ended and not context.settings.keep_checkpoint_history:
+            await prune_history(saver, run_id)
     final = snapshot.values
     if "report" not in final:
         raise RuntimeError(f"run {run_id} stopped before it produced a report")

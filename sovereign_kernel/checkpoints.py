@@ -48,3 +48,28 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[object]:
             await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA synchronous=NORMAL")
             yield AsyncSqliteSaver(conn, serde=SERDE)
+
+
+async def prune_history(saver, thread_id: str) -> None:
+    """Keep only the latest checkpoint (and its writes) per namespace of a run that has ended.
+
+    A finished run is read (``show``, the final state) from its last checkpoint; the earlier
+    ones only served resuming, and each holds the whole state, ~3 MB a run in all. Postgres
+    has LangGraph's own ``aprune(keep_latest)``; the SQLite saver does not implement it, so
+    the same is done here in one transaction (freed pages are reused by later runs).
+    """
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    if not isinstance(saver, AsyncSqliteSaver):
+        await saver.aprune([thread_id], strategy="keep_latest")
+        return
+    async with saver.lock:
+        await saver.conn.execute(
+            "DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_id NOT IN ("
+            " SELECT MAX(checkpoint_id) FROM checkpoints WHERE thread_id = ? GROUP BY checkpoint_ns)",
+            (thread_id, thread_id))
+        await saver.conn.execute(
+            "DELETE FROM writes WHERE thread_id = ? AND NOT EXISTS (SELECT 1 FROM checkpoints c"
+            " WHERE c.thread_id = writes.thread_id AND c.checkpoint_ns = writes.checkpoint_ns"
+            " AND c.checkpoint_id = writes.checkpoint_id)", (thread_id,))
+        await saver.conn.commit()

@@ -258,16 +258,18 @@ def _handler(server: NIMServer):
                 rec.status = status
                 streamed = status == 200 and isinstance(body, dict) and body.get("stream") and rec.path == CHAT
                 data = _sse(payload) if streamed else json.dumps(payload).encode()
+                if status == 200 and isinstance(payload.get("usage"), dict):
+                    # Totals of what is sent, counted *before* the bytes go out: once the client has
+                    # the answer, a test may read the totals at once (counting after raced it).
+                    with server._lock:
+                        totals = server.usage_totals.setdefault(rec.path, {})
+                        for k, v in payload["usage"].items():
+                            totals[k] = totals.get(k, 0) + v
                 self.send_response(status)
                 self.send_header("Content-Type", "text/event-stream" if streamed else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
-                if status == 200 and isinstance(payload.get("usage"), dict):
-                    with server._lock:  # totals of what was actually sent
-                        totals = server.usage_totals.setdefault(rec.path, {})
-                        for k, v in payload["usage"].items():
-                            totals[k] = totals.get(k, 0) + v
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
                 pass
 

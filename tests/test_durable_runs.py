@@ -164,6 +164,12 @@ def test_resume_on_the_postgres_checkpointer(tmp_path):
             assert not (tmp_path / "checkpoints.sqlite").exists()  # the run lives in Postgres
             done = review("pg-1", "approve", home=str(tmp_path))
             assert done.status == "PUBLISHED" and done.report.report_id == paused.report.report_id
+            import psycopg
+
+            with psycopg.connect(url) as conn:  # ended: LangGraph's keep_latest prune left one per namespace
+                counts = conn.execute("SELECT checkpoint_ns, COUNT(*) FROM checkpoints WHERE thread_id = 'pg-1'"
+                                      " GROUP BY 1").fetchall()
+            assert counts and {n for _, n in counts} == {1}
         finally:
             del os.environ["SOVEREIGN_POSTGRES_URL"]
 
@@ -204,3 +210,26 @@ def test_sigkilled_nim_run_resumes_with_no_finished_llm_call_repeated(tmp_path):
     assert repeated == []  # no finished LLM call was sent again
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["provenance"]["mode"] == "nim"
+
+
+def test_a_finished_run_keeps_one_checkpoint_per_namespace_unless_history_is_asked_for(tmp_path):
+    import sqlite3
+
+    from sovereign_kernel.api import research, resume
+
+    def checkpoints(home, run_id):
+        with sqlite3.connect(home / "checkpoints.sqlite") as db:
+            return dict(db.execute("SELECT checkpoint_ns, COUNT(*) FROM checkpoints WHERE thread_id=? GROUP BY 1",
+                                   (run_id,)).fetchall())
+
+    pruned, kept = tmp_path / "pruned", tmp_path / "kept"
+    done = research(COVERED_QUESTION, corpus=str(SMALL_CORPUS), home=str(pruned), run_id="last-only")
+    per_ns = checkpoints(pruned, "last-only")
+    assert "" in per_ns and len(per_ns) >= 3 and set(per_ns.values()) == {1}  # root + retriever + extractor
+    again = resume("last-only", home=str(pruned))  # the final state is what remains, whole
+    assert again.report.report_id == done.report.report_id and again.markdown == done.markdown
+
+    full = research(COVERED_QUESTION, corpus=str(SMALL_CORPUS), home=str(kept), run_id="all-kept",
+                    keep_checkpoint_history=True)
+    assert sum(checkpoints(kept, "all-kept").values()) > 10
+    assert full.report.report_id == done.report.report_id  # an operational setting: same report
