@@ -84,7 +84,7 @@ def uncertainties(s: Signals, state: dict, settings, mode: str, insufficient: bo
                    f"gate ({settings.relevance_gate:.2f}) or the {settings.max_papers}-paper limit.")
     if s.off_topic_claims:
         n = s.off_topic_claims
-        out.append(f"Off-question claims: {n} of {s.n_claims} {'claim has' if n == 1 else 'claims have'} low "
+        out.append(f"Off-question claims: {n} of {s.n_claims} claims {'has' if n == 1 else 'have'} low "
                    "similarity to the question (cosine < 0.30).")
     if llm_usage is not None:
         out += llm_uncertainties(mode, llm_usage)

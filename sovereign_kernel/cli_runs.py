@@ -32,7 +32,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("show", help="a published report with its corrections")
-    p.add_argument("report_id")
+    p.add_argument("report_id", help="the report id (SRK-...) or the id of the run that made it")
     p.add_argument("--format", choices=["md", "json"], default="md")
 
     p = sub.add_parser("correct", help="append a correction (or a retraction) to a published report")
@@ -84,7 +84,8 @@ async def run(args, show_progress, finish_research) -> int:
                       f"{r['question'][:70]}")
         return 0
     if args.command == "show":
-        stored = store.get(args.report_id)
+        run = store.get_run(args.report_id)  # the id the research command printed last works too
+        stored = store.get(run.report_id if run is not None and run.report_id else args.report_id)
         if args.format == "json":
             print(json.dumps({"report": stored.report.model_dump(mode="json"), "manifest": stored.manifest}, indent=2))
         else:

@@ -79,8 +79,10 @@ def test_owner_edit_drops_a_claim_and_publishes(tmp_path):
 
 def test_corrections_append_and_show_in_report_and_manifest(tmp_path):
     out = tmp_path / "out"
-    cli("research", COVERED_QUESTION, "--corpus", str(SMALL_CORPUS), "--out", str(out), "--quiet", home=tmp_path)
+    cli("research", COVERED_QUESTION, "--corpus", str(SMALL_CORPUS), "--out", str(out), "--quiet",
+        "--run-id", "corr-1", home=tmp_path)
     manifest = json.loads((out / "manifest.json").read_text())
+    assert cli("show", "corr-1", home=tmp_path).stdout == cli("show", manifest["report_id"], home=tmp_path).stdout
     rid, claim = manifest["report_id"], json.loads(cli("show", manifest["report_id"], "--format", "json",
                                                        home=tmp_path).stdout)["report"]["claims"][1]["id"]
     cli("correct", rid, "--claim", claim, "--reason", "the number is from a different table", home=tmp_path)
