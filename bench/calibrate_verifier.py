@@ -160,7 +160,7 @@ def main() -> None:
         rows.append([s.features[f] for f in FEATURES])
         sentences.append(s.sentence.text)
         base.append(baseline_score(claim, paper.abstract))
-    res.vectors.close()
+    res.close()
     X = np.array(rows)
     base = np.array(base)
     print(f"SciFact train: {len(claims)} claims, {len(pairs)} pairs ({int(y.sum())} evidence, "

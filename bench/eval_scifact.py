@@ -179,7 +179,7 @@ def main() -> None:
         retrieval = retrieval_variants(data, res, settings)
         grounding = grounding_variants(data, res, settings, pairs)
     finally:
-        res.vectors.close()
+        res.close()
     print(f"\nVariants on the same {len(data.claims)} claims ({time.monotonic() - t1:.0f}s)")
     print(f"  {'retrieval':66s} nDCG@10  R@10   R@100")
     for name, m in retrieval.items():

@@ -134,7 +134,7 @@ def build_resources(data: SciFactData, settings: Settings, label: str = "scifact
     bm25 = load_or_build_bm25(data.papers, digest, home)
     embedder, embedder_id = _offline_embedder(settings.embed_max_tokens, settings.embed_batch_size)
     vectors = VectorCache(home / "vectors.sqlite", embedder, embedder_id)
-    return Resources(corpus, bm25, vectors, embedder_id)
+    return Resources(corpus, bm25, vectors, embedder_id, home=home)
 
 
 def kernel_ranking(claim: str, res, settings: Settings, expand: bool = True, depth: int | None = None) -> list[str]:
@@ -228,7 +228,13 @@ def run_scifact_eval(
     ``on_progress(stage, done, total)`` is called as claims and pairs are scored; ``keep_pairs``
     adds every grounding pair with both scores under ``"pairs"``.
     """
-    from sovereign_kernel.verification import DEFAULT_METHOD, BASELINE_METHOD, SentenceVerifier, baseline_score
+    from sovereign_kernel.verification import (
+        BASELINE_METHOD,
+        DEFAULT_METHOD,
+        SentenceVerifier,
+        baseline_score,
+        load_calibration,
+    )
 
     if mode == "nim":
         raise EvalError("eval --mode nim is not available yet (the NIM verifier is being built); use --mode offline")
@@ -250,11 +256,12 @@ def run_scifact_eval(
         seed = seed_rankings(data.papers, [c.text for c in claims])
         # -- grounding: the same pairs for both verifiers --------------------------------
         pairs = grounding_pairs(claims, rankings)
-        embed = lambda texts: res.vectors.embed(texts, kind="passage")  # noqa: E731 (as the extractor does)
+        embed = lambda texts: res.vectors.embed(texts, kind="passage")  # noqa: E731 (as the verifier agent does)
+        tokens = res.tokens if load_calibration().uses_tokens else None  # on disk, as in a run: a re-run encodes nothing
         y, conf, base, gold, pred = [], [], [], [], []
         for i, (ci, doc, label, gold_label) in enumerate(pairs):
             paper, claim = data.by_id.get(doc), claims[ci].text
-            best = SentenceVerifier([paper], embed).score([claim])[0][0] if paper else None
+            best = SentenceVerifier([paper], embed, token_encoder=tokens).score([claim])[0][0] if paper else None
             y.append(label)
             conf.append(best.confidence if best else 0.0)
             base.append(baseline_score(claim, paper.abstract) if paper else 0.0)
@@ -263,7 +270,7 @@ def run_scifact_eval(
             pred.append(predict_label(best, settings) if verified else NEI)
             progress("grounding", i + 1, len(pairs))
     finally:
-        res.vectors.close()
+        res.close()
     labels = None
     if pred and all(p is not None for p in pred):
         labels = {"accuracy": sum(p == g for p, g in zip(pred, gold)) / len(gold)}

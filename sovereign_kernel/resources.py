@@ -56,6 +56,11 @@ class Resources:
                 self._tokens = TokenVectorCache(self.home / "vectors.sqlite", default_token_encoder())
             return self._tokens
 
+    def close(self) -> None:
+        self.vectors.close()
+        if self._tokens is not None:
+            self._tokens.close()
+
     @cached_property
     def corpus_stems(self) -> set[str]:
         """Every stem in the corpus vocabulary, hyphen parts included (for aspect checks)."""
@@ -130,7 +135,5 @@ async def aget_resources(context: RunContext) -> Resources:
 def clear_resource_cache() -> None:
     with _lock:
         for res in _cache.values():
-            res.vectors.close()
-            if res._tokens is not None:
-                res._tokens.close()
+            res.close()
         _cache.clear()
