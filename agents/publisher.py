@@ -136,7 +136,7 @@ def render(state: dict, ctx: RunContext, res) -> dict:
         "extraction": f"sentence segmentation + claim-cue scoring, up to {settings.claims_per_paper} claims per paper "
                       f"(min score {settings.min_claim_score:.2f}); spans are character offsets into the abstract",
         "verification": f"{DEFAULT_METHOD}: each retrieved paper's best sentence for the claim, scored by "
-                        f"{cal.describe()}; verified at "
+                        f"{cal.describe()} (sentence vectors: {res.verifier_vectors.model_id}); verified at "
                         f"confidence >= {settings.verify_threshold:.2f}. Baseline {BASELINE_METHOD} at "
                         f">= {settings.baseline_threshold:.2f} shown alongside",
         "tribunal": f"SKEPTIC, VALIDATOR, SYNTHESIZER in parallel (measured rubrics); revision round when the score "
@@ -174,7 +174,8 @@ def render(state: dict, ctx: RunContext, res) -> dict:
     manifest = build_manifest(
         report, settings=public_settings, mode=mode,
         corpus={"label": res.corpus.label, "content_hash": res.corpus.content_hash, "papers": len(res.corpus)},
-        models={"embedder": res.embedder_id, "verifier": DEFAULT_METHOD, "calibration": cal.fitted_on, "llm": llm_models},
+        models={"embedder": res.embedder_id, "verifier": DEFAULT_METHOD, "calibration": cal.fitted_on,
+                "verifier_embedder": res.verifier_vectors.model_id, "llm": llm_models},
         insufficient=insufficient, tier_basis=basis, papers=[sp.paper for sp in kept if sp.paper.id in cited],
         owner_review=state.get("owner_decision"), llm_usage=llm_usage,
         fallbacks=llm_usage["fallbacks"] if llm_usage is not None else [],

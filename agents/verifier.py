@@ -46,7 +46,8 @@ def sentence_verify(claims: list[Claim], papers: list[Paper], res: Resources, se
     """The calibrated sentence verifier: confidence, verified, evidence passages, supporters."""
     by_id = {p.id: p for p in papers}
     tokens = res.tokens if load_calibration().uses_tokens else None  # on disk: a warm run re-encodes nothing
-    verifier = SentenceVerifier(papers, lambda texts: res.vectors.embed(texts, kind="passage"), token_encoder=tokens)
+    verifier = SentenceVerifier(papers, lambda texts: res.verifier_vectors.embed(texts, kind="passage"),
+                                token_encoder=tokens)
     scores = verifier.score([c.text for c in claims])
     out = []
     for claim, ranked in zip(claims, scores):

@@ -44,6 +44,10 @@ class Resources:
     embedder_id: str
     arxiv: object | None = None  # ArxivSource when the run's sources include arxiv
     home: Path | None = None  # the data directory: on-disk caches live there
+    # The calibrated verifier's sentence vectors: the local MiniLM its calibration was fit with,
+    # whatever embeds for retrieval (NIM cosines have another scale; fed to a MiniLM-fitted
+    # calibration they would give confidences that mean nothing). None: ``vectors`` is that MiniLM.
+    local_vectors: VectorCache | None = None
     _tokens: TokenVectorCache | None = field(default=None, repr=False)
 
     @property
@@ -56,8 +60,14 @@ class Resources:
                 self._tokens = TokenVectorCache(self.home / "vectors.sqlite", default_token_encoder())
             return self._tokens
 
+    @property
+    def verifier_vectors(self) -> VectorCache:
+        return self.local_vectors or self.vectors
+
     def close(self) -> None:
         self.vectors.close()
+        if self.local_vectors is not None:
+            self.local_vectors.close()
         if self._tokens is not None:
             self._tokens.close()
 
@@ -108,13 +118,18 @@ def get_resources(context: RunContext) -> Resources:
             return _cache[key]
         corpus = load_corpus(settings.corpus)
         bm25 = load_or_build_bm25(corpus.papers, corpus.content_hash, settings.resolved_home())
+        local, local_id = _offline_embedder(settings.embed_max_tokens, settings.embed_batch_size)  # loads lazily
+        path = settings.resolved_home() / "vectors.sqlite"
+        local_vectors = None
         if context.embeddings is not None:
             embedder = context.embeddings
             embedder_id = getattr(embedder, "model", None) or type(embedder).__name__
+            local_vectors = VectorCache(path, local, local_id)
         else:
-            embedder, embedder_id = _offline_embedder(settings.embed_max_tokens, settings.embed_batch_size)
-        vectors = VectorCache(settings.resolved_home() / "vectors.sqlite", embedder, str(embedder_id))
-        res = Resources(corpus, bm25, vectors, str(embedder_id), _arxiv_source(settings), settings.resolved_home())
+            embedder, embedder_id = local, local_id
+        vectors = VectorCache(path, embedder, str(embedder_id))
+        res = Resources(corpus, bm25, vectors, str(embedder_id), _arxiv_source(settings), settings.resolved_home(),
+                        local_vectors)
         _cache[key] = res
         return res
 

@@ -103,6 +103,20 @@ def test_report_claims_come_from_the_scripted_answers_with_checked_spans(full_ru
     assert any(u.startswith("Invented spans:") for u in result.report.uncertainties)
 
 
+def test_the_calibrated_verifier_scores_with_the_embedder_it_was_fit_with(full_run, home):
+    import sqlite3
+
+    result, _, _ = full_run
+    models = result.manifest["provenance"]["models"]
+    assert models["embedder"] == "nvidia/nv-embedqa-e5-v5"  # retrieval ranks with NIM ...
+    local = models["verifier_embedder"]
+    assert local.startswith("all-MiniLM-L6-v2")  # ... the calibration's features use its own MiniLM
+    assert f"(sentence vectors: {local})" in result.report.methodology["verification"]
+    with sqlite3.connect(home / "vectors.sqlite") as db:
+        stored = {m for (m,) in db.execute("SELECT DISTINCT model FROM vectors WHERE kind = 'passage'")}
+    assert {"nvidia/nv-embedqa-e5-v5", local} <= stored
+
+
 def test_reviews_keep_the_rubric_score_beside_the_llm_score(full_run):
     result, _, _ = full_run
     tribunal = result.manifest["tribunal"]
