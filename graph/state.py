@@ -83,22 +83,6 @@ class ResearchState(TypedDict, total=False):
     notes: Annotated[list[str], append_unique]  # run-level warnings for the uncertainties
 
 
-class RetrieverState(TypedDict, total=False):
-    """The retriever subgraph's own state: what its nodes read and write, plus ``candidates``
-    (every paper a search returned, once), which stays inside the subgraph."""
-
-    question: str
-    round: int
-    refined_queries: list[str]
-    queries: list[str]
-    hits: Annotated[list[SearchHit], merge_hits]
-    candidates: Annotated[dict[str, Paper], merge_papers]
-    ranked: list[ScoredPaper]
-    papers: list[Paper]
-    aspects: list[dict]
-    notes: Annotated[list[str], append_unique]
-
-
 class RetrieverOutput(TypedDict, total=False):
     """What the retriever subgraph hands back (only keys it owns, so list reducers don't double)."""
 
@@ -109,6 +93,16 @@ class RetrieverOutput(TypedDict, total=False):
     papers: list[Paper]
     aspects: list[dict]
     notes: Annotated[list[str], append_unique]
+
+
+class RetrieverState(RetrieverOutput, total=False):
+    """The retriever subgraph's own state: what it hands back, what it reads (the question, a
+    revision's refined queries) and ``candidates`` (every paper a search returned, once), which
+    stays inside the subgraph."""
+
+    question: str
+    refined_queries: list[str]
+    candidates: Annotated[dict[str, Paper], merge_papers]
 
 
 class ExtractorState(TypedDict, total=False):
