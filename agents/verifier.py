@@ -25,6 +25,7 @@ from sovereign_kernel.llm import render_prompt
 from sovereign_kernel.llm_schemas import VerifierJudgements
 from sovereign_kernel.resources import Resources, RunContext, aget_resources
 from sovereign_kernel.schemas import Claim, Paper
+from sovereign_kernel.index import paper_text
 from sovereign_kernel.text import split_sentences
 from sovereign_kernel.verification import (
     DEFAULT_METHOD,
@@ -35,6 +36,29 @@ from sovereign_kernel.verification import (
 )
 
 NO_JUDGEMENT = "the answer had no judgement for this claim"
+
+
+def encode_papers_side(papers: list[Paper], res: Resources) -> None:
+    """Fill the caches ``verify`` reads for the papers' side: their sentences', abstracts' and
+    titles' vectors (the calibrated verifier's, and the run embedder's for the LLM verifier's
+    passages) and their token vectors, each in one batch."""
+    sentences = [s.text for p in papers for s in split_sentences(p.abstract)]
+    if not sentences:
+        return
+    res.verifier_vectors.embed(sentences + [paper_text(p) for p in papers] + [p.title or p.id for p in papers],
+                               kind="passage")
+    if res.vectors is not res.verifier_vectors:
+        res.vectors.embed(sentences, kind="passage")
+    if load_calibration().uses_tokens:
+        res.tokens.encode_tokens(sentences + [p.title for p in papers if p.title.strip()])
+
+
+async def encode_papers(task: dict, runtime: Runtime[RunContext]) -> dict:
+    """With an LLM, a branch beside the extract branches: the verify step's work on the papers'
+    side (cold: seconds of MiniLM) is done while the models write claims, not after."""
+    res = await aget_resources(runtime.context)
+    await asyncio.to_thread(encode_papers_side, task["papers"], res)
+    return {}
 
 
 def verify_claims(claims: list[Claim], papers: list[Paper], res: Resources, settings) -> list[Claim]:

@@ -27,7 +27,7 @@ from sovereign_kernel.agents.reviser import revise
 from sovereign_kernel.agents.skeptic import skeptic
 from sovereign_kernel.agents.synthesizer import synthesizer
 from sovereign_kernel.agents.validator import validator
-from sovereign_kernel.agents.verifier import verify
+from sovereign_kernel.agents.verifier import encode_papers, verify
 from sovereign_kernel.graph.state import (
     ExtractorOutput,
     ExtractorState,
@@ -50,11 +50,15 @@ def fan_out_searches(state: RetrieverState) -> list[Send]:
 
 
 def fan_out_extraction(state: ExtractorState) -> list[Send] | str:
-    """One parallel extraction branch per kept paper; nothing kept → straight to verify."""
+    """One parallel extraction branch per kept paper (with an LLM, plus one that prepares the
+    papers' side of verification while the models answer); nothing kept → straight to verify."""
     papers = state.get("papers", [])
     if not papers:
         return "verify"
-    return [Send("extract", {"question": state["question"], "paper": p}) for p in papers]
+    sends = [Send("extract", {"question": state["question"], "paper": p}) for p in papers]
+    if getattr(get_runtime(RunContext).context, "llm_session", None) is not None:
+        sends.append(Send("encode_papers", {"papers": papers}))
+    return sends
 
 
 def route_after_judge(state: ResearchState) -> str:
@@ -92,9 +96,11 @@ def build_extractor() -> StateGraph:
     """extractor: extract ×N papers (parallel) → verify every claim."""
     g = StateGraph(ExtractorState, context_schema=RunContext, output_schema=ExtractorOutput)
     g.add_node("extract", extract)
+    g.add_node("encode_papers", encode_papers)
     g.add_node("verify", verify)
-    g.add_conditional_edges(START, fan_out_extraction, ["extract", "verify"])
+    g.add_conditional_edges(START, fan_out_extraction, ["extract", "encode_papers", "verify"])
     g.add_edge("extract", "verify")
+    g.add_edge("encode_papers", "verify")
     g.add_edge("verify", END)
     return g
 

@@ -25,6 +25,7 @@ from sovereign_kernel.llm import BUDGET_SPENT, LLMSession
 from sovereign_kernel.providers import ROLES, LLMSettings
 from sovereign_kernel.resources import RunContext, get_resources
 from sovereign_kernel.settings import Settings
+from sovereign_kernel.text import split_sentences
 
 ABSTRACTS = {p.id: p.abstract for p in load_corpus(str(SMALL_CORPUS)).papers}
 
@@ -115,6 +116,36 @@ def test_the_calibrated_verifier_scores_with_the_embedder_it_was_fit_with(full_r
     with sqlite3.connect(home / "vectors.sqlite") as db:
         stored = {m for (m,) in db.execute("SELECT DISTINCT model FROM vectors WHERE kind = 'passage'")}
     assert {"nvidia/nv-embedqa-e5-v5", local} <= stored
+
+
+def test_the_papers_side_of_verification_is_encoded_while_the_models_extract(srv, tmp_path, monkeypatch):
+    import sovereign_kernel.agents.verifier as verifier
+
+    reset(srv)
+    seen = {}
+    real_side, real_verify = verifier.encode_papers_side, verifier.sentence_verify
+
+    def side(papers, res):
+        seen["side_papers"] = sorted(p.id for p in papers)
+        real_side(papers, res)
+
+    def scored(claims, papers, res, settings):  # at verify time: what is still to encode?
+        before = res.tokens.computed, res.verifier_vectors.computed
+        out = real_verify(claims, papers, res, settings)
+        seen["encoded_in_verify"] = (res.tokens.computed - before[0], res.verifier_vectors.computed - before[1])
+        paper_texts = {s.text for p in papers for s in split_sentences(p.abstract)} | {p.title for p in papers}
+        seen["new_claim_texts"] = len({c.text for c in claims} - paper_texts)
+        seen["verify_papers"] = sorted(p.id for p in papers)
+        return out
+
+    monkeypatch.setattr(verifier, "encode_papers_side", side)
+    monkeypatch.setattr(verifier, "sentence_verify", scored)
+    result = research(COVERED_QUESTION, corpus=str(SMALL_CORPUS), home=str(tmp_path), max_revision_rounds=0,
+                      llm_settings=settings_for(srv))
+    assert result.report.claims and seen["side_papers"] == seen["verify_papers"]
+    # Only claim text that is no sentence of a paper was encoded in the verify step; every
+    # sentence, abstract and title was ready from the branch beside the extraction requests.
+    assert seen["encoded_in_verify"] == (seen["new_claim_texts"], seen["new_claim_texts"])
 
 
 def test_reviews_keep_the_rubric_score_beside_the_llm_score(full_run):
