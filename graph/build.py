@@ -1,7 +1,7 @@
 """The research graph, wired to read like the pipeline diagram.
 
 START → retriever [plan_queries → search ×4 (Send) → rank_and_gate]
-      → extractor [extract ×N papers (Send) → verify] → draft
+      → extractor [extract ×N papers (Send) (+ encode_papers, with an LLM) → verify] → draft
       → skeptic | validator | synthesizer (parallel) → judge
 judge ── score < threshold and rounds left ──→ revise → retriever (refined queries) | draft
 judge ── otherwise ──→ policy → publish ── PUBLISH ──→ record (store) → END
