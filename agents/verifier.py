@@ -14,7 +14,9 @@ Three signals per claim, all kept in the report:
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from collections import OrderedDict
 
 import sklearn
 from langgraph.runtime import Runtime
@@ -36,6 +38,9 @@ from sovereign_kernel.verification import (
 )
 
 NO_JUDGEMENT = "the answer had no judgement for this claim"
+MEMO_SIZE = 32  # verify calls remembered per process (claims x kept papers -> scored claims)
+_memo: OrderedDict[tuple, list[Claim]] = OrderedDict()
+_memo_lock = threading.Lock()
 
 
 def encode_papers_side(papers: list[Paper], res: Resources) -> None:
@@ -61,9 +66,26 @@ async def encode_papers(task: dict, runtime: Runtime[RunContext]) -> dict:
     return {}
 
 
-def verify_claims(claims: list[Claim], papers: list[Paper], res: Resources, settings) -> list[Claim]:
-    """Every claim against every sentence of the kept papers, plus the seed baseline."""
-    return with_baselines(sentence_verify(claims, papers, res, settings), baseline_scores(claims, papers), settings)
+async def calibrated_scores(claims: list[Claim], papers: list[Paper], res: Resources, settings) -> list[Claim]:
+    """Every claim against every sentence of the kept papers (the calibrated verifier) with the
+    seed baseline beside it, the two computed concurrently. The same claims against the same
+    papers (a revision round that found nothing new, a notebook re-run) are answered from
+    memory: the whole call is the unit, since the TF-IDF part is fit on the batch."""
+    key = (tuple((c.id, c.text, c.paper_id, c.source_span.start, c.source_span.end, c.method) for c in claims),
+           tuple((p.id, p.title, p.abstract) for p in papers),
+           settings.verify_threshold, settings.baseline_threshold, load_calibration().fitted_on)
+    with _memo_lock:
+        if key in _memo:
+            _memo.move_to_end(key)
+            return _memo[key]
+    scored, bases = await asyncio.gather(asyncio.to_thread(sentence_verify, claims, papers, res, settings),
+                                         asyncio.to_thread(baseline_scores, claims, papers, True))
+    out = with_baselines(scored, bases, settings)
+    with _memo_lock:
+        _memo[key] = out
+        while len(_memo) > MEMO_SIZE:
+            _memo.popitem(last=False)
+    return out
 
 
 def sentence_verify(claims: list[Claim], papers: list[Paper], res: Resources, settings) -> list[Claim]:
@@ -180,7 +202,7 @@ async def verify(state: dict, runtime: Runtime[RunContext]) -> dict:
     claims = [c for c in state.get("claims", []) if c.paper_id in kept]
     settings = runtime.context.settings
     if (sess := session(runtime)) is None:
-        verified = await asyncio.to_thread(verify_claims, claims, papers, res, settings)
+        verified = await calibrated_scores(claims, papers, res, settings)
     else:  # the LLM labels (one request per paper, concurrent, bounded by the session) start at
         # once; the calibrated verifier and the baseline are computed while they are in flight
         passages = await asyncio.to_thread(index_passages, claims, papers, res)
@@ -188,10 +210,8 @@ async def verify(state: dict, runtime: Runtime[RunContext]) -> dict:
         for c in claims:
             by_paper.setdefault(c.paper_id, []).append(c)
         judged = asyncio.gather(*(judge_paper(sess, pid, group, passages) for pid, group in by_paper.items()))
-        scored = asyncio.to_thread(sentence_verify, claims, papers, res, settings)
-        bases = asyncio.to_thread(baseline_scores, claims, papers, True)
-        scored, bases = await asyncio.gather(scored, bases)
+        scored = await calibrated_scores(claims, papers, res, settings)
         labels = {c.id: lab for group, labs in zip(by_paper.values(), await judged) for c, lab in zip(group, labs)}
-        verified = with_labels(with_baselines(scored, bases, settings), [labels[c.id] for c in claims])
+        verified = with_labels(scored, [labels[c.id] for c in claims])
     progress("verify", claims=len(verified), verified=sum(c.verified for c in verified))
     return {"claims": verified}

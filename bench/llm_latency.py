@@ -1,6 +1,6 @@
 """How close a nim-mode run comes to its LLM critical path.
 
-    python bench/llm_latency.py [--latency 0.3] [--repeat 3] [--corpus PATH] [--max-concurrency N]
+    python bench/llm_latency.py [--latency 0.3] [--repeat 3] [--corpus PATH] [--max-concurrency N] [--revision]
 
 Runs the real nim path (ChatNVIDIA + NVIDIAEmbeddings clients) against the scripted local NIM
 server of the tests (tests/scripted_llm.py: every role answered from its prompt; embeddings
@@ -12,7 +12,8 @@ measured run is repeated (``--repeat``, each a fresh run id) and the median wall
 
 The critical-path lower bound is the graph's LLM depth x the latency: the LLM calls that must
 follow one another (planner -> extraction per paper -> verification per paper -> the three
-reviewers, plus reviser -> ... per revision round); everything else (search, ranking, the
+reviewers, plus reviser -> ... per revision round, counted from the requests the server saw);
+everything else (search, ranking, the
 offline verifier, drafting, checkpoints) is overhead on top. Target: wall / bound <= 1.25.
 Prints the run's calls and tokens (checked against what the server counted); JSON last.
 """
@@ -34,23 +35,24 @@ sys.path.insert(0, str(ROOT / "tests"))
 QUESTION = "How vulnerable are vision-language models such as CLIP to typographic attacks, and which defenses work?"
 
 
-def llm_depth(usage: dict, rounds: int, searched_again: bool) -> int:
-    """LLM calls on the longest chain: per level, the calls run concurrently."""
-    roles = usage["roles"]
-    called = {r for r, st in roles.items() if st["calls"]}
-    first = [("planner" in called), ("extractor" in called), ("verifier" in called),
-             bool(called & {"skeptic", "validator", "synthesizer"})]
-    depth = sum(first)
-    for _ in range(rounds):  # revise -> (extract -> verify when it searched again) -> review
-        depth += 2 + (2 if searched_again else 0)
-    return depth
+REVIEWERS = {"skeptic", "validator", "synthesizer"}
+
+
+def llm_depth(roles_in_order: list[str]) -> int:
+    """LLM levels on the longest chain, from the roles of the requests the server received, in
+    arrival order: a level is a run of requests of one stage (the three reviewers are one
+    stage), e.g. planner | extractor x8 | verifier x8 | reviewers x3 -> 4. A stage answered
+    from the run's response cache (a revision round re-extracting the same papers) sent no
+    request, so it adds no level."""
+    stages = ["reviewers" if r in REVIEWERS else r for r in roles_in_order]
+    return sum(1 for i, s in enumerate(stages) if i == 0 or s != stages[i - 1])
 
 
 def serve(conn) -> None:
     """The server process: answer commands (latency, stats, stop) over a pipe."""
     sys.path.insert(0, str(ROOT / "tests"))
     from nim_server import CHAT
-    from scripted_llm import ResearchNIMServer
+    from scripted_llm import ResearchNIMServer, role_of
 
     with ResearchNIMServer(latency=0.0) as srv:
         conn.send(srv.base_url)
@@ -63,8 +65,9 @@ def serve(conn) -> None:
                 srv.max_in_flight = 0
                 conn.send("ok")
             elif cmd == "stats":
-                conn.send({"chat_requests": len(srv.requests_to(CHAT)), "usage": srv.usage_totals.get(CHAT, {}),
-                           "max_in_flight": srv.max_in_flight})
+                chats = srv.requests_to(CHAT)
+                conn.send({"chat_requests": len(chats), "usage": srv.usage_totals.get(CHAT, {}),
+                           "max_in_flight": srv.max_in_flight, "roles": [role_of(r.text) for r in chats]})
             else:
                 conn.send("bye")
                 return
@@ -77,6 +80,7 @@ def main() -> None:
     ap.add_argument("--question", default=QUESTION)
     ap.add_argument("--max-concurrency", type=int, default=None, help="default: LLMSettings' (8)")
     ap.add_argument("--repeat", type=int, default=3, help="measured runs; the median wall time is reported")
+    ap.add_argument("--revision", action="store_true", help="force one revision round (the longest LLM chain)")
     args = ap.parse_args()
     os.environ.pop("NVIDIA_API_KEY", None)
 
@@ -94,6 +98,8 @@ def main() -> None:
                                                         if args.max_concurrency else {}))
             args.max_concurrency = llm.max_concurrency
             kwargs = dict(corpus=args.corpus, home=home, llm_settings=llm)
+            if args.revision:  # no draft reaches 10: one revision round, searched again (the reviser's queries)
+                kwargs.update(revision_threshold=10.0, max_revision_rounds=1)
             t0 = time.monotonic()
             research(args.question, **kwargs)  # warm-up: corpus, BM25, vectors, clients
             warm = time.monotonic() - t0
@@ -116,8 +122,7 @@ def main() -> None:
     totals = usage["totals"]
     server, chat_requests = stats["usage"], stats["chat_requests"]
     rounds = result.report.results.revision_round
-    searched_again = rounds > 0 and "searched again" in result.report.methodology.get("revision", "")
-    depth = llm_depth(usage, rounds, searched_again)
+    depth = llm_depth(stats["roles"])
     critical = depth * args.latency
     ratio = wall / critical if critical else float("inf")
     print(f"corpus: {args.corpus}")

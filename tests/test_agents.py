@@ -92,3 +92,23 @@ def test_judge_averages_reviews_against_the_threshold():
     result = combine(reviews, 0, 6.5)
     assert result.score == round(sum(r.score for r in reviews) / 3, 2) and result.verdict == "PUBLISH"
     assert combine(reviews, 0, 10.1).verdict == "REVISE"
+
+
+def test_the_same_claims_against_the_same_papers_are_verified_once(monkeypatch):
+    import asyncio
+
+    import sovereign_kernel.agents.verifier as verifier
+
+    res, settings = resources(), Settings()
+    papers = [p for p in res.corpus.papers if "typographic" in p.abstract.lower()][:3]
+    claims = [c for p in papers for c in extract_offline(COVERED_QUESTION, p, res, settings)]
+    calls = []
+    real = verifier.sentence_verify
+    monkeypatch.setattr(verifier, "sentence_verify", lambda *a: calls.append(1) or real(*a))
+    first = asyncio.run(verifier.calibrated_scores(claims, papers, res, settings))
+    again = asyncio.run(verifier.calibrated_scores(claims, papers, res, settings))
+    assert len(calls) == 1 and again == first and all(c.confidence > 0 for c in first)
+    # Another abstract (a corrected record): computed afresh, never served stale.
+    edited = [papers[0].model_copy(update={"abstract": papers[0].abstract + " We also find nothing."}), *papers[1:]]
+    asyncio.run(verifier.calibrated_scores(claims, edited, res, settings))
+    assert len(calls) == 2

@@ -138,6 +138,7 @@ def test_the_papers_side_of_verification_is_encoded_while_the_models_extract(srv
         seen["verify_papers"] = sorted(p.id for p in papers)
         return out
 
+    monkeypatch.setattr(verifier, "_memo", type(verifier._memo)())  # no verify result remembered from other tests
     monkeypatch.setattr(verifier, "encode_papers_side", side)
     monkeypatch.setattr(verifier, "sentence_verify", scored)
     result = research(COVERED_QUESTION, corpus=str(SMALL_CORPUS), home=str(tmp_path), max_revision_rounds=0,
