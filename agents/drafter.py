@@ -10,10 +10,10 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from sovereign_kernel.agents.common import current_claims, progress
-from sovereign_kernel.aspects import Aspect, covers, text_stems
-from sovereign_kernel.index import paper_text
-from sovereign_kernel.resources import RunContext
-from sovereign_kernel.schemas import Claim, Draft
+from sovereign_kernel.domain.aspects import Aspect, covers, text_stems
+from sovereign_kernel.retrieval.index import paper_text
+from sovereign_kernel.runtime.resources import RunContext
+from sovereign_kernel.domain.schemas import Claim, Draft
 
 MAX_CLAIMS_PER_ASPECT = 2
 

@@ -23,11 +23,11 @@ from langgraph.runtime import Runtime
 
 from sovereign_kernel.agents.common import progress
 from sovereign_kernel.agents.llm_helpers import clip, find_span, session
-from sovereign_kernel.llm import render_prompt
-from sovereign_kernel.llm_schemas import ExtractedClaims
-from sovereign_kernel.resources import Resources, RunContext, aget_resources
-from sovereign_kernel.schemas import Claim, Paper, SourceSpan
-from sovereign_kernel.text import HEDGE_RE, NUMBER_RE, split_sentences
+from sovereign_kernel.llm.session import render_prompt
+from sovereign_kernel.llm.schemas import ExtractedClaims
+from sovereign_kernel.runtime.resources import Resources, RunContext, aget_resources
+from sovereign_kernel.domain.schemas import Claim, Paper, SourceSpan
+from sovereign_kernel.domain.text import HEDGE_RE, NUMBER_RE, split_sentences
 
 EXTRACT_METHOD = "offline-cue-v1"
 LLM_EXTRACT_METHOD = "llm-extract-v1"

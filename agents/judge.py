@@ -13,8 +13,8 @@ from langgraph.runtime import Runtime
 
 from sovereign_kernel.agents.common import progress, verified_claims
 from sovereign_kernel.agents.rubric import measure
-from sovereign_kernel.resources import RunContext
-from sovereign_kernel.schemas import TribunalResult
+from sovereign_kernel.runtime.resources import RunContext
+from sovereign_kernel.domain.schemas import TribunalResult
 
 
 def combine(reviews: list, round_: int, threshold: float) -> TribunalResult:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 
-from sovereign_kernel.schemas import Claim, Draft, Review
+from sovereign_kernel.domain.schemas import Claim, Draft, Review
 
 NEAR_VERBATIM = 0.9  # difflib ratio a model's span needs against the abstract text it is matched to
 MIN_SPAN_WORDS = 4  # shorter "spans" (a term, a model name) state no claim

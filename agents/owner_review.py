@@ -17,8 +17,8 @@ from pydantic import BaseModel, Field
 from sovereign_kernel.agents.common import current_claims, progress
 from sovereign_kernel.agents.drafter import build_draft
 from sovereign_kernel.agents.publisher import render
-from sovereign_kernel.aspects import Aspect
-from sovereign_kernel.resources import RunContext, aget_resources
+from sovereign_kernel.domain.aspects import Aspect
+from sovereign_kernel.runtime.resources import RunContext, aget_resources
 
 
 class OwnerDecision(BaseModel):

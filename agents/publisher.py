@@ -18,14 +18,14 @@ from sovereign_kernel.agents.common import current_claims, progress
 from sovereign_kernel.agents.drafter import order_claims
 from sovereign_kernel.agents.llm_helpers import NEAR_VERBATIM
 from sovereign_kernel.agents.rubric import LLM_MAX_RAISE, LLM_WEIGHT, Signals, measure
-from sovereign_kernel.manifest import build_manifest, canonical_json, tier
-from sovereign_kernel.providers import ROLES
-from sovereign_kernel.report import render_markdown
-from sovereign_kernel.resources import RunContext, aget_resources
-from sovereign_kernel.schemas import Reference, Report, RunResults
-from sovereign_kernel.settings import OPERATIONAL_FIELDS
-from sovereign_kernel.store import Store
-from sovereign_kernel.verification import BASELINE_METHOD, DEFAULT_METHOD, load_calibration
+from sovereign_kernel.publishing.manifest import build_manifest, canonical_json, tier
+from sovereign_kernel.llm.providers import ROLES
+from sovereign_kernel.publishing.markdown import render_markdown
+from sovereign_kernel.runtime.resources import RunContext, aget_resources
+from sovereign_kernel.domain.schemas import Reference, Report, RunResults
+from sovereign_kernel.domain.settings import OPERATIONAL_FIELDS
+from sovereign_kernel.publishing.store import Store
+from sovereign_kernel.verification.verifier import BASELINE_METHOD, DEFAULT_METHOD, load_calibration
 
 
 def report_id(question: str, corpus_hash: str, settings: dict, content: Report) -> str:

@@ -16,14 +16,14 @@ from langgraph.runtime import Runtime
 
 from sovereign_kernel.agents.common import progress
 from sovereign_kernel.agents.llm_helpers import clean_queries, session
-from sovereign_kernel.aspects import Aspect, covers, question_aspects, text_stems
-from sovereign_kernel.index import paper_text
-from sovereign_kernel.llm import render_prompt
-from sovereign_kernel.llm_schemas import PlannedQueries
-from sovereign_kernel.resources import Resources, RunContext, aget_resources
-from sovereign_kernel.arxiv_source import ArxivSourceError, SourceUnavailableError
-from sovereign_kernel.schemas import Paper, ScoredPaper, SearchHit
-from sovereign_kernel.text import content_tokens, keyphrases
+from sovereign_kernel.domain.aspects import Aspect, covers, question_aspects, text_stems
+from sovereign_kernel.retrieval.index import paper_text
+from sovereign_kernel.llm.session import render_prompt
+from sovereign_kernel.llm.schemas import PlannedQueries
+from sovereign_kernel.runtime.resources import Resources, RunContext, aget_resources
+from sovereign_kernel.sources.arxiv import ArxivSourceError, SourceUnavailableError
+from sovereign_kernel.domain.schemas import Paper, ScoredPaper, SearchHit
+from sovereign_kernel.domain.text import content_tokens, keyphrases
 
 ARXIV_FAILED = "Live arXiv source failed"
 

@@ -18,10 +18,10 @@ from langgraph.runtime import Runtime
 from sovereign_kernel.agents.common import current_claims, progress
 from sovereign_kernel.agents.llm_helpers import claims_block, clean_list, clean_queries, reviews_block, session
 from sovereign_kernel.agents.rubric import OFF_TOPIC_CLAIM_RELEVANCE
-from sovereign_kernel.aspects import Aspect
-from sovereign_kernel.llm import render_prompt
-from sovereign_kernel.llm_schemas import Revision
-from sovereign_kernel.resources import RunContext
+from sovereign_kernel.domain.aspects import Aspect
+from sovereign_kernel.llm.session import render_prompt
+from sovereign_kernel.llm.schemas import Revision
+from sovereign_kernel.runtime.resources import RunContext
 
 
 def plan_revision(state: dict, n_queries: int) -> tuple[list[str], list[str], list[str]]:

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 from sovereign_kernel.agents.common import current_claims
 from sovereign_kernel.agents.llm_helpers import claims_block, clean_list, draft_block, model_tag, session, signals_block
-from sovereign_kernel.aspects import Aspect
-from sovereign_kernel.llm import render_prompt
-from sovereign_kernel.llm_schemas import ReviewerAssessment
-from sovereign_kernel.text import HEDGE_RE
-from sovereign_kernel.schemas import Review, RubricItem
+from sovereign_kernel.domain.aspects import Aspect
+from sovereign_kernel.llm.session import render_prompt
+from sovereign_kernel.llm.schemas import ReviewerAssessment
+from sovereign_kernel.domain.text import HEDGE_RE
+from sovereign_kernel.domain.schemas import Review, RubricItem
 
 OFF_TOPIC_CLAIM_RELEVANCE = 0.3  # MiniLM cosine of a claim to the question
 PASS_SCORE = 6.5

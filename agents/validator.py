@@ -10,8 +10,8 @@ from langgraph.runtime import Runtime
 
 from sovereign_kernel.agents.common import progress
 from sovereign_kernel.agents.rubric import Signals, item, make_review, measure, ratio, scaled, with_llm_review
-from sovereign_kernel.resources import RunContext
-from sovereign_kernel.schemas import Review
+from sovereign_kernel.runtime.resources import RunContext
+from sovereign_kernel.domain.schemas import Review
 
 
 def validator_review(s: Signals, round_: int, min_verified: int) -> Review:

@@ -23,13 +23,13 @@ from langgraph.runtime import Runtime
 
 from sovereign_kernel.agents.common import progress
 from sovereign_kernel.agents.llm_helpers import clip, model_tag, session
-from sovereign_kernel.llm import render_prompt
-from sovereign_kernel.llm_schemas import VerifierJudgements
-from sovereign_kernel.resources import Resources, RunContext, aget_resources
-from sovereign_kernel.schemas import Claim, Paper
-from sovereign_kernel.index import paper_text
-from sovereign_kernel.text import split_sentences
-from sovereign_kernel.verification import (
+from sovereign_kernel.llm.session import render_prompt
+from sovereign_kernel.llm.schemas import VerifierJudgements
+from sovereign_kernel.runtime.resources import Resources, RunContext, aget_resources
+from sovereign_kernel.domain.schemas import Claim, Paper
+from sovereign_kernel.retrieval.index import paper_text
+from sovereign_kernel.domain.text import split_sentences
+from sovereign_kernel.verification.verifier import (
     DEFAULT_METHOD,
     SentenceVerifier,
     baseline_score,

@@ -2,7 +2,7 @@
 
     python bench/calibrate_verifier.py [--scifact ../shared/data/scifact] [--home DIR] [--write]
 
-Pairs are exactly the eval's (``sovereign_kernel.eval``): every (claim, evidence abstract) as a
+Pairs are exactly the eval's (``sovereign_kernel.app.evaluation``): every (claim, evidence abstract) as a
 positive and, per claim, the highest-ranked non-evidence abstract of the kernel's own retriever
 (planner queries -> BM25 -> ``score_candidates``) as a hard negative. Each pair is scored by
 ``SentenceVerifier`` on that one abstract, which measures every feature in
@@ -43,10 +43,10 @@ from sklearn.preprocessing import StandardScaler
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sovereign_kernel.eval import CONTRADICT, build_resources, grounding_pairs, kernel_ranking, load_scifact  # noqa: E402
-from sovereign_kernel.settings import Settings  # noqa: E402
-from sovereign_kernel.text import NEGATION_RE  # noqa: E402
-from sovereign_kernel.verification import (  # noqa: E402
+from sovereign_kernel.app.evaluation import CONTRADICT, build_resources, grounding_pairs, kernel_ranking, load_scifact  # noqa: E402
+from sovereign_kernel.domain.settings import Settings  # noqa: E402
+from sovereign_kernel.domain.text import NEGATION_RE  # noqa: E402
+from sovereign_kernel.verification.verifier import (  # noqa: E402
     FEATURES,
     Calibration,
     SentenceVerifier,

@@ -28,7 +28,7 @@ from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from sovereign_kernel.embeddings import LocalMiniLMEmbeddings  # noqa: E402
+from sovereign_kernel.retrieval.embeddings import LocalMiniLMEmbeddings  # noqa: E402
 
 WEIGHTS = (0.3, 0.5, 0.7)  # weight of the dense score in a hybrid
 
@@ -110,7 +110,7 @@ def seed_baseline(claim, doc):  # exactly the seed: vectorizer fitted on the pai
     return float((m[0] @ m[1].T).toarray()[0, 0])
 
 
-def local_sentence_tfidf(claim, sents):  # as sovereign_kernel.verification fits it
+def local_sentence_tfidf(claim, sents):  # as sovereign_kernel.verification.verifier fits it
     vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words="english")
     try:
         m = vec.fit_transform([claim] + sents)

@@ -32,8 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sovereign_kernel.agents.retriever import SEMANTIC_CEIL, SEMANTIC_FLOOR, plan_queries_offline  # noqa: E402
-from sovereign_kernel.aspects import covers, question_aspects, text_stems  # noqa: E402
-from sovereign_kernel.eval import (  # noqa: E402
+from sovereign_kernel.domain.aspects import covers, question_aspects, text_stems  # noqa: E402
+from sovereign_kernel.app.evaluation import (  # noqa: E402
     auroc,
     build_resources,
     format_table,
@@ -45,10 +45,10 @@ from sovereign_kernel.eval import (  # noqa: E402
     run_scifact_eval,
     seed_rankings,
 )
-from sovereign_kernel.index import paper_text  # noqa: E402
-from sovereign_kernel.settings import Settings  # noqa: E402
-from sovereign_kernel.text import content_tokens  # noqa: E402
-from sovereign_kernel.verification import Calibration, SentenceVerifier  # noqa: E402
+from sovereign_kernel.retrieval.index import paper_text  # noqa: E402
+from sovereign_kernel.domain.settings import Settings  # noqa: E402
+from sovereign_kernel.domain.text import content_tokens  # noqa: E402
+from sovereign_kernel.verification.verifier import Calibration, SentenceVerifier  # noqa: E402
 
 # The calibration that shipped before this benchmark (fit on BM25 hard negatives), for comparison.
 FIRST_CALIBRATION = {

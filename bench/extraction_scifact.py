@@ -37,8 +37,8 @@ def main() -> None:
     ap.add_argument("--home", default=str(Path.home() / ".cache" / "sovereign-bench"))
     args = ap.parse_args()
     from sovereign_kernel.agents.extractor import cue_score
-    from sovereign_kernel.index import VectorCache
-    from sovereign_kernel.resources import _offline_embedder
+    from sovereign_kernel.retrieval.index import VectorCache
+    from sovereign_kernel.runtime.resources import _offline_embedder
 
     corpus = {}
     for line in open(Path(args.scifact) / "corpus.jsonl", encoding="utf-8"):

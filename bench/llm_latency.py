@@ -84,8 +84,8 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.pop("NVIDIA_API_KEY", None)
 
-    from sovereign_kernel.api import research
-    from sovereign_kernel.providers import LLMSettings
+    from sovereign_kernel.app.api import research
+    from sovereign_kernel.llm.providers import LLMSettings
 
     ctx = multiprocessing.get_context("spawn")
     conn, child_conn = ctx.Pipe()

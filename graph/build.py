@@ -36,7 +36,7 @@ from sovereign_kernel.graph.state import (
     RetrieverOutput,
     RetrieverState,
 )
-from sovereign_kernel.resources import RunContext
+from sovereign_kernel.runtime.resources import RunContext
 
 REVIEWERS = ("skeptic", "validator", "synthesizer")
 

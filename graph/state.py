@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from typing_extensions import TypedDict  # typing.TypedDict on 3.11 defeats langgraph-api's schemas
 
-from sovereign_kernel.schemas import (
+from sovereign_kernel.domain.schemas import (
     Claim,
     Draft,
     Paper,

@@ -18,8 +18,8 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 
 from sovereign_kernel.graph.build import build_graph
-from sovereign_kernel.resources import RunContext
-from sovereign_kernel.settings import Settings
+from sovereign_kernel.runtime.resources import RunContext
+from sovereign_kernel.domain.settings import Settings
 
 __all__ = ["StudioContext", "graph", "make_graph"]
 

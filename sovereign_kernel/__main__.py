@@ -1,5 +1,5 @@
 import sys
 
-from sovereign_kernel.cli import main
+from sovereign_kernel.app.cli import main
 
 sys.exit(main())

@@ -31,7 +31,7 @@ _runs: dict = {}
 @pytest.fixture(scope="session")
 def run_research(sovereign_home):
     """``run_research(question, **settings)`` → ResearchResult, memoised per arguments."""
-    from sovereign_kernel.api import research
+    from sovereign_kernel.app.api import research
 
     def run(question: str, **overrides):
         overrides.setdefault("corpus", str(SMALL_CORPUS))

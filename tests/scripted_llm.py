@@ -32,7 +32,7 @@ from http.server import ThreadingHTTPServer
 
 from nim_server import CHAT, EMBED, NIMServer, Reply, _handler, words
 
-from sovereign_kernel.text import content_tokens, keyphrases, split_sentences
+from sovereign_kernel.domain.text import content_tokens, keyphrases, split_sentences
 
 INVENTED_SPAN = "Our scripted method achieves perfect robustness against every conceivable attack."
 CONTRADICT_MARKER = "zero-shot"
@@ -143,7 +143,7 @@ class ResearchNIMServer(NIMServer):
     def embedder(cls):
         with cls._embedder_lock:
             if cls._embedder is None:
-                from sovereign_kernel.embeddings import LocalMiniLMEmbeddings
+                from sovereign_kernel.retrieval.embeddings import LocalMiniLMEmbeddings
 
                 cls._embedder = LocalMiniLMEmbeddings()
             return cls._embedder

@@ -7,9 +7,9 @@ from sovereign_kernel.agents.rubric import Signals
 from sovereign_kernel.agents.skeptic import skeptic_review
 from sovereign_kernel.agents.synthesizer import synthesizer_review
 from sovereign_kernel.agents.validator import validator_review
-from sovereign_kernel.resources import RunContext, get_resources
-from sovereign_kernel.schemas import SearchHit
-from sovereign_kernel.settings import Settings
+from sovereign_kernel.runtime.resources import RunContext, get_resources
+from sovereign_kernel.domain.schemas import SearchHit
+from sovereign_kernel.domain.settings import Settings
 
 from conftest import COVERED_QUESTION, SMALL_CORPUS
 

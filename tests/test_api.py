@@ -42,5 +42,5 @@ def test_importing_the_schemas_does_not_build_the_graph():
     import subprocess
     import sys
 
-    code = "import sys, sovereign_kernel.schemas; print('sovereign_kernel.graph.build' in sys.modules)"
+    code = "import sys, sovereign_kernel.domain.schemas; print('sovereign_kernel.graph.build' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

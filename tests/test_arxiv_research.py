@@ -17,7 +17,7 @@ def recorded_ids(server):
 
 
 def test_arxiv_source_run_cites_only_replayed_papers(tmp_path):
-    from sovereign_kernel.api import research
+    from sovereign_kernel.app.api import research
 
     with ArxivReplayServer(default_search=RECORDED) as server:
         result = research(QUESTION, sources="arxiv", arxiv_url=server.url, arxiv_min_interval=0.05,
@@ -37,7 +37,7 @@ def test_arxiv_source_run_cites_only_replayed_papers(tmp_path):
 
 
 def test_unreachable_arxiv_falls_back_to_local_and_says_so(tmp_path):
-    from sovereign_kernel.api import research
+    from sovereign_kernel.app.api import research
 
     result = research("How vulnerable is CLIP to typographic attacks?", sources="arxiv,local",
                       arxiv_url=closed_port_url(), arxiv_min_interval=0.0, arxiv_max_retries=0,
@@ -47,8 +47,8 @@ def test_unreachable_arxiv_falls_back_to_local_and_says_so(tmp_path):
 
 
 def test_unreachable_arxiv_with_no_other_source_is_a_clear_error(tmp_path):
-    from sovereign_kernel.api import research
-    from sovereign_kernel.arxiv_source import SourceUnavailableError
+    from sovereign_kernel.app.api import research
+    from sovereign_kernel.sources.arxiv import SourceUnavailableError
 
     with pytest.raises(SourceUnavailableError, match="no source left"):
         research("How vulnerable is CLIP to typographic attacks?", sources="arxiv",

@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from arxiv_replay_server import FIXTURES, ArxivReplayServer, closed_port_url
 
-from sovereign_kernel.arxiv_source import (
+from sovereign_kernel.sources.arxiv import (
     DEFAULT_ARXIV_URL,
     URL_ENV,
     ArxivQueryError,
@@ -22,7 +22,7 @@ from sovereign_kernel.arxiv_source import (
     SourceUnavailableError,
     rate_limiter_for,
 )
-from sovereign_kernel.corpus import paper_content_hash
+from sovereign_kernel.sources.corpus import paper_content_hash
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 FAST = dict(min_interval=0.0, backoff=0.01)  # spacing is tested on its own, with 0.2 s

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from sovereign_kernel.corpus import Corpus, CorpusError, load_corpus
-from sovereign_kernel.schemas import Paper, split_arxiv_version
+from sovereign_kernel.sources.corpus import Corpus, CorpusError, load_corpus
+from sovereign_kernel.domain.schemas import Paper, split_arxiv_version
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL = FIXTURES / "arxiv_small.jsonl"
@@ -201,7 +201,7 @@ def test_unknown_version_falls_back_to_later_published_date(tmp_path):
 
 
 def test_corrupt_lines_are_counted_skipped_and_logged(caplog):
-    with caplog.at_level(logging.WARNING, logger="sovereign_kernel.corpus"):
+    with caplog.at_level(logging.WARNING, logger="sovereign_kernel.sources.corpus"):
         corpus = load_corpus(CORRUPT)
     assert sorted(corpus.by_id) == ["2405.18770", "2412.00114", "2505.24600", "2510.16295"]
     assert corpus.skipped_lines == 5  # blank / whitespace-only lines are not corrupt
@@ -213,7 +213,7 @@ def test_corrupt_lines_are_counted_skipped_and_logged(caplog):
     assert "designed to be transparent and unbiased benchmark" in kept.abstract
     assert "By offering a transparent" not in kept.abstract
 
-    warnings = [r for r in caplog.records if r.name == "sovereign_kernel.corpus" and r.levelno == logging.WARNING]
+    warnings = [r for r in caplog.records if r.name == "sovereign_kernel.sources.corpus" and r.levelno == logging.WARNING]
     assert len(warnings) == 1
     msg = warnings[0].getMessage()
     assert "5" in msg and "arxiv_corrupt.jsonl" in msg
@@ -221,7 +221,7 @@ def test_corrupt_lines_are_counted_skipped_and_logged(caplog):
 
 
 def test_clean_file_logs_no_warning(caplog):
-    with caplog.at_level(logging.WARNING, logger="sovereign_kernel.corpus"):
+    with caplog.at_level(logging.WARNING, logger="sovereign_kernel.sources.corpus"):
         load_corpus(SMALL)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 

@@ -10,8 +10,8 @@ from langchain_core.messages import AIMessage
 from scripted_llm import ScriptedChat
 
 from conftest import COVERED_QUESTION, SMALL_CORPUS
-from sovereign_kernel.api import research
-from sovereign_kernel.providers import ROLES
+from sovereign_kernel.app.api import research
+from sovereign_kernel.llm.providers import ROLES
 
 
 def test_a_custom_chat_model_drives_every_llm_agent(tmp_path):

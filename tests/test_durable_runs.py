@@ -42,8 +42,8 @@ def test_escalated_run_waits_then_approve_publishes(tmp_path):
 
 
 def test_reject_archives_with_the_reason(tmp_path):
-    from sovereign_kernel.api import research, review
-    from sovereign_kernel.store import Store
+    from sovereign_kernel.app.api import research, review
+    from sovereign_kernel.publishing.store import Store
 
     paused = research(UNANSWERABLE_QUESTION, corpus=str(SMALL_CORPUS), home=str(tmp_path), run_id="esc-2")
     assert paused.status == "PENDING_REVIEW"
@@ -58,7 +58,7 @@ def test_reject_archives_with_the_reason(tmp_path):
 
 
 def test_owner_edit_drops_a_claim_and_publishes(tmp_path):
-    from sovereign_kernel.api import research, review
+    from sovereign_kernel.app.api import research, review
 
     # A publish threshold no draft reaches forces the escalation of a run that has claims.
     paused = research(COVERED_QUESTION, corpus=str(SMALL_CORPUS), home=str(tmp_path), run_id="esc-3",
@@ -156,7 +156,7 @@ def test_resume_on_the_postgres_checkpointer(tmp_path):
 
     if not find_bin("initdb") and not os.environ.get("CI"):
         pytest.skip("PostgreSQL server binaries are not installed (apt-get install postgresql); CI installs them")
-    from sovereign_kernel.api import research, review
+    from sovereign_kernel.app.api import research, review
 
     with postgres_server() as url:
         os.environ["SOVEREIGN_POSTGRES_URL"] = url
@@ -217,7 +217,7 @@ def test_sigkilled_nim_run_resumes_with_no_finished_llm_call_repeated(tmp_path):
 def test_a_finished_run_keeps_one_checkpoint_per_namespace_unless_history_is_asked_for(tmp_path):
     import sqlite3
 
-    from sovereign_kernel.api import research, resume
+    from sovereign_kernel.app.api import research, resume
 
     def checkpoints(home, run_id):
         with sqlite3.connect(home / "checkpoints.sqlite") as db:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sovereign_kernel.embeddings import DIM, LocalMiniLMEmbeddings
+from sovereign_kernel.retrieval.embeddings import DIM, LocalMiniLMEmbeddings
 
 SENTENCES = [
     "Vitamin D supplementation reduces the risk of fractures in elderly people.",

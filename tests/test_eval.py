@@ -10,7 +10,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import roc_auc_score
 
-from sovereign_kernel.eval import (
+from sovereign_kernel.app.evaluation import (
     EvalError,
     add_eval_parser,
     auroc,
@@ -21,7 +21,7 @@ from sovereign_kernel.eval import (
     run_eval_command,
     run_scifact_eval,
 )
-from sovereign_kernel.verification import baseline_score
+from sovereign_kernel.verification.verifier import baseline_score
 
 TINY = Path(__file__).parent / "fixtures" / "scifact_tiny"
 CORPUS, CLAIMS = TINY / "corpus.jsonl", TINY / "claims.jsonl"

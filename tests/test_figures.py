@@ -11,7 +11,7 @@ import zlib
 import pytest
 
 from conftest import COVERED_QUESTION, UNANSWERABLE_QUESTION
-from sovereign_kernel.figures import FIGURE_SIZE_PX, tribunal_and_confidence_figure
+from sovereign_kernel.publishing.figures import FIGURE_SIZE_PX, tribunal_and_confidence_figure
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -79,6 +79,6 @@ def test_untrusted_paper_ids_and_many_papers_draw(covered, tmp_path):
 
 
 def test_importing_the_package_does_not_import_matplotlib():
-    code = ("import sys, sovereign_kernel, sovereign_kernel.figures, sovereign_kernel.notebook; "
+    code = ("import sys, sovereign_kernel, sovereign_kernel.publishing.figures, sovereign_kernel.publishing.html; "
             "assert 'matplotlib' not in sys.modules, 'matplotlib imported eagerly'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

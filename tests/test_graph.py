@@ -2,7 +2,7 @@
 
 import json
 
-from sovereign_kernel.api import build_graph
+from sovereign_kernel.app.api import build_graph
 
 from conftest import COVERED_QUESTION, UNANSWERABLE_QUESTION
 
@@ -50,7 +50,7 @@ def test_unanswerable_question_ends_watchlist_with_insufficient_evidence(run_res
 
 
 def test_same_inputs_give_identical_claims_scores_and_manifest(sovereign_home):
-    from sovereign_kernel.api import research
+    from sovereign_kernel.app.api import research
     from conftest import SMALL_CORPUS
 
     a = research(COVERED_QUESTION, corpus=str(SMALL_CORPUS), max_papers=5)
@@ -91,9 +91,9 @@ def history(result):
 def test_a_second_search_round_ranks_earlier_candidates_too_and_hits_carry_no_papers():
     import asyncio
 
-    from sovereign_kernel.api import make_context
+    from sovereign_kernel.app.api import make_context
     from sovereign_kernel.graph.build import build_retriever
-    from sovereign_kernel.settings import Settings
+    from sovereign_kernel.domain.settings import Settings
 
     from conftest import SMALL_CORPUS
 

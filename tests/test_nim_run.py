@@ -17,15 +17,15 @@ from conftest import COVERED_QUESTION, SMALL_CORPUS
 from sovereign_kernel.agents.extractor import extract_llm
 from sovereign_kernel.agents.llm_helpers import clip, find_span
 from sovereign_kernel.agents.rubric import LLM_MAX_RAISE, combined_score
-from sovereign_kernel.api import make_context, research, resume
-from sovereign_kernel.checkpoints import SERDE
-from sovereign_kernel.corpus import load_corpus
+from sovereign_kernel.app.api import make_context, research, resume
+from sovereign_kernel.runtime.checkpoints import SERDE
+from sovereign_kernel.sources.corpus import load_corpus
 from sovereign_kernel.graph.build import build_graph
-from sovereign_kernel.llm import BUDGET_SPENT, LLMSession
-from sovereign_kernel.providers import ROLES, LLMSettings
-from sovereign_kernel.resources import RunContext, get_resources
-from sovereign_kernel.settings import Settings
-from sovereign_kernel.text import split_sentences
+from sovereign_kernel.llm.session import BUDGET_SPENT, LLMSession
+from sovereign_kernel.llm.providers import ROLES, LLMSettings
+from sovereign_kernel.runtime.resources import RunContext, get_resources
+from sovereign_kernel.domain.settings import Settings
+from sovereign_kernel.domain.text import split_sentences
 
 ABSTRACTS = {p.id: p.abstract for p in load_corpus(str(SMALL_CORPUS)).papers}
 

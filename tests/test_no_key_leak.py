@@ -13,7 +13,7 @@ from nim_server import CHAT, EMBED, Reply
 from scripted_llm import ResearchNIMServer
 
 from conftest import COVERED_QUESTION, SMALL_CORPUS
-from sovereign_kernel.api import research
+from sovereign_kernel.app.api import research
 
 KEY = "nvapi" + "-TESTKEY-leakcheck-0123456789abcdefXYZ"  # split so no key-shaped literal is committed
 NEEDLES = (KEY.encode(), b"TESTKEY", b"leakcheck-0123456789")

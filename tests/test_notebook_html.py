@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 import pytest
 
 from conftest import COVERED_QUESTION
-from sovereign_kernel.notebook import report_html
+from sovereign_kernel.publishing.html import report_html
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -76,7 +76,7 @@ def test_hostile_paper_text_is_escaped(covered):
 
 
 def test_figure_is_embedded_and_missing_manifest_is_tolerated(covered, tmp_path):
-    from sovereign_kernel.figures import tribunal_and_confidence_figure
+    from sovereign_kernel.publishing.figures import tribunal_and_confidence_figure
 
     png = tribunal_and_confidence_figure(covered.report, tmp_path / "f.png")
     page = report_html(covered.report, None, figure=png)

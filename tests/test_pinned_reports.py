@@ -73,7 +73,7 @@ RUNS = {
 
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_pinned_report_is_unchanged(name, sovereign_home):
-    from sovereign_kernel.api import research
+    from sovereign_kernel.app.api import research
 
     question, kwargs = RUNS[name]
     got = parts(research(question, **kwargs()))  # corpus=None: the bundled demo corpus

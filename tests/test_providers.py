@@ -16,7 +16,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from nim_server import CHAT, EMBED, MODELS, NIMServer, Reply
 
-from sovereign_kernel.llm import (
+from sovereign_kernel.llm.session import (
     BUDGET_SPENT,
     UNTRUSTED_FIELDS,
     LLMSession,
@@ -24,8 +24,8 @@ from sovereign_kernel.llm import (
     render_prompt,
     wrap_untrusted,
 )
-from sovereign_kernel.llm_schemas import ROLE_SCHEMAS, ExtractedClaims, PlannedQueries, VerifierJudgement
-from sovereign_kernel.providers import (
+from sovereign_kernel.llm.schemas import ROLE_SCHEMAS, ExtractedClaims, PlannedQueries, VerifierJudgement
+from sovereign_kernel.llm.providers import (
     ROLES,
     LLMSettings,
     RetryingEmbeddings,

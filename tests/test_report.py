@@ -1,6 +1,6 @@
 """Paper text is untrusted: it must not break the report's Markdown or inject HTML."""
 
-from sovereign_kernel.report import escape_md, render_markdown
+from sovereign_kernel.publishing.markdown import escape_md, render_markdown
 
 
 def test_escape_neutralises_markup_and_table_breaks():

@@ -1,7 +1,7 @@
 import json
 from pathlib import Path
 
-from sovereign_kernel.schemas import Manifest, json_schemas, split_arxiv_version
+from sovereign_kernel.domain.schemas import Manifest, json_schemas, split_arxiv_version
 
 SCHEMA_DIR = Path(__file__).parent.parent / "schemas"
 
@@ -9,7 +9,7 @@ SCHEMA_DIR = Path(__file__).parent.parent / "schemas"
 def test_exported_json_schemas_match_the_models():
     schemas = json_schemas()
     on_disk = {p.name.removesuffix(".schema.json"): json.loads(p.read_text()) for p in SCHEMA_DIR.glob("*.schema.json")}
-    assert on_disk == schemas, "run: python -m sovereign_kernel.schemas schemas"
+    assert on_disk == schemas, "run: python -m sovereign_kernel.domain.schemas schemas"
 
 
 def test_manifest_of_a_real_run_validates_against_the_contract(run_research):

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from sovereign_kernel import store as store_mod
-from sovereign_kernel.manifest import content_hash
-from sovereign_kernel.store import (
+from sovereign_kernel.publishing import store as store_mod
+from sovereign_kernel.publishing.manifest import content_hash
+from sovereign_kernel.publishing.store import (
     SCHEMA_VERSION, ClaimNotFound, InvalidEntry, ReportConflict, ReportNotFound, ReportRetracted, SchemaError,
     Store, StoreError,
 )
@@ -28,7 +28,7 @@ QUESTION = "How vulnerable are vision-language models such as CLIP to typographi
 @pytest.fixture(scope="session")
 def sample(tmp_path_factory):
     """One real pipeline run for the whole session (reuses the session SOVEREIGN_HOME when conftest set one)."""
-    from sovereign_kernel.api import research
+    from sovereign_kernel.app.api import research
 
     with pytest.MonkeyPatch.context() as mp:
         home = os.environ.get("SOVEREIGN_HOME", "")

@@ -1,5 +1,5 @@
-from sovereign_kernel.aspects import covers, question_aspects, text_stems
-from sovereign_kernel.text import keyphrases, split_sentences, stem
+from sovereign_kernel.domain.aspects import covers, question_aspects, text_stems
+from sovereign_kernel.domain.text import keyphrases, split_sentences, stem
 
 
 def test_sentences_carry_exact_offsets_and_respect_abbreviations():

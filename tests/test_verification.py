@@ -1,7 +1,7 @@
 import numpy as np
 
-from sovereign_kernel.schemas import Paper
-from sovereign_kernel.verification import (
+from sovereign_kernel.domain.schemas import Paper
+from sovereign_kernel.verification.verifier import (
     FEATURES,
     SentenceVerifier,
     entity_mismatch,

@@ -39,9 +39,9 @@ from typing import Callable, Mapping, Protocol, Sequence
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from sovereign_kernel.index import paper_text
-from sovereign_kernel.schemas import Evidence, Paper
-from sovereign_kernel.text import NEGATION_RE, Sentence, content_tokens, numbers_in, split_sentences, stem
+from sovereign_kernel.retrieval.index import paper_text
+from sovereign_kernel.domain.schemas import Evidence, Paper
+from sovereign_kernel.domain.text import NEGATION_RE, Sentence, content_tokens, numbers_in, split_sentences, stem
 
 BASELINE_METHOD = "baseline-tfidf-1-2gram"
 DEFAULT_METHOD = "sentence-hybrid"
@@ -205,7 +205,7 @@ _SPECIAL = frozenset({"[CLS]", "[SEP]", "[PAD]", "[UNK]"})
 
 
 def _minilm_token_encoder_class():
-    from sovereign_kernel.embeddings import LocalMiniLMEmbeddings
+    from sovereign_kernel.retrieval.embeddings import LocalMiniLMEmbeddings
 
     class MiniLMTokenEncoder(LocalMiniLMEmbeddings):
         """The local MiniLM's last hidden states per word piece (special tokens and pure

@@ -1,4 +1,4 @@
-"""The local corpus: arXiv-style JSONL records loaded into :class:`~sovereign_kernel.schemas.Paper`.
+"""The local corpus: arXiv-style JSONL records loaded into :class:`~sovereign_kernel.domain.schemas.Paper`.
 
 A corpus is a ``.jsonl`` file, a ``.jsonl.gz`` file or a folder of them; ``None`` means the
 bundled demo corpus (``sovereign_kernel/data/demo_corpus.jsonl.gz``). One JSON object a line::
@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from sovereign_kernel.schemas import Paper, split_arxiv_version
+from sovereign_kernel.domain.schemas import Paper, split_arxiv_version
 
-logger = logging.getLogger("sovereign_kernel.corpus")
+logger = logging.getLogger(__name__)
 
 DEMO_CORPUS_FILE = "demo_corpus.jsonl.gz"
 _SUFFIXES = (".jsonl", ".jsonl.gz")
@@ -235,7 +235,7 @@ def _demo_corpus_ref():
         return resources.files("sovereign_kernel").joinpath("data").joinpath(DEMO_CORPUS_FILE)
     except (TypeError, NotADirectoryError, ModuleNotFoundError):
         # e.g. sovereign_kernel imported as a namespace package through an editable-install hook
-        return Path(__file__).resolve().parent / "data" / DEMO_CORPUS_FILE
+        return Path(__file__).resolve().parents[1] / "data" / DEMO_CORPUS_FILE
 
 
 def load_corpus(path: str | Path | None = None) -> Corpus:

@@ -20,8 +20,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
-from sovereign_kernel.schemas import Paper
-from sovereign_kernel.text import STOP_WORDS
+from sovereign_kernel.domain.schemas import Paper
+from sovereign_kernel.domain.text import STOP_WORDS
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from langchain_core.runnables import RunnableLambda
 from langchain_core.runnables.config import ensure_config, merge_configs
 from pydantic import BaseModel, ValidationError
 
-from sovereign_kernel.llm_answers import UsageHandler, coerce, json_prompt_runnable, parse_json_answer, reported_usage  # noqa: F401
-from sovereign_kernel.llm_cache import ResponseCache, prompt_key
+from sovereign_kernel.llm.answers import UsageHandler, coerce, json_prompt_runnable, parse_json_answer, reported_usage  # noqa: F401
+from sovereign_kernel.llm.response_cache import ResponseCache, prompt_key
 from sovereign_kernel.prompts import UNTRUSTED_FIELDS, load_prompt, render_prompt, wrap_untrusted  # noqa: F401 (re-exported)
-from sovereign_kernel.providers import LLMSettings, backoff_params, detect_mode, is_transient, make_chat, redact, status_of
+from sovereign_kernel.llm.providers import LLMSettings, backoff_params, detect_mode, is_transient, make_chat, redact, status_of
 
 logger = logging.getLogger(__name__)
 
@@ -291,7 +291,7 @@ class LLMSession:
 
     def _prepare_all(self) -> None:
         """Every role's model name, client and structured runnable (errors surface on real use)."""
-        from sovereign_kernel.llm_schemas import ROLE_SCHEMAS
+        from sovereign_kernel.llm.schemas import ROLE_SCHEMAS
 
         for role, schema in ROLE_SCHEMAS.items():
             try:

@@ -12,12 +12,12 @@ from __future__ import annotations
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from sovereign_kernel.checkpoints import SERDE
+from sovereign_kernel.runtime.checkpoints import SERDE
 from sovereign_kernel.graph.build import build_graph
 from sovereign_kernel.agents.publisher import sources
-from sovereign_kernel.api import make_context
-from sovereign_kernel.settings import Settings
-from sovereign_kernel.store import Store, utc_now
+from sovereign_kernel.app.api import make_context
+from sovereign_kernel.domain.settings import Settings
+from sovereign_kernel.publishing.store import Store, utc_now
 
 
 def _claims(report) -> dict:

@@ -13,7 +13,7 @@ import html
 import re
 from pathlib import Path
 
-from sovereign_kernel.schemas import Report
+from sovereign_kernel.domain.schemas import Report
 
 __all__ = ["report_html"]
 

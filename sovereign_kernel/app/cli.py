@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from sovereign_kernel import cli_runs
-from sovereign_kernel.arxiv_source import ArxivSourceError
-from sovereign_kernel.corpus import CorpusError
-from sovereign_kernel.eval import add_eval_parser, run_eval_command
+from sovereign_kernel.app import cli_runs
+from sovereign_kernel.sources.arxiv import ArxivSourceError
+from sovereign_kernel.sources.corpus import CorpusError
+from sovereign_kernel.app.evaluation import add_eval_parser, run_eval_command
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,7 +89,7 @@ def _finish(result, out_dir, as_json: bool) -> int:
 
 
 async def _research(args) -> int:
-    from sovereign_kernel.api import stream_events
+    from sovereign_kernel.app.api import stream_events
 
     show = _progress_printer(args)
     result = None

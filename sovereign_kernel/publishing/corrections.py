@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sovereign_kernel.report import escape_md
-from sovereign_kernel.schemas import CORRECTION_CONTRACT, Report
+from sovereign_kernel.publishing.markdown import escape_md
+from sovereign_kernel.domain.schemas import CORRECTION_CONTRACT, Report
 
 _SUMMARY_LINE = re.compile(r"^- Corrections: .*\(" + re.escape(CORRECTION_CONTRACT) + r"\)\.$", re.M)
 

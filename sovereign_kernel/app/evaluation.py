@@ -35,10 +35,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from sovereign_kernel.corpus import Corpus, corpus_content_hash, normalise_whitespace, paper_content_hash
-from sovereign_kernel.metrics import auroc, ndcg_at_k, precision_recall, recall_at_k
-from sovereign_kernel.schemas import Paper, SearchHit
-from sovereign_kernel.settings import Settings
+from sovereign_kernel.sources.corpus import Corpus, corpus_content_hash, normalise_whitespace, paper_content_hash
+from sovereign_kernel.app.metrics import auroc, ndcg_at_k, precision_recall, recall_at_k
+from sovereign_kernel.domain.schemas import Paper, SearchHit
+from sovereign_kernel.domain.settings import Settings
 
 SUPPORT, CONTRADICT, NEI = "SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO"
 RETRIEVAL_DEPTH = 100  # the ranking is cut here (Recall@100 is the deepest metric)
@@ -125,8 +125,8 @@ def load_scifact(corpus_path: str | Path, claims_path: str | Path, limit: int | 
 # --------------------------------------------------------------------------------------------
 def build_resources(data: SciFactData, settings: Settings, label: str = "scifact"):
     """The retriever's ``Resources`` over the SciFact corpus: cached BM25 and vector cache."""
-    from sovereign_kernel.index import VectorCache, load_or_build_bm25
-    from sovereign_kernel.resources import Resources, _offline_embedder
+    from sovereign_kernel.retrieval.index import VectorCache, load_or_build_bm25
+    from sovereign_kernel.runtime.resources import Resources, _offline_embedder
 
     home = settings.resolved_home()
     digest = corpus_content_hash(data.papers)
@@ -141,7 +141,7 @@ def kernel_ranking(claim: str, res, settings: Settings, expand: bool = True, dep
     """The retriever agent's path for one question: plan queries, BM25 search each, then
     ``score_candidates`` over the union; returns paper ids best first."""
     from sovereign_kernel.agents.retriever import plan_queries_offline, score_candidates
-    from sovereign_kernel.text import content_tokens
+    from sovereign_kernel.domain.text import content_tokens
 
     if expand:
         queries = plan_queries_offline(claim, res, settings.n_queries)
@@ -161,7 +161,7 @@ def seed_rankings(papers: Sequence[Paper], claims: Sequence[str], depth: int = R
     fitted on the corpus) between the claim and title + abstract."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from sovereign_kernel.index import paper_text
+    from sovereign_kernel.retrieval.index import paper_text
 
     vec = TfidfVectorizer(ngram_range=(1, 2), lowercase=True)
     docs = vec.fit_transform([paper_text(p) for p in papers])
@@ -228,7 +228,7 @@ def run_scifact_eval(
     ``on_progress(stage, done, total)`` is called as claims and pairs are scored; ``keep_pairs``
     adds every grounding pair with both scores under ``"pairs"``.
     """
-    from sovereign_kernel.verification import (
+    from sovereign_kernel.verification.verifier import (
         BASELINE_METHOD,
         DEFAULT_METHOD,
         SentenceVerifier,

@@ -14,16 +14,16 @@ from typing import Any, AsyncIterator, Callable
 
 from langgraph.types import Command
 
-from sovereign_kernel.checkpoints import open_checkpointer, prune_history
+from sovereign_kernel.runtime.checkpoints import open_checkpointer, prune_history
 from sovereign_kernel.graph.build import build_graph
-from sovereign_kernel.llm import LLMSession
-from sovereign_kernel.llm_cache import response_cache
-from sovereign_kernel.providers import LLMSettings, RetryingEmbeddings, detect_mode, make_embeddings
-from sovereign_kernel.resources import RunContext
-from sovereign_kernel.schemas import Report
-from sovereign_kernel.settings import MAX_QUESTION_CHARS, MIN_QUESTION_WORDS, Settings
-from sovereign_kernel.store import Store
-from sovereign_kernel.text import content_tokens
+from sovereign_kernel.llm.session import LLMSession
+from sovereign_kernel.llm.response_cache import response_cache
+from sovereign_kernel.llm.providers import LLMSettings, RetryingEmbeddings, detect_mode, make_embeddings
+from sovereign_kernel.runtime.resources import RunContext
+from sovereign_kernel.domain.schemas import Report
+from sovereign_kernel.domain.settings import MAX_QUESTION_CHARS, MIN_QUESTION_WORDS, Settings
+from sovereign_kernel.publishing.store import Store
+from sovereign_kernel.domain.text import content_tokens
 
 __all__ = ["research", "aresearch", "resume", "review", "stream", "stream_events", "build_graph", "ResearchResult",
            "InvalidQuestionError"]
@@ -54,7 +54,7 @@ class ResearchResult:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         md, mf = out / "report.md", out / "manifest.json"
-        from sovereign_kernel.figures import DEFAULT_FIGURE_NAME, tribunal_and_confidence_figure
+        from sovereign_kernel.publishing.figures import DEFAULT_FIGURE_NAME, tribunal_and_confidence_figure
 
         tribunal_and_confidence_figure(self.report, out / DEFAULT_FIGURE_NAME, manifest=self.manifest)
         figure = f"\n![Tribunal scores against the threshold; claim confidence by paper]({DEFAULT_FIGURE_NAME})\n"
@@ -69,7 +69,7 @@ class ResearchResult:
         return self.markdown
 
     def _repr_html_(self) -> str:
-        from sovereign_kernel.notebook import report_html
+        from sovereign_kernel.publishing.html import report_html
 
         return report_html(self.report, self.manifest)
 

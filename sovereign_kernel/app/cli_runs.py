@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
-from sovereign_kernel.settings import Settings
-from sovereign_kernel.store import Store
+from sovereign_kernel.domain.settings import Settings
+from sovereign_kernel.publishing.store import Store
 
 
 def add_parsers(sub) -> None:
@@ -52,7 +52,7 @@ def _store() -> Store:
 
 
 async def run(args, show_progress, finish_research) -> int:
-    from sovereign_kernel.api import stream_events
+    from sovereign_kernel.app.api import stream_events
 
     if args.command in ("resume", "review"):
         resume = None
@@ -98,7 +98,7 @@ async def run(args, show_progress, finish_research) -> int:
         print(f"{entry.kind.lower()} #{entry.id} recorded at {entry.created_at}; report {args.report_id} is {status}")
         return 0
     if args.command == "reproduce":
-        from sovereign_kernel.reproduce import areproduce
+        from sovereign_kernel.app.reproduce import areproduce
 
         outcome = await areproduce(args.report_id)
         if args.json:

@@ -18,7 +18,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 DIM = 384
-TOKENIZER_PATH = Path(__file__).parent / "data" / "minilm_tokenizer.json"
+TOKENIZER_PATH = Path(__file__).resolve().parents[1] / "data" / "minilm_tokenizer.json"
 
 
 def default_model_path() -> Path:

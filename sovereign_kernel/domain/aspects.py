@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from sovereign_kernel.text import keyphrases, stem, tokenize
+from sovereign_kernel.domain.text import keyphrases, stem, tokenize
 
 # Words that carry no topic on their own inside a keyphrase.
 _GENERIC = frozenset({"based", "using", "via", "new", "novel", "different", "various", "large", "work", "works"})

@@ -13,13 +13,13 @@ from typing import AsyncIterator
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-from sovereign_kernel import schemas
-from sovereign_kernel.settings import Settings
+from sovereign_kernel.domain import schemas
+from sovereign_kernel.domain.settings import Settings
 
 # The state holds our pydantic contracts; allow exactly those (and LangGraph's own safe types)
 # to be revived from a checkpoint, rather than any importable class.
 ALLOWED_TYPES = [
-    ("sovereign_kernel.schemas", name)
+    ("sovereign_kernel.domain.schemas", name)
     for name in ("Paper", "ScoredPaper", "SearchHit", "Evidence", "SourceSpan", "Claim", "Draft", "RubricItem",
                  "Review", "TribunalResult", "RunResults", "Reference", "Report")
 ]

@@ -28,10 +28,10 @@ from urllib.parse import urlsplit
 import arxiv
 import requests
 
-from sovereign_kernel.corpus import normalise_whitespace, paper_content_hash
-from sovereign_kernel.schemas import Paper, split_arxiv_version
+from sovereign_kernel.sources.corpus import normalise_whitespace, paper_content_hash
+from sovereign_kernel.domain.schemas import Paper, split_arxiv_version
 
-logger = logging.getLogger("sovereign_kernel.arxiv_source")
+logger = logging.getLogger(__name__)
 
 URL_ENV = "SOVEREIGN_ARXIV_URL"
 DEFAULT_ARXIV_URL = "https://export.arxiv.org/api/query"

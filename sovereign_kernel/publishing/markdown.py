@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from sovereign_kernel.schemas import Report
+from sovereign_kernel.domain.schemas import Report
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")

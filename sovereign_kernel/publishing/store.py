@@ -16,14 +16,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from sovereign_kernel.corrections import (  # noqa: F401 (re-exported: the store's public API)
+from sovereign_kernel.publishing.corrections import (  # noqa: F401 (re-exported: the store's public API)
     CorrectionEntry,
     correction_record,
     correction_status,
     render_corrections,
 )
-from sovereign_kernel.manifest import content_hash
-from sovereign_kernel.schemas import Report
+from sovereign_kernel.publishing.manifest import content_hash
+from sovereign_kernel.domain.schemas import Report
 
 # MIGRATIONS[i] takes a file from user_version i to i + 1. Append new versions; never edit a shipped one.
 MIGRATIONS: list[tuple[str, ...]] = [

@@ -14,17 +14,17 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
-from sovereign_kernel.aspects import text_stems
-from sovereign_kernel.corpus import Corpus, load_corpus
-from sovereign_kernel.index import BM25Index, Embedder, TokenVectorCache, VectorCache, load_or_build_bm25
-from sovereign_kernel.settings import Settings
+from sovereign_kernel.domain.aspects import text_stems
+from sovereign_kernel.sources.corpus import Corpus, load_corpus
+from sovereign_kernel.retrieval.index import BM25Index, Embedder, TokenVectorCache, VectorCache, load_or_build_bm25
+from sovereign_kernel.domain.settings import Settings
 
 
 @dataclass
 class RunContext:
     """LangGraph runtime context of one run (``context_schema`` of the graph).
 
-    ``llm_session`` (``sovereign_kernel.llm.LLMSession``) is set in ``nim`` and ``custom`` mode and
+    ``llm_session`` (``sovereign_kernel.llm.session.LLMSession``) is set in ``nim`` and ``custom`` mode and
     None offline: agents use their LLM variant when it is set. It holds the key (via its clients),
     counters and the response cache, so it lives here, never in the checkpointed state.
     """
@@ -53,7 +53,7 @@ class Resources:
     @property
     def tokens(self) -> TokenVectorCache:
         """The verifier's token vectors (local MiniLM, loaded on first miss), cached on disk."""
-        from sovereign_kernel.verification import default_token_encoder
+        from sovereign_kernel.verification.verifier import default_token_encoder
 
         with _tokens_lock:
             if self._tokens is None:
@@ -85,7 +85,7 @@ _tokens_lock = threading.Lock()
 @lru_cache(maxsize=4)
 def _offline_embedder(max_tokens: int, batch_size: int) -> tuple[Embedder, str]:
     """One MiniLM session per process and shape: every run and data directory shares it."""
-    from sovereign_kernel.embeddings import LocalMiniLMEmbeddings
+    from sovereign_kernel.retrieval.embeddings import LocalMiniLMEmbeddings
 
     embedder = LocalMiniLMEmbeddings(max_length=max_tokens, batch_size=batch_size)
     return embedder, f"all-MiniLM-L6-v2-int8-onnx-t{max_tokens}"
@@ -94,7 +94,7 @@ def _offline_embedder(max_tokens: int, batch_size: int) -> tuple[Embedder, str]:
 def _arxiv_source(settings: Settings):
     if "arxiv" not in settings.source_list:
         return None
-    from sovereign_kernel.arxiv_source import ArxivSource
+    from sovereign_kernel.sources.arxiv import ArxivSource
 
     return ArxivSource(
         url=settings.arxiv_url, cache_path=settings.resolved_home() / "arxiv_cache.sqlite",

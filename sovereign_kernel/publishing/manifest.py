@@ -7,7 +7,7 @@ import json
 from functools import lru_cache
 from importlib import metadata
 
-from sovereign_kernel.schemas import (
+from sovereign_kernel.domain.schemas import (
     CORRECTION_CONTRACT,
     MANIFEST_CONTRACT,
     PROVENANCE_CONTRACT,

@@ -277,7 +277,7 @@ def json_schemas() -> dict[str, dict]:
 
 
 def export_json_schemas(directory) -> list:
-    """Write ``<name>.schema.json`` for every contract (``python -m sovereign_kernel.schemas DIR``)."""
+    """Write ``<name>.schema.json`` for every contract (``python -m sovereign_kernel.domain.schemas DIR``)."""
     import json
     from pathlib import Path
 
