@@ -8,29 +8,23 @@ scores and reasons, the policy's reasons, the weakest claims). The owner resumes
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
-from pydantic import BaseModel, Field
 
-from sovereign_kernel.agents.common import current_claims, progress
-from sovereign_kernel.agents.drafter import build_draft
-from sovereign_kernel.agents.publisher import render
-from sovereign_kernel.domain.aspects import Aspect
-from sovereign_kernel.runtime.resources import RunContext, aget_resources
-
-
-class OwnerDecision(BaseModel):
-    action: Literal["approve", "reject", "edit"]
-    reason: str = ""
-    drop_claims: list[str] = Field(default_factory=list)
-    note: str = ""
+from sovereign_kernel.agents.common import round_claims
+from sovereign_kernel.agents.publisher import report_update
+from sovereign_kernel.domain.schemas import OwnerDecision
+from sovereign_kernel.graph.state import ResearchState
+from sovereign_kernel.runtime.context import RunContext
+from sovereign_kernel.runtime.progress import progress
+from sovereign_kernel.synthesis.draft import build_draft
 
 
-def review_request(state: dict) -> dict:
+def review_request(state: ResearchState) -> dict:
     report, tribunal = state["report"], state["tribunal"]
-    weak = sorted(current_claims(state), key=lambda c: (c.verified, c.confidence))[:5]
+    weak = sorted(round_claims(state), key=lambda c: (c.verified, c.confidence))[:5]
     return {
         "report_id": report.report_id,
         "question": state["question"],
@@ -43,28 +37,33 @@ def review_request(state: dict) -> dict:
     }
 
 
-async def owner_review(state: dict, runtime: Runtime[RunContext]) -> dict:
+def decision_errors(state: ResearchState, decision: OwnerDecision) -> list[str]:
+    """Why a decision cannot be applied to this run (empty: it can)."""
+    errors = []
+    if decision.action == "reject" and not decision.reason.strip():
+        errors.append("rejecting a run needs a reason")
+    unknown = sorted(set(decision.drop_claims) - {c.id for c in round_claims(state)})
+    if unknown:
+        errors.append(f"no such claim(s) in this run: {', '.join(unknown)}")
+    return errors
+
+
+async def owner_review(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     progress("owner_review", report_id=state["report"].report_id, status="waiting for the owner")
     decision = OwnerDecision.model_validate(interrupt(review_request(state)))
-    if decision.action == "reject" and not decision.reason.strip():
-        raise ValueError("rejecting a run needs a reason")
-    known = {c.id for c in current_claims(state)}
-    unknown = sorted(set(decision.drop_claims) - known)
-    if unknown:
-        raise ValueError(f"no such claim(s) in this run: {', '.join(unknown)}")
-    updated = {**state, "owner_decision": decision.model_dump()}
-    update: dict = {"owner_decision": decision.model_dump()}
+    if errors := decision_errors(state, decision):
+        raise ValueError("; ".join(errors))
+    updated: ResearchState = {**state, "owner_decision": decision}
+    update: dict[str, Any] = {"owner_decision": decision}
     if decision.action == "edit":
         updated["dropped_claim_ids"] = sorted(set(state.get("dropped_claim_ids", [])) | set(decision.drop_claims))
         if decision.note:
             updated["notes"] = [*state.get("notes", []), f"Owner's note: {decision.note}"]
         papers = {p.id: p for p in state.get("papers", [])}
-        aspects = [Aspect(**a) for a in state.get("aspects", [])]
-        updated["draft"] = build_draft(state["question"], current_claims(updated), papers, aspects,
+        updated["draft"] = build_draft(state["question"], round_claims(updated), papers, state.get("aspects", []),
                                        len(state.get("ranked", [])))
         update.update({"dropped_claim_ids": decision.drop_claims, "draft": updated["draft"],
                        "notes": updated.get("notes", [])})
-    res = await aget_resources(runtime.context)
-    update.update(render(updated, runtime.context, res))  # the manifest records the owner's decision
+    update.update(await report_update(updated, runtime.context))  # the manifest records the owner's decision
     progress("owner_review", decision=decision.action)
     return update

@@ -4,8 +4,8 @@ START → retriever [plan_queries → search ×4 (Send) → rank_and_gate]
       → extractor [extract ×N papers (Send) (+ encode_papers, with an LLM) → verify] → draft
       → skeptic | validator | synthesizer (parallel) → judge
 judge ── score < threshold and rounds left ──→ revise → retriever (refined queries) | draft
-judge ── otherwise ──→ policy → publish ── PUBLISH ──→ record (store) → END
-                                        └─ ESCALATE_TO_OWNER → owner_review (interrupt) → record → END
+judge ── otherwise ──→ policy → render_report ── PUBLISH ──→ publish (store) → END
+                                              └─ ESCALATE_TO_OWNER → owner_review (interrupt) → publish → END
 
 The retriever and the extractor are subgraphs, so the drawn graph shows the five agents
 the user names, and ``get_graph(xray=True)`` shows their parallel insides.
@@ -13,7 +13,10 @@ the user names, and ``get_graph(xray=True)`` shows their parallel insides.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import get_runtime
 from langgraph.types import Send
 
@@ -21,7 +24,7 @@ from sovereign_kernel.agents.drafter import draft
 from sovereign_kernel.agents.extractor import extract
 from sovereign_kernel.agents.judge import judge, policy
 from sovereign_kernel.agents.owner_review import owner_review
-from sovereign_kernel.agents.publisher import publish, record
+from sovereign_kernel.agents.publisher import publish, render_report
 from sovereign_kernel.agents.retriever import plan_queries, rank_and_gate, search
 from sovereign_kernel.agents.reviser import revise
 from sovereign_kernel.agents.skeptic import skeptic
@@ -29,54 +32,55 @@ from sovereign_kernel.agents.synthesizer import synthesizer
 from sovereign_kernel.agents.validator import validator
 from sovereign_kernel.agents.verifier import encode_papers, verify
 from sovereign_kernel.graph.state import (
+    EncodeTask,
     ExtractorOutput,
     ExtractorState,
+    ExtractTask,
     ResearchInput,
     ResearchState,
     RetrieverOutput,
     RetrieverState,
+    SearchTask,
 )
-from sovereign_kernel.runtime.resources import RunContext
+from sovereign_kernel.runtime.context import RunContext
 
 REVIEWERS = ("skeptic", "validator", "synthesizer")
 
 
 def fan_out_searches(state: RetrieverState) -> list[Send]:
     """One parallel search branch per planned query."""
-    return [
-        Send("search", {"query": q, "query_index": i, "round": state.get("round", 0)})
-        for i, q in enumerate(state["queries"])
-    ]
+    return [Send("search", SearchTask(query=q, query_index=i, round=state.get("round", 0)))
+            for i, q in enumerate(state["queries"])]
 
 
-def fan_out_extraction(state: ExtractorState) -> list[Send] | str:
+def fan_out_extraction(state: ExtractorState) -> list[Send] | Literal["verify"]:
     """One parallel extraction branch per kept paper (with an LLM, plus one that prepares the
     papers' side of verification while the models answer); nothing kept → straight to verify."""
     papers = state.get("papers", [])
     if not papers:
         return "verify"
-    sends = [Send("extract", {"question": state["question"], "paper": p}) for p in papers]
-    if getattr(get_runtime(RunContext).context, "llm_session", None) is not None:
-        sends.append(Send("encode_papers", {"papers": papers}))
+    sends = [Send("extract", ExtractTask(question=state["question"], paper=p)) for p in papers]
+    if get_runtime(RunContext).context.llm_session is not None:
+        sends.append(Send("encode_papers", EncodeTask(papers=papers)))
     return sends
 
 
-def route_after_judge(state: ResearchState) -> str:
+def route_after_judge(state: ResearchState) -> Literal["revise", "policy"]:
     """Below the threshold with rounds left → revise; otherwise → policy."""
-    max_rounds = get_runtime(RunContext).context.settings.max_revision_rounds
+    max_rounds = get_runtime(RunContext).context.settings.tribunal.max_revision_rounds
     if state["tribunal"].verdict != "PUBLISH" and state.get("round", 0) < max_rounds:
         return "revise"
     return "policy"
 
 
-def route_after_revise(state: ResearchState) -> str:
+def route_after_revise(state: ResearchState) -> Literal["retriever", "draft"]:
     """Refined queries → search again; otherwise re-draft from the remaining claims."""
     return "retriever" if state.get("refined_queries") else "draft"
 
 
-def route_after_publish(state: ResearchState) -> str:
+def route_after_report(state: ResearchState) -> Literal["owner_review", "publish"]:
     """Escalated runs wait for the owner; the others go straight to the store."""
-    return "owner_review" if state["policy"] == "ESCALATE_TO_OWNER" else "record"
+    return "owner_review" if state["policy"] == "ESCALATE_TO_OWNER" else "publish"
 
 
 def build_retriever() -> StateGraph:
@@ -105,7 +109,7 @@ def build_extractor() -> StateGraph:
     return g
 
 
-def build_graph(checkpointer=None, **compile_kwargs):
+def build_graph(checkpointer=None, **compile_kwargs) -> CompiledStateGraph:
     """Compile the research graph. ``checkpointer`` makes runs durable and resumable."""
     g = StateGraph(ResearchState, context_schema=RunContext, input_schema=ResearchInput)
     g.add_node("retriever", build_retriever().compile())
@@ -117,9 +121,9 @@ def build_graph(checkpointer=None, **compile_kwargs):
     g.add_node("judge", judge)
     g.add_node("revise", revise)
     g.add_node("policy", policy)
-    g.add_node("publish", publish)
+    g.add_node("render_report", render_report)
     g.add_node("owner_review", owner_review)
-    g.add_node("record", record)
+    g.add_node("publish", publish)
 
     g.add_edge(START, "retriever")
     g.add_edge("retriever", "extractor")
@@ -129,8 +133,8 @@ def build_graph(checkpointer=None, **compile_kwargs):
     g.add_edge(list(REVIEWERS), "judge")
     g.add_conditional_edges("judge", route_after_judge, ["revise", "policy"])
     g.add_conditional_edges("revise", route_after_revise, ["retriever", "draft"])
-    g.add_edge("policy", "publish")
-    g.add_conditional_edges("publish", route_after_publish, ["owner_review", "record"])
-    g.add_edge("owner_review", "record")
-    g.add_edge("record", END)
+    g.add_edge("policy", "render_report")
+    g.add_conditional_edges("render_report", route_after_report, ["owner_review", "publish"])
+    g.add_edge("owner_review", "publish")
+    g.add_edge("publish", END)
     return g.compile(checkpointer=checkpointer, **compile_kwargs)

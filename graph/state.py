@@ -12,10 +12,14 @@ from typing import Annotated, Any
 
 from typing_extensions import TypedDict  # typing.TypedDict on 3.11 defeats langgraph-api's schemas
 
+from sovereign_kernel.domain.aspects import Aspect
 from sovereign_kernel.domain.schemas import (
     Claim,
     Draft,
+    OwnerDecision,
     Paper,
+    Policy,
+    Publication,
     Report,
     Review,
     ScoredPaper,
@@ -67,19 +71,19 @@ class ResearchState(TypedDict, total=False):
     papers: list[Paper]  # what passed the relevance gate
     claims: Annotated[list[Claim], merge_claims]  # extracted, then verified in place
     dropped_claim_ids: Annotated[list[str], append_unique]
-    aspects: list[dict]  # the question's aspects and which papers/claims cover them
+    aspects: list[Aspect]  # the question's aspects and which kept papers cover them
     draft: Draft
     reviews: Annotated[list[Review], merge_reviews]
     tribunal: TribunalResult
     tribunal_history: Annotated[list[TribunalResult], operator.add]
     revision_notes: Annotated[list[str], operator.add]
-    policy: str
+    policy: Policy
     policy_reasons: list[str]
-    owner_decision: dict  # the owner's review of an escalated run (approve | reject | edit)
+    owner_decision: OwnerDecision  # the owner's review of an escalated run (approve | reject | edit)
     report: Report
     report_markdown: str
-    publication: dict  # where the run ended: PUBLISHED in the store, or ARCHIVED
-    manifest: dict[str, Any]
+    publication: Publication  # where the run ended: PUBLISHED in the store, ARCHIVED, or REPLAYED
+    manifest: dict[str, Any]  # the paper-manifest-v1.1 document, validated against the Manifest contract when built
     notes: Annotated[list[str], append_unique]  # run-level warnings for the uncertainties
 
 
@@ -91,7 +95,7 @@ class RetrieverOutput(TypedDict, total=False):
     hits: Annotated[list[SearchHit], merge_hits]
     ranked: list[ScoredPaper]
     papers: list[Paper]
-    aspects: list[dict]
+    aspects: list[Aspect]
     notes: Annotated[list[str], append_unique]
 
 
@@ -130,4 +134,9 @@ class ExtractTask(TypedDict):
 
     question: str
     paper: Paper
-    aspects: list[dict]
+
+
+class EncodeTask(TypedDict):
+    """Payload of the ``Send("encode_papers", ...)`` branch (LLM modes)."""
+
+    papers: list[Paper]

@@ -1,16 +1,20 @@
-"""Prompts: one file per LLM role (``<role>.md``), loaded with importlib.resources.
+"""Prompts: one file per LLM role (``<role>.md``), loaded with importlib.resources, and the
+blocks of run data they carry (``blocks.py``).
 
 Text from outside — papers, the user's question, earlier model answers — is wrapped as
 delimited data, and every prompt tells the model that instructions inside it are to be ignored.
+May import: ``domain`` (and langchain_core's message types).
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import re
+from types import MappingProxyType
 from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
 
 def load_prompt(role: str) -> str:
     """``prompts/<role>.md`` without its leading ``#`` comment lines (which document the
@@ -24,8 +28,9 @@ def load_prompt(role: str) -> str:
 
 # Fields that carry text from outside (papers, the user, earlier model answers) and the label of
 # the block the prompts tell the model to treat as data. render_prompt wraps them itself.
-UNTRUSTED_FIELDS = {"question": "QUESTION", "abstract": "ABSTRACT", "claim": "CLAIM", "evidence": "EVIDENCE",
-                    "draft": "DRAFT", "claims": "CLAIMS", "reviews": "REVIEWS"}
+UNTRUSTED_FIELDS = MappingProxyType({
+    "question": "QUESTION", "abstract": "ABSTRACT", "claim": "CLAIM", "evidence": "EVIDENCE", "draft": "DRAFT",
+    "claims": "CLAIMS", "reviews": "REVIEWS"})
 
 
 def render_prompt(role: str, **fields: Any) -> list[BaseMessage]:

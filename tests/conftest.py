@@ -1,5 +1,7 @@
-"""Shared fixtures: one data directory per test session (warm caches across tests), the
-real fixture corpus, and memoised pipeline runs so several tests can inspect one run."""
+"""Shared fixtures: one data directory and one cache directory per test session (warm caches
+across tests, and across the xdist workers), one ``Kernel`` the tests share (corpora, index and
+models loaded once), the real fixture corpus, and memoised pipeline runs so several tests can
+inspect one run."""
 
 from __future__ import annotations
 
@@ -19,25 +21,41 @@ UNANSWERABLE_QUESTION = (
 
 @pytest.fixture(scope="session", autouse=True)
 def sovereign_home(tmp_path_factory) -> Path:
+    """``SOVEREIGN_HOME`` for the session; ``SOVEREIGN_CACHE_DIR`` shared by every worker and every
+    test's own data dir (indexes and vectors are content-keyed, so sharing them changes no result)."""
     home = tmp_path_factory.mktemp("sovereign-home")
+    shared = tmp_path_factory.getbasetemp().parent / "sovereign-cache"  # the same for all xdist workers
+    shared.mkdir(exist_ok=True)
     os.environ["SOVEREIGN_HOME"] = str(home)
+    os.environ["SOVEREIGN_CACHE_DIR"] = str(shared)
     os.environ.pop("NVIDIA_API_KEY", None)
     return home
 
 
-_runs: dict = {}
+@pytest.fixture(scope="session")
+def kernel(sovereign_home):
+    """One ``Kernel`` for the session: its workspace loads each corpus, index and model once."""
+    from sovereign_kernel.app.kernel import Kernel
+
+    with Kernel() as k:
+        yield k
 
 
 @pytest.fixture(scope="session")
-def run_research(sovereign_home):
+def workspace(kernel):
+    return kernel.workspace
+
+
+@pytest.fixture(scope="session")
+def run_research(kernel):
     """``run_research(question, **settings)`` → ResearchResult, memoised per arguments."""
-    from sovereign_kernel.app.api import research
+    runs: dict = {}
 
     def run(question: str, **overrides):
         overrides.setdefault("corpus", str(SMALL_CORPUS))
         key = (question, tuple(sorted(overrides.items())))
-        if key not in _runs:
-            _runs[key] = research(question, **overrides)
-        return _runs[key]
+        if key not in runs:
+            runs[key] = kernel.research(question, **overrides)
+        return runs[key]
 
     return run

@@ -1,25 +1,33 @@
-"""Each agent's offline algorithm, on real fixture records."""
+"""Each agent's offline algorithm (in the core packages), on real fixture records."""
 
-from sovereign_kernel.agents.extractor import claim_text, cue_score, extract_offline
-from sovereign_kernel.agents.judge import combine
-from sovereign_kernel.agents.retriever import plan_queries_offline, score_candidates
-from sovereign_kernel.agents.rubric import Signals
-from sovereign_kernel.agents.skeptic import skeptic_review
-from sovereign_kernel.agents.synthesizer import synthesizer_review
-from sovereign_kernel.agents.validator import validator_review
-from sovereign_kernel.runtime.resources import RunContext, get_resources
+import pytest
+
 from sovereign_kernel.domain.schemas import SearchHit
-from sovereign_kernel.domain.settings import Settings
+from sovereign_kernel.domain.settings import Settings, TribunalSettings
+from sovereign_kernel.retrieval.planning import plan_queries_offline
+from sovereign_kernel.retrieval.ranking import score_candidates
+from sovereign_kernel.tribunal.judgement import combine
+from sovereign_kernel.tribunal.reviews import skeptic_review, synthesizer_review, validator_review
+from sovereign_kernel.tribunal.rubric import Signals
+from sovereign_kernel.verification.claim_cues import claim_text, cue_score
+from sovereign_kernel.verification.claim_extraction import extract_offline
 
 from conftest import COVERED_QUESTION, SMALL_CORPUS
 
-
-def resources():
-    return get_resources(RunContext(settings=Settings(corpus=str(SMALL_CORPUS))))
+TRIBUNAL = TribunalSettings()
 
 
-def test_planner_gives_four_distinct_queries_led_by_the_question():
-    queries = plan_queries_offline(COVERED_QUESTION, resources(), 4)
+@pytest.fixture(scope="module")
+def res(workspace):
+    return workspace.resources(Settings(corpus=str(SMALL_CORPUS)))
+
+
+def plan(res, question=COVERED_QUESTION, n=4):
+    return plan_queries_offline(question, res.bm25, res.corpus.papers, n)
+
+
+def test_planner_gives_four_distinct_queries_led_by_the_question(res):
+    queries = plan(res)
     assert len(queries) == 4 and len(set(queries)) == 4
     assert "typographic attacks" in queries[0]
     # Every aspect of the question is searched by at least one query.
@@ -28,12 +36,13 @@ def test_planner_gives_four_distinct_queries_led_by_the_question():
     assert len({q.split()[0] for q in queries[1:]}) == 1  # the rarest aspect anchors the focused queries
 
 
-def test_ranking_keeps_typographic_papers_and_drops_unrelated_ones():
-    res = resources()
-    found = [(i, q, r, res.corpus.papers[idx], s) for i, q in enumerate(plan_queries_offline(COVERED_QUESTION, res, 4))
+def test_ranking_keeps_typographic_papers_and_drops_unrelated_ones(res):
+    found = [(i, q, r, res.corpus.papers[idx], s) for i, q in enumerate(plan(res))
              for r, (idx, s) in enumerate(res.bm25.search(q, 30))]
     hits = [SearchHit(query=q, query_index=i, paper_id=p.id, lexical_score=s, rank=r) for i, q, r, p, s in found]
-    scored, aspects = score_candidates(COVERED_QUESTION, hits, {p.id: p for *_, p, _ in found}, res, Settings())
+    scored, aspects = score_candidates(COVERED_QUESTION, hits, {p.id: p for *_, p, _ in found}, index=res.bm25,
+                                       vectors=res.vectors, corpus_stems=res.corpus_stems,
+                                       settings=Settings().retriever)
     kept = [s for s in scored if s.kept]
     dropped = [s for s in scored if not s.kept]
     assert kept and all("typographic" in (s.paper.title + s.paper.abstract).lower() for s in kept[:5])
@@ -43,10 +52,9 @@ def test_ranking_keeps_typographic_papers_and_drops_unrelated_ones():
     assert {a.phrase for a in aspects} >= {"typographic attacks", "clip"}
 
 
-def test_extraction_spans_are_exact_offsets_and_prefer_findings():
-    res = resources()
+def test_extraction_spans_are_exact_offsets_and_prefer_findings(res):
     paper = res.corpus.by_id["2304.04512"]  # Defense-Prefix for Preventing Typographic Attacks on CLIP
-    claims = extract_offline(COVERED_QUESTION, paper, res, Settings())
+    claims = extract_offline(COVERED_QUESTION, paper, res.vectors, Settings().extraction)
     assert 1 <= len(claims) <= 3
     for c in claims:
         assert paper.abstract[c.source_span.start:c.source_span.end] == c.source_span.text
@@ -75,40 +83,45 @@ def signals(**kw):
 
 
 def test_reviews_state_which_measurement_gave_which_points():
-    good = skeptic_review(signals(), 0)
-    weak = skeptic_review(signals(aspects_covered=1, terms_absent_from_corpus=("smoe",)), 0)
+    good = skeptic_review(signals(), 0, TRIBUNAL)
+    weak = skeptic_review(signals(aspects_covered=1, terms_absent_from_corpus=("smoe",)), 0, TRIBUNAL)
     assert good.score >= 6.5 > weak.score
     assert any("insufficient evidence" in i and "'smoe'" in i for i in weak.issues)
     assert any(r.signal == "aspects of the question addressed" and r.points == 1.0 for r in weak.rubric)
     assert all(any(r.signal in i for i in good.issues) for r in good.rubric)
 
-    assert validator_review(signals(n_verified=2, spans_exact=10), 0, 5).score < validator_review(signals(), 0, 5).score
-    thin = synthesizer_review(signals(verified_sources=1), 0, 3)
+    assert validator_review(signals(n_verified=2, spans_exact=10), 0, TRIBUNAL).score < \
+        validator_review(signals(), 0, TRIBUNAL).score
+    thin = synthesizer_review(signals(verified_sources=1), 0, TRIBUNAL)
     assert any("1 source" in i for i in thin.issues) and thin.score < 10
 
 
 def test_judge_averages_reviews_against_the_threshold():
-    reviews = [skeptic_review(signals(), 0), validator_review(signals(), 0, 5), synthesizer_review(signals(), 0, 3)]
-    result = combine(reviews, 0, 6.5)
+    reviews = [review(signals(), 0, TRIBUNAL) for review in (skeptic_review, validator_review, synthesizer_review)]
+    result = combine(reviews, 0, TRIBUNAL)
     assert result.score == round(sum(r.score for r in reviews) / 3, 2) and result.verdict == "PUBLISH"
-    assert combine(reviews, 0, 10.1).verdict == "REVISE"
+    assert combine(reviews, 0, TribunalSettings(revision_threshold=10.0)).verdict == "REVISE"
 
 
-def test_the_same_claims_against_the_same_papers_are_verified_once(monkeypatch):
+def test_the_same_claims_against_the_same_papers_are_verified_once(monkeypatch, res):
     import asyncio
 
     import sovereign_kernel.agents.verifier as verifier
+    from sovereign_kernel.runtime.workspace import Workspace
 
-    res, settings = resources(), Settings()
+    settings, workspace = Settings(), Workspace()  # its own memory: nothing verified yet
     papers = [p for p in res.corpus.papers if "typographic" in p.abstract.lower()][:3]
-    claims = [c for p in papers for c in extract_offline(COVERED_QUESTION, p, res, settings)]
+    claims = [c for p in papers for c in extract_offline(COVERED_QUESTION, p, res.vectors, settings.extraction)]
     calls = []
     real = verifier.sentence_verify
-    monkeypatch.setattr(verifier, "sentence_verify", lambda *a: calls.append(1) or real(*a))
-    first = asyncio.run(verifier.calibrated_scores(claims, papers, res, settings))
-    again = asyncio.run(verifier.calibrated_scores(claims, papers, res, settings))
+    monkeypatch.setattr(verifier, "sentence_verify", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first = asyncio.run(verifier.calibrated_scores(claims, papers, res, settings, workspace))
+    again = asyncio.run(verifier.calibrated_scores(claims, papers, res, settings, workspace))
     assert len(calls) == 1 and again == first and all(c.confidence > 0 for c in first)
     # Another abstract (a corrected record): computed afresh, never served stale.
     edited = [papers[0].model_copy(update={"abstract": papers[0].abstract + " We also find nothing."}), *papers[1:]]
-    asyncio.run(verifier.calibrated_scores(claims, edited, res, settings))
+    asyncio.run(verifier.calibrated_scores(claims, edited, res, settings, workspace))
     assert len(calls) == 2
+    # Another workspace remembers nothing of this one's.
+    asyncio.run(verifier.calibrated_scores(claims, papers, res, settings, Workspace()))
+    assert len(calls) == 3

@@ -20,7 +20,7 @@ from sovereign_kernel.sources.arxiv import (
     ArxivQueryError,
     ArxivSource,
     SourceUnavailableError,
-    rate_limiter_for,
+    RateLimiters,
 )
 from sovereign_kernel.sources.corpus import paper_content_hash
 
@@ -154,8 +154,9 @@ def test_spuriously_empty_page_is_retried_from_where_it_stopped(server):
 
 def test_concurrent_searches_share_one_limiter(server):
     server.response_delay = 0.05  # so that overlapping requests would be seen overlapping
-    sources = [ArxivSource(server.url, min_interval=0.2, **{"backoff": 0.01}) for _ in range(4)]
-    assert len({id(s.limiter) for s in sources}) == 1 and sources[0].limiter is rate_limiter_for(server.url)
+    limiters = RateLimiters()  # what a workspace holds for all its runs
+    sources = [ArxivSource(server.url, min_interval=0.2, limiters=limiters, **{"backoff": 0.01}) for _ in range(4)]
+    assert len({id(s.limiter) for s in sources}) == 1 and sources[0].limiter is limiters.for_url(server.url)
 
     async def branches():
         return await asyncio.gather(

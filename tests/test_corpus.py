@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from sovereign_kernel.sources.corpus import Corpus, CorpusError, load_corpus
-from sovereign_kernel.domain.schemas import Paper, split_arxiv_version
+from sovereign_kernel.domain.ids import split_arxiv_version
+from sovereign_kernel.domain.schemas import Paper
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL = FIXTURES / "arxiv_small.jsonl"

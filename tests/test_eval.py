@@ -1,6 +1,5 @@
 """The SciFact-format eval: metric helpers on hand-computed cases, and a run on real records."""
 
-import argparse
 import json
 import math
 from pathlib import Path
@@ -12,7 +11,6 @@ from sklearn.metrics import roc_auc_score
 
 from sovereign_kernel.app.evaluation import (
     EvalError,
-    add_eval_parser,
     auroc,
     format_table,
     ndcg_at_k,
@@ -21,7 +19,8 @@ from sovereign_kernel.app.evaluation import (
     run_eval_command,
     run_scifact_eval,
 )
-from sovereign_kernel.verification.verifier import baseline_score
+from sovereign_kernel.app.cli import _parser
+from sovereign_kernel.verification.baseline import baseline_score
 
 TINY = Path(__file__).parent / "fixtures" / "scifact_tiny"
 CORPUS, CLAIMS = TINY / "corpus.jsonl", TINY / "claims.jsonl"
@@ -127,9 +126,7 @@ def test_the_table_shows_kernel_and_seed_side_by_side(tiny_result):
 
 
 def _parse(argv):
-    parser = argparse.ArgumentParser()
-    add_eval_parser(parser.add_subparsers(dest="command"))
-    return parser.parse_args(argv)
+    return _parser().parse_args(argv)
 
 
 def test_cli_entry_prints_json_and_rejects_nim_for_now(capsys):

@@ -2,14 +2,15 @@
 
 import json
 
-from sovereign_kernel.app.api import build_graph
+from sovereign_kernel.graph.build import build_graph
 
 from conftest import COVERED_QUESTION, UNANSWERABLE_QUESTION
 
 
 def test_drawn_graph_shows_agents_parallel_tribunal_and_conditional_revision():
     mermaid = build_graph().get_graph().draw_mermaid()
-    for node in ("retriever", "extractor", "skeptic", "validator", "synthesizer", "judge", "revise", "publish"):
+    for node in ("retriever", "extractor", "skeptic", "validator", "synthesizer", "judge", "revise", "render_report",
+                 "owner_review", "publish"):
         assert node in mermaid, node
     # judge → revise is conditional (dotted), and the three reviewers all feed the judge.
     assert "judge -.-> revise" in mermaid and "judge -.-> policy" in mermaid
@@ -49,12 +50,12 @@ def test_unanswerable_question_ends_watchlist_with_insufficient_evidence(run_res
     assert "evidence sufficient for the question" in failed
 
 
-def test_same_inputs_give_identical_claims_scores_and_manifest(sovereign_home):
+def test_same_inputs_give_identical_claims_scores_and_manifest(kernel):
     from sovereign_kernel.app.api import research
     from conftest import SMALL_CORPUS
 
-    a = research(COVERED_QUESTION, corpus=str(SMALL_CORPUS), max_papers=5)
-    b = research(COVERED_QUESTION, corpus=str(SMALL_CORPUS), max_papers=5)
+    a = research(COVERED_QUESTION, corpus=str(SMALL_CORPUS), max_papers=5)  # a fresh kernel, cold in memory
+    b = kernel.research(COVERED_QUESTION, corpus=str(SMALL_CORPUS), max_papers=5)  # a long-lived one
 
     def stable(manifest):
         return json.dumps({k: v for k, v in manifest.items() if k != "created_at"}, sort_keys=True)
@@ -88,21 +89,21 @@ def history(result):
     return result.tribunal_history
 
 
-def test_a_second_search_round_ranks_earlier_candidates_too_and_hits_carry_no_papers():
+def test_a_second_search_round_ranks_earlier_candidates_too_and_hits_carry_no_papers(kernel):
     import asyncio
 
-    from sovereign_kernel.app.api import make_context
-    from sovereign_kernel.graph.build import build_retriever
     from sovereign_kernel.domain.settings import Settings
+    from sovereign_kernel.graph.build import build_retriever
 
     from conftest import SMALL_CORPUS
 
     retriever = build_retriever().compile()
-    context = make_context(Settings(corpus=str(SMALL_CORPUS)))
+    context = kernel.context(Settings(corpus=str(SMALL_CORPUS)))
     first = asyncio.run(retriever.ainvoke({"question": COVERED_QUESTION}, context=context))
     assert "candidates" not in first  # the papers stay inside the subgraph ...
     assert first["hits"] and all(not hasattr(h, "paper") for h in first["hits"])  # ... hits name them
     # Round 1 searches something else; the papers found in round 0 come back through `ranked`.
+    context = kernel.context(Settings(corpus=str(SMALL_CORPUS)))  # a new run
     second = asyncio.run(retriever.ainvoke(
         {**first, "question": COVERED_QUESTION, "round": 1, "refined_queries": ["mixture of experts routing"]},
         context=context))

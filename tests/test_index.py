@@ -1,7 +1,8 @@
 import numpy as np
 
 from sovereign_kernel.sources.corpus import load_corpus
-from sovereign_kernel.retrieval.index import BM25Index, VectorCache, load_or_build_bm25
+from sovereign_kernel.retrieval.bm25 import BM25Index, load_or_build_bm25
+from sovereign_kernel.retrieval.vectors import VectorCache
 
 from conftest import SMALL_CORPUS
 
@@ -56,7 +57,7 @@ def test_vector_cache_embeds_only_misses_and_keeps_query_and_passage_apart(tmp_p
 
 
 def test_token_vectors_are_cached_on_disk_and_equal_the_fresh_ones(tmp_path):
-    from sovereign_kernel.retrieval.index import TokenVectorCache
+    from sovereign_kernel.retrieval.vectors import TokenVectorCache
 
     class CountingEncoder:
         model_id = "counting-f16"

@@ -15,17 +15,17 @@ from scripted_llm import INVENTED_SPAN, ResearchNIMServer, role_of
 
 from conftest import COVERED_QUESTION, SMALL_CORPUS
 from sovereign_kernel.agents.extractor import extract_llm
-from sovereign_kernel.agents.llm_helpers import clip, find_span
-from sovereign_kernel.agents.rubric import LLM_MAX_RAISE, combined_score
-from sovereign_kernel.app.api import make_context, research, resume
-from sovereign_kernel.runtime.checkpoints import SERDE
-from sovereign_kernel.sources.corpus import load_corpus
+from sovereign_kernel.app.api import research, resume
+from sovereign_kernel.app.kernel import Kernel
+from sovereign_kernel.domain.settings import LLM_ROLES as ROLES
+from sovereign_kernel.domain.settings import LLMSettings, Settings, TribunalSettings
+from sovereign_kernel.domain.text import clip, split_sentences
 from sovereign_kernel.graph.build import build_graph
 from sovereign_kernel.llm.session import BUDGET_SPENT, LLMSession
-from sovereign_kernel.llm.providers import ROLES, LLMSettings
-from sovereign_kernel.runtime.resources import RunContext, get_resources
-from sovereign_kernel.domain.settings import Settings
-from sovereign_kernel.domain.text import split_sentences
+from sovereign_kernel.runtime.checkpoints import SERDE
+from sovereign_kernel.sources.corpus import load_corpus
+from sovereign_kernel.tribunal.rubric import combined_score
+from sovereign_kernel.verification.spans import find_span
 
 ABSTRACTS = {p.id: p.abstract for p in load_corpus(str(SMALL_CORPUS)).papers}
 
@@ -113,7 +113,7 @@ def test_the_calibrated_verifier_scores_with_the_embedder_it_was_fit_with(full_r
     local = models["verifier_embedder"]
     assert local.startswith("all-MiniLM-L6-v2")  # ... the calibration's features use its own MiniLM
     assert f"(sentence vectors: {local})" in result.report.methodology["verification"]
-    with sqlite3.connect(home / "vectors.sqlite") as db:
+    with sqlite3.connect(Settings(home=home).caches / "vectors.sqlite") as db:
         stored = {m for (m,) in db.execute("SELECT DISTINCT model FROM vectors WHERE kind = 'passage'")}
     assert {"nvidia/nv-embedqa-e5-v5", local} <= stored
 
@@ -125,24 +125,25 @@ def test_the_papers_side_of_verification_is_encoded_while_the_models_extract(srv
     seen = {}
     real_side, real_verify = verifier.encode_papers_side, verifier.sentence_verify
 
-    def side(papers, res):
+    def side(papers, **caches):
         seen["side_papers"] = sorted(p.id for p in papers)
-        real_side(papers, res)
+        real_side(papers, **caches)
 
-    def scored(claims, papers, res, settings):  # at verify time: what is still to encode?
-        before = res.tokens.computed, res.verifier_vectors.computed
-        out = real_verify(claims, papers, res, settings)
-        seen["encoded_in_verify"] = (res.tokens.computed - before[0], res.verifier_vectors.computed - before[1])
+    def scored(claims, papers, **kw):  # at verify time: what is still to encode?
+        tokens, vectors = kw["tokens"], kw["vectors"]
+        before = tokens.computed, vectors.computed
+        out = real_verify(claims, papers, **kw)
+        seen["encoded_in_verify"] = (tokens.computed - before[0], vectors.computed - before[1])
         paper_texts = {s.text for p in papers for s in split_sentences(p.abstract)} | {p.title for p in papers}
         seen["new_claim_texts"] = len({c.text for c in claims} - paper_texts)
         seen["verify_papers"] = sorted(p.id for p in papers)
         return out
 
-    monkeypatch.setattr(verifier, "_memo", type(verifier._memo)())  # no verify result remembered from other tests
     monkeypatch.setattr(verifier, "encode_papers_side", side)
     monkeypatch.setattr(verifier, "sentence_verify", scored)
-    result = research(COVERED_QUESTION, corpus=str(SMALL_CORPUS), home=str(tmp_path), max_revision_rounds=0,
-                      llm_settings=settings_for(srv))
+    # A fresh kernel (nothing verified yet) and its own cache dir (nothing encoded yet).
+    result = research(COVERED_QUESTION, corpus=str(SMALL_CORPUS), home=str(tmp_path), cache_dir=str(tmp_path),
+                      max_revision_rounds=0, llm_settings=settings_for(srv))
     assert result.report.claims and seen["side_papers"] == seen["verify_papers"]
     # Only claim text that is no sentence of a paper was encoded in the verify step; every
     # sentence, abstract and title was ready from the branch beside the extraction requests.
@@ -154,8 +155,8 @@ def test_reviews_keep_the_rubric_score_beside_the_llm_score(full_run):
     tribunal = result.manifest["tribunal"]
     for review in result.report.tribunal.reviews:
         assert review.rubric_score is not None and review.llm_score is not None and review.llm_reasons
-        assert review.score == combined_score(review.rubric_score, review.llm_score)
-        assert review.score <= review.rubric_score + LLM_MAX_RAISE
+        assert review.score == combined_score(review.rubric_score, review.llm_score, TribunalSettings())
+        assert review.score <= review.rubric_score + TribunalSettings().llm_review_max_raise
     for entry in tribunal["reviews"]:
         assert entry["rubric_score"] is not None and entry["llm_score"] is not None
     assert "min(0.5 x rubric + 0.5 x LLM, rubric + 1.0)" in tribunal["rule"]
@@ -204,10 +205,11 @@ def test_verifier_asks_once_per_paper_and_a_missing_judgement_degrades_that_clai
 def test_cache_only_replay_makes_zero_llm_calls_and_reproduces_the_report(full_run, srv, home):
     result, _, _ = full_run
     reset(srv)
-    recorded = Settings(**{**result.manifest["provenance"]["settings"], "home": str(home)})
-    context = make_context(recorded, replay=True, run_id=result.run_id, llm_settings=settings_for(srv),
-                           llm_models=result.manifest["provenance"]["models"]["llm"])
-    assert context.llm_session.cache_only and context.settings.mode == "nim"
+    recorded = Settings.from_record(result.manifest["provenance"]["settings"], home=str(home))
+    assert recorded.llm.nim_base_url == srv.base_url  # a model run records its llm settings (never the key)
+    context = Kernel().context(recorded, run_id=result.run_id, replay_mode="nim",
+                               llm_models=result.manifest["provenance"]["models"]["llm"])
+    assert context.llm_session.cache_only and context.mode == "nim" and context.replay
 
     async def replay():
         graph = build_graph(checkpointer=InMemorySaver(serde=SERDE))
@@ -294,19 +296,19 @@ def _session(*answers: dict) -> LLMSession:
     return LLMSession(fake, LLMSettings(invalid_retries=0))
 
 
-def test_invented_spans_are_rejected_and_a_paper_with_only_invented_spans_falls_back():
-    res = get_resources(RunContext(settings=Settings(corpus=str(SMALL_CORPUS))))
+def test_invented_spans_are_rejected_and_a_paper_with_only_invented_spans_falls_back(workspace):
+    res = workspace.resources(Settings(corpus=str(SMALL_CORPUS)))
     paper = res.corpus.by_id["2304.04512"]
     real = paper.abstract.split(". ")[2]
     invented = "Our defense makes CLIP provably immune to every typographic attack."
     sess = _session({"claims": [{"text": "A claim.", "source_span": invented},
                                 {"text": "A real claim.", "source_span": real}]},
                     {"claims": [{"text": "Invented.", "source_span": invented}]})
-    claims = asyncio.run(extract_llm(sess, COVERED_QUESTION, paper, res, Settings()))
+    claims = asyncio.run(extract_llm(sess, COVERED_QUESTION, paper, res, Settings().extraction))
     [claim] = claims
     assert claim.text == "A real claim." and claim.id == f"{paper.id}#l1"
     assert paper.abstract[claim.source_span.start:claim.source_span.end] == claim.source_span.text == real
     assert sess.usage_report()["roles"]["extractor"]["rejected"] == 1
-    assert asyncio.run(extract_llm(sess, COVERED_QUESTION, paper, res, Settings())) is None  # -> offline
+    assert asyncio.run(extract_llm(sess, COVERED_QUESTION, paper, res, Settings().extraction)) is None  # -> offline
     assert sess.usage_report()["roles"]["extractor"]["rejected"] == 1  # the same invented span counts once
     assert sess.fallbacks[-1]["item"] == paper.id and "no source span" in sess.fallbacks[-1]["reason"]

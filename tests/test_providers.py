@@ -16,18 +16,11 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from nim_server import CHAT, EMBED, MODELS, NIMServer, Reply
 
-from sovereign_kernel.llm.session import (
-    BUDGET_SPENT,
-    UNTRUSTED_FIELDS,
-    LLMSession,
-    load_prompt,
-    render_prompt,
-    wrap_untrusted,
-)
+from sovereign_kernel.domain.settings import LLMSettings
+from sovereign_kernel.llm.session import BUDGET_SPENT, LLMSession
 from sovereign_kernel.llm.schemas import ROLE_SCHEMAS, ExtractedClaims, PlannedQueries, VerifierJudgement
 from sovereign_kernel.llm.providers import (
     ROLES,
-    LLMSettings,
     RetryingEmbeddings,
     RedactFilter,
     detect_mode,
@@ -35,6 +28,7 @@ from sovereign_kernel.llm.providers import (
     make_embeddings,
     redact,
 )
+from sovereign_kernel.prompts import UNTRUSTED_FIELDS, load_prompt, render_prompt, wrap_untrusted
 
 KEY = "nvapi" + "-TESTKEY-0123456789abcdefXYZ"  # split so no key-shaped literal is committed
 
@@ -250,7 +244,7 @@ def test_api_key_never_leaks(srv, monkeypatch, caplog, status):
     monkeypatch.setenv("NVIDIA_API_KEY", KEY)
     caplog.set_level(logging.DEBUG)
     s = nim(srv, max_retries=1)  # the key comes from the environment
-    assert s.key() == KEY and KEY not in repr(s) and KEY not in json.dumps(s.public_dict())
+    assert s.key() == KEY and KEY not in repr(s) and KEY not in json.dumps(s.model_dump(mode="json"))
     srv.responder = lambda rec: Reply(status=status, echo_auth=True)  # a leaky upstream echoes it
     with pytest.raises(Exception) as raw:  # the client's own error text does carry the key ...
         make_chat(s, "planner").invoke("hi")
@@ -276,8 +270,14 @@ def test_redact(monkeypatch):
     assert record.getMessage() == "failed with ***"
     assert redact("key nvapi-abc_DEF-123 here") == "key nvapi-*** here"
     assert redact("Authorization: Bearer sk-abcdefghijkl") == "Authorization: Bearer ***"
-    LLMSettings(api_key="plain-secret-value-42")
-    assert "plain-secret-value-42" not in redact("boom plain-secret-value-42")
+    secret = "plain-secret-value-42"  # a key given in code, not in the environment
+    settings = LLMSettings(api_key=secret)
+    assert redact(f"boom {secret}", settings.secrets()) == "boom ***"
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed with %s", (secret,), None)
+    RedactFilter(secrets=settings.secrets()).filter(record)
+    assert record.getMessage() == "failed with ***"
+    # nothing process-wide remembered it: without the secrets passed, the text is kept
+    assert redact(f"boom {secret}") == f"boom {secret}"
 
 
 # ---- modes and custom models ------------------------------------------------------------------

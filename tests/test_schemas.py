@@ -1,7 +1,8 @@
 import json
 from pathlib import Path
 
-from sovereign_kernel.domain.schemas import Manifest, json_schemas, split_arxiv_version
+from sovereign_kernel.domain.ids import split_arxiv_version
+from sovereign_kernel.domain.schemas import Manifest, json_schemas
 
 SCHEMA_DIR = Path(__file__).parent.parent / "schemas"
 

@@ -114,7 +114,8 @@ def test_correct_a_claim(sample, published):
     rid, claim = sample.report.report_id, sample.report.claims[1]
     reason = "The cited span overstates the attack success rate; see Table 2 of the source."
     entry = published.correct(rid, claim.id, reason)
-    assert (entry.report_id, entry.kind, entry.claim_id, entry.reason) == (rid, "CORRECTION", claim.id, reason)
+    assert (entry.kind, entry.claim_id, entry.reason) == ("CORRECTION", claim.id, reason)
+    assert published.corrections(rid) == [entry]  # the entry is the report's, as stored
     _as_utc(entry.created_at)
     got = published.get(rid)
     record = got.manifest["corrections"]

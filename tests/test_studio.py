@@ -143,6 +143,6 @@ def test_langgraph_dev_runs_the_graph_with_per_run_settings(dev_server):
     assert values["report_markdown"].startswith("# ")
     assert "| # | Claim | Verified |" in values["report_markdown"]
     assert str(SMALL_CORPUS) in report["methodology"]["corpus"]
-    assert manifest["provenance"]["settings"]["max_papers"] == 5
+    assert manifest["provenance"]["settings"]["retriever"]["max_papers"] == 5
     assert report["results"]["papers_kept"] <= 5
     assert out["last_values"] and out["last_values"].get("report", {}).get("report_id") == report["report_id"]

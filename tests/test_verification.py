@@ -1,16 +1,10 @@
 import numpy as np
 
 from sovereign_kernel.domain.schemas import Paper
-from sovereign_kernel.verification.verifier import (
-    FEATURES,
-    SentenceVerifier,
-    entity_mismatch,
-    stem_coverage,
-    baseline_score,
-    load_calibration,
-    negation_mismatch,
-    number_mismatch,
-)
+from sovereign_kernel.verification.baseline import baseline_score
+from sovereign_kernel.verification.calibration import FEATURES, load_calibration
+from sovereign_kernel.verification.features import entity_mismatch, negation_mismatch, number_mismatch, stem_coverage
+from sovereign_kernel.verification.sentence_verifier import SentenceVerifier
 
 
 def test_baseline_is_the_seed_tfidf_pair_cosine():

@@ -1,4 +1,9 @@
-"""Command line: ``sovereign-kernel research "QUESTION" [--corpus PATH] [--out DIR] [--json]``."""
+"""Command line: ``sovereign-kernel research "QUESTION" [--corpus PATH] [--out DIR] [--json]`` and the
+commands around runs (resume, review, list, show, correct, reproduce) and evaluation.
+
+Parsing imports nothing heavy: each command imports what it needs when it runs, so ``list`` or
+``show`` do not pay for LangGraph, the models or scikit-learn.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from sovereign_kernel.app import cli_runs
-from sovereign_kernel.sources.arxiv import ArxivSourceError
-from sovereign_kernel.sources.corpus import CorpusError
-from sovereign_kernel.app.evaluation import add_eval_parser, run_eval_command
+from sovereign_kernel.domain.errors import SovereignError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,8 +32,17 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--max-papers", type=int, help="papers kept after the relevance gate")
     r.add_argument("--max-revision-rounds", type=int, help="revision rounds when the tribunal scores low")
     r.add_argument("--run-id", help="id of this run (the checkpoint thread); default: a new one")
+    from sovereign_kernel.app import cli_runs
+
     cli_runs.add_parsers(sub)
-    add_eval_parser(sub)
+    ev = sub.add_parser("eval", help="evaluate retriever and verifier on a labelled benchmark")
+    which = ev.add_subparsers(dest="benchmark", required=True)
+    sf = which.add_parser("scifact", help="SciFact-format corpus + claims: retrieval, grounding, labels vs the seed")
+    sf.add_argument("--corpus", required=True, help="SciFact corpus.jsonl (doc_id, title, abstract sentences)")
+    sf.add_argument("--claims", required=True, help="SciFact claims JSONL (id, claim, evidence, cited_doc_ids)")
+    sf.add_argument("--mode", choices=["offline", "nim"], default="offline")
+    sf.add_argument("--limit", type=int, default=None, help="only the first N claims with evidence")
+    sf.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     return p
 
 
@@ -64,7 +75,7 @@ def _progress_printer(args, stream=None):
         stream.write("\r\033[K" + line[:width])
         stream.flush()
         last_stage[0] = event.get("stage")
-        if event.get("stage") in ("record", "owner_review"):
+        if event.get("stage") in ("publish", "owner_review"):
             stream.write("\n")
             last_stage[0] = None
 
@@ -89,18 +100,19 @@ def _finish(result, out_dir, as_json: bool) -> int:
 
 
 async def _research(args) -> int:
-    from sovereign_kernel.app.api import stream_events
+    from sovereign_kernel.app.kernel import Kernel
 
     show = _progress_printer(args)
     result = None
-    async for kind, payload in stream_events(
-        args.question, corpus=args.corpus, sources=args.sources, max_papers=args.max_papers,
-        max_revision_rounds=args.max_revision_rounds, run_id=args.run_id, out_dir=str(Path(args.out).resolve()),
-    ):
-        if kind == "progress":
-            show(payload)
-        else:
-            result = payload
+    with Kernel() as kernel:
+        async for kind, payload in kernel.stream(
+            args.question, corpus=args.corpus, sources=args.sources, max_papers=args.max_papers,
+            max_revision_rounds=args.max_revision_rounds, run_id=args.run_id, out_dir=str(Path(args.out).resolve()),
+        ):
+            if kind == "progress":
+                show(payload)
+            else:
+                result = payload
     return _finish(result, args.out, args.json)
 
 
@@ -111,15 +123,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "research":
             return asyncio.run(_research(args))
         if args.command == "eval":
+            from sovereign_kernel.app.evaluation import run_eval_command
+
             return run_eval_command(args)
+        from sovereign_kernel.app import cli_runs
+
         return asyncio.run(cli_runs.run(args, _progress_printer(args) if hasattr(args, "quiet") else None, _finish))
-    except (ValueError, CorpusError, OSError, ArxivSourceError) as exc:  # InvalidQuestionError and pydantic errors are ValueErrors
+    except (SovereignError, ValueError, OSError) as exc:  # pydantic's errors are ValueErrors too
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    return 1
 
 
 def _one_line(exc: BaseException) -> str:

@@ -6,7 +6,7 @@ import json
 import sys
 
 from sovereign_kernel.domain.settings import Settings
-from sovereign_kernel.publishing.store import Store
+from sovereign_kernel.publishing.store import STORE_FILE, Store
 
 
 def add_parsers(sub) -> None:
@@ -48,23 +48,24 @@ def add_parsers(sub) -> None:
 
 
 def _store() -> Store:
-    return Store(Settings().resolved_home() / "store.sqlite")
+    return Store(Settings().data_dir() / STORE_FILE)
 
 
 async def run(args, show_progress, finish_research) -> int:
-    from sovereign_kernel.app.api import stream_events
-
     if args.command in ("resume", "review"):
+        from sovereign_kernel.app.kernel import Kernel
+
         resume = None
         if args.command == "review":
             action = "approve" if args.approve else ("reject" if args.reject else "edit")
             resume = {"action": action, "reason": args.reason, "drop_claims": args.drop_claim, "note": args.note}
         result = None
-        async for kind, payload in stream_events(None, run_id=args.run_id, resume=resume):
-            if kind == "progress":
-                show_progress(payload)
-            else:
-                result = payload
+        with Kernel() as kernel:
+            async for kind, payload in kernel.stream(None, run_id=args.run_id, resume=resume):
+                if kind == "progress":
+                    show_progress(payload)
+                else:
+                    result = payload
         out = args.out or _store().get_run(args.run_id).out_dir or "out"
         return finish_research(result, out, as_json=False)
 

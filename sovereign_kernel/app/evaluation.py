@@ -14,12 +14,12 @@ document to find).
 * grounding — positives: every (claim, evidence abstract); negatives: for each claim, the
   highest-ranked non-evidence abstract of the kernel's ranking (a hard negative). Each pair is
   scored by ``SentenceVerifier`` on that one abstract; AUROC of its calibrated confidence, and
-  precision / recall of ``verified`` (confidence >= ``settings.verify_threshold``).
+  precision / recall of ``verified`` (confidence >= ``settings.verification.verify_threshold``).
 * labels — SUPPORT / CONTRADICT for the positives (their gold label), NOT_ENOUGH_INFO for the
   negatives; see :func:`predict_label` for what the offline mode can judge.
 * baseline — the seed method on the same claims and pairs: retrieval ranks the corpus by TF-IDF
   word 1-2-gram cosine (the seed's scorer, vectorizer fitted on the corpus); grounding is
-  ``baseline_score`` (TF-IDF 1-2-gram cosine fitted on the pair) at ``settings.baseline_threshold``.
+  ``baseline_score`` (TF-IDF 1-2-gram cosine fitted on the pair) at ``settings.verification.baseline_threshold``.
   The seed cannot judge labels, so its ``labels`` is null.
 
 Vectors go through the ``VectorCache`` under the settings' home, so a rerun embeds nothing.
@@ -27,7 +27,6 @@ Vectors go through the ``VectorCache`` under the settings' home, so a rerun embe
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,21 +34,26 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from sovereign_kernel.sources.corpus import Corpus, corpus_content_hash, normalise_whitespace, paper_content_hash
 from sovereign_kernel.app.metrics import auroc, ndcg_at_k, precision_recall, recall_at_k
-from sovereign_kernel.domain.schemas import Paper, SearchHit
+from sovereign_kernel.domain.errors import EvalError
+from sovereign_kernel.domain.ids import paper_content_hash
+from sovereign_kernel.domain.schemas import Paper, SearchHit, paper_text
 from sovereign_kernel.domain.settings import Settings
+from sovereign_kernel.domain.text import content_tokens
+from sovereign_kernel.retrieval.planning import plan_queries_offline
+from sovereign_kernel.retrieval.ranking import score_candidates
+from sovereign_kernel.runtime.workspace import Resources, Workspace
+from sovereign_kernel.sources.corpus import Corpus, corpus_content_hash, normalise_whitespace
+from sovereign_kernel.verification.baseline import BASELINE_METHOD, baseline_score
+from sovereign_kernel.verification.calibration import load_calibration
+from sovereign_kernel.verification.sentence_verifier import DEFAULT_METHOD, SentenceVerifier
 
 SUPPORT, CONTRADICT, NEI = "SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO"
 RETRIEVAL_DEPTH = 100  # the ranking is cut here (Recall@100 is the deepest metric)
 
 
 __all__ = ["auroc", "ndcg_at_k", "precision_recall", "recall_at_k", "run_scifact_eval", "format_table",
-           "add_eval_parser", "run_eval_command", "EvalError"]
-
-
-class EvalError(ValueError):
-    """The evaluation cannot run (bad input files, unsupported mode)."""
+           "run_eval_command", "EvalError"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -123,36 +127,29 @@ def load_scifact(corpus_path: str | Path, claims_path: str | Path, limit: int | 
 # --------------------------------------------------------------------------------------------
 # the kernel's retriever and verifier, and the seed baseline
 # --------------------------------------------------------------------------------------------
-def build_resources(data: SciFactData, settings: Settings, label: str = "scifact"):
-    """The retriever's ``Resources`` over the SciFact corpus: cached BM25 and vector cache."""
-    from sovereign_kernel.retrieval.index import VectorCache, load_or_build_bm25
-    from sovereign_kernel.runtime.resources import Resources, _offline_embedder
-
-    home = settings.resolved_home()
+def build_resources(data: SciFactData, settings: Settings, workspace: Workspace, label: str = "scifact") -> Resources:
+    """The retriever's ``Resources`` over the SciFact corpus: cached BM25 and vector caches."""
     digest = corpus_content_hash(data.papers)
     corpus = Corpus(papers=data.papers, by_id=data.by_id, content_hash=digest, label=label)
-    bm25 = load_or_build_bm25(data.papers, digest, home)
-    embedder, embedder_id = _offline_embedder(settings.embed_max_tokens, settings.embed_batch_size)
-    vectors = VectorCache(home / "vectors.sqlite", embedder, embedder_id)
-    return Resources(corpus, bm25, vectors, embedder_id, home=home)
+    return workspace.resources_for(corpus, settings)
 
 
-def kernel_ranking(claim: str, res, settings: Settings, expand: bool = True, depth: int | None = None) -> list[str]:
+def kernel_ranking(claim: str, res: Resources, settings: Settings, expand: bool = True,
+                   depth: int | None = None) -> list[str]:
     """The retriever agent's path for one question: plan queries, BM25 search each, then
     ``score_candidates`` over the union; returns paper ids best first."""
-    from sovereign_kernel.agents.retriever import plan_queries_offline, score_candidates
-    from sovereign_kernel.domain.text import content_tokens
-
+    r = settings.retriever
     if expand:
-        queries = plan_queries_offline(claim, res, settings.n_queries)
+        queries = plan_queries_offline(claim, res.bm25, res.corpus.papers, r.n_queries)
     else:
         queries = [" ".join(content_tokens(claim)) or claim]
-    k = depth or settings.hits_per_query
-    found = [(qi, q, r, res.corpus.papers[idx], score)
-             for qi, q in enumerate(queries) for r, (idx, score) in enumerate(res.bm25.search(q, k))]
-    hits = [SearchHit(query=q, query_index=qi, paper_id=p.id, lexical_score=round(score, 4), rank=r)
-            for qi, q, r, p, score in found]
-    scored, _ = score_candidates(claim, hits, {p.id: p for *_, p, _ in found}, res, settings)
+    k = depth or r.hits_per_query
+    found = [(qi, q, rank, res.corpus.papers[idx], score)
+             for qi, q in enumerate(queries) for rank, (idx, score) in enumerate(res.bm25.search(q, k))]
+    hits = [SearchHit(query=q, query_index=qi, paper_id=p.id, lexical_score=round(score, 4), rank=rank)
+            for qi, q, rank, p, score in found]
+    scored, _ = score_candidates(claim, hits, {p.id: p for *_, p, _ in found}, index=res.bm25, vectors=res.vectors,
+                                 corpus_stems=res.corpus_stems, settings=r)
     return [s.paper.id for s in scored]
 
 
@@ -160,8 +157,6 @@ def seed_rankings(papers: Sequence[Paper], claims: Sequence[str], depth: int = R
     """The seed scorer as a ranker: TF-IDF word 1-2-gram cosine (its default vectorizer,
     fitted on the corpus) between the claim and title + abstract."""
     from sklearn.feature_extraction.text import TfidfVectorizer
-
-    from sovereign_kernel.retrieval.index import paper_text
 
     vec = TfidfVectorizer(ngram_range=(1, 2), lowercase=True)
     docs = vec.fit_transform([paper_text(p) for p in papers])
@@ -228,14 +223,6 @@ def run_scifact_eval(
     ``on_progress(stage, done, total)`` is called as claims and pairs are scored; ``keep_pairs``
     adds every grounding pair with both scores under ``"pairs"``.
     """
-    from sovereign_kernel.verification.verifier import (
-        BASELINE_METHOD,
-        DEFAULT_METHOD,
-        SentenceVerifier,
-        baseline_score,
-        load_calibration,
-    )
-
     if mode == "nim":
         raise EvalError("eval --mode nim is not available yet (the NIM verifier is being built); use --mode offline")
     if mode != "offline":
@@ -246,7 +233,8 @@ def run_scifact_eval(
     if not data.claims:
         raise EvalError(f"{claims_path}: no claim with evidence to evaluate")
     claims = data.claims
-    res = build_resources(data, settings)
+    workspace = Workspace()
+    res = build_resources(data, settings, workspace)
     try:
         # -- retrieval --------------------------------------------------------------------
         rankings = []
@@ -256,7 +244,7 @@ def run_scifact_eval(
         seed = seed_rankings(data.papers, [c.text for c in claims])
         # -- grounding: the same pairs for both verifiers --------------------------------
         pairs = grounding_pairs(claims, rankings)
-        embed = lambda texts: res.vectors.embed(texts, kind="passage")  # noqa: E731 (as the verifier agent does)
+        embed = lambda texts: res.verifier_vectors.embed(texts, kind="passage")  # noqa: E731 (as the verifier agent does)
         tokens = res.tokens if load_calibration().uses_tokens else None  # on disk, as in a run: a re-run encodes nothing
         y, conf, base, gold, pred = [], [], [], [], []
         for i, (ci, doc, label, gold_label) in enumerate(pairs):
@@ -266,21 +254,21 @@ def run_scifact_eval(
             conf.append(best.confidence if best else 0.0)
             base.append(baseline_score(claim, paper.abstract) if paper else 0.0)
             gold.append(gold_label)
-            verified = best is not None and best.confidence >= settings.verify_threshold
+            verified = best is not None and best.confidence >= settings.verification.verify_threshold
             pred.append(predict_label(best, settings) if verified else NEI)
             progress("grounding", i + 1, len(pairs))
     finally:
-        res.close()
+        workspace.close()
     labels = None
     if pred and all(p is not None for p in pred):
         labels = {"accuracy": sum(p == g for p, g in zip(pred, gold)) / len(gold)}
     result = {
         "retrieval": _metrics_retrieval(rankings, claims),
-        "grounding": _metrics_grounding(y, conf, settings.verify_threshold),
+        "grounding": _metrics_grounding(y, conf, settings.verification.verify_threshold),
         "labels": labels,
         "baseline": {
             "retrieval": _metrics_retrieval(seed, claims),
-            "grounding": _metrics_grounding(y, base, settings.baseline_threshold),
+            "grounding": _metrics_grounding(y, base, settings.verification.baseline_threshold),
             "labels": None,
         },
         "n_claims": len(claims),
@@ -288,9 +276,9 @@ def run_scifact_eval(
         "meta": {
             "mode": mode,
             "verifier": DEFAULT_METHOD,
-            "verify_threshold": settings.verify_threshold,
+            "verify_threshold": settings.verification.verify_threshold,
             "baseline": BASELINE_METHOD,
-            "baseline_threshold": settings.baseline_threshold,
+            "baseline_threshold": settings.verification.baseline_threshold,
             "embedder": res.embedder_id,
             "n_positive_pairs": int(sum(y)),
             "n_abstracts": len(data.papers),
@@ -336,20 +324,6 @@ def format_table(result: dict) -> str:
     if result["labels"] is None:
         lines.append("label accuracy: n/a offline (no measured contradiction signal beats the trivial rule)")
     return "\n".join(lines)
-
-
-def add_eval_parser(subparsers) -> argparse.ArgumentParser:
-    """``eval scifact --corpus --claims [--mode] [--json] [--limit]`` under the CLI's subparsers."""
-    ev = subparsers.add_parser("eval", help="evaluate retriever and verifier on a labelled benchmark")
-    which = ev.add_subparsers(dest="benchmark", required=True)
-    sf = which.add_parser("scifact", help="SciFact-format corpus + claims: retrieval, grounding, labels vs the seed")
-    sf.add_argument("--corpus", required=True, help="SciFact corpus.jsonl (doc_id, title, abstract sentences)")
-    sf.add_argument("--claims", required=True, help="SciFact claims JSONL (id, claim, evidence, cited_doc_ids)")
-    sf.add_argument("--mode", choices=["offline", "nim"], default="offline")
-    sf.add_argument("--limit", type=int, default=None, help="only the first N claims with evidence")
-    sf.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    sf.set_defaults(func=run_eval_command)
-    return ev
 
 
 def run_eval_command(args) -> int:

@@ -9,15 +9,16 @@ replay's evidence attached; otherwise every difference is listed and recorded as
 
 from __future__ import annotations
 
+import asyncio
+
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
+from sovereign_kernel.app.kernel import Kernel
+from sovereign_kernel.domain.settings import Settings, recorded
+from sovereign_kernel.publishing.assembly import source_hashes
+from sovereign_kernel.publishing.store import STORE_FILE, Store, utc_now
 from sovereign_kernel.runtime.checkpoints import SERDE
-from sovereign_kernel.graph.build import build_graph
-from sovereign_kernel.agents.publisher import sources
-from sovereign_kernel.app.api import make_context
-from sovereign_kernel.domain.settings import Settings
-from sovereign_kernel.publishing.store import Store, utc_now
 
 
 def _claims(report) -> dict:
@@ -26,7 +27,7 @@ def _claims(report) -> dict:
 
 def compare(published, replayed_state: dict, recorded_sources: list) -> list[str]:
     diffs: list[str] = []
-    replay_sources = sources(replayed_state)
+    replay_sources = source_hashes(replayed_state.get("ranked", []))
     recorded = {tuple(s) for s in recorded_sources}
     for pid, digest in sorted(recorded - set(replay_sources)):
         diffs.append(f"source {pid}: recorded content {digest} not found in the replay")
@@ -49,22 +50,34 @@ def compare(published, replayed_state: dict, recorded_sources: list) -> list[str
     return diffs
 
 
-async def areproduce(report_id: str, settings: Settings | None = None) -> dict:
-    home = (settings or Settings()).home
-    store = Store(Settings(home=home).resolved_home() / "store.sqlite")
-    published = store.get(report_id)
-    inputs = store.inputs(report_id)
-    replay_settings = Settings(**{**inputs["settings"], "home": home, "arxiv_cache_only": True})
-    # Cache-only LLM session: recorded answers are replayed, a miss falls back offline; no model is called.
-    context = make_context(replay_settings, replay=True, run_id=published.run_id,
-                           llm_models=(published.manifest["provenance"]["models"] or {}).get("llm"))
-    graph = build_graph(checkpointer=InMemorySaver(serde=SERDE))
-    config = {"configurable": {"thread_id": f"replay-{report_id}"}}
-    await graph.ainvoke({"question": inputs["question"]}, config=config, context=context)
-    state = (await graph.aget_state(config)).values
-    if inputs.get("owner_decision") and "publication" not in state:
-        await graph.ainvoke(Command(resume=inputs["owner_decision"]), config=config, context=context)
+async def areproduce(report_id: str, settings: Settings | None = None, kernel: Kernel | None = None) -> dict:
+    """Replay a published report from its recorded inputs (no network, nothing written but the
+    verdict) and record REPRODUCED or DIFFERS with every difference."""
+    base = settings or Settings()
+    store = await asyncio.to_thread(lambda: Store(base.data_dir() / STORE_FILE))
+    published = await asyncio.to_thread(store.get, report_id)
+    inputs = await asyncio.to_thread(store.inputs, report_id)
+    replay_settings = Settings.from_record(inputs["settings"], home=base.home, cache_dir=base.cache_dir,
+                                           arxiv_cache_only=True)
+    # The mode the run had (recorded since this version; earlier records kept it in the settings).
+    mode = inputs.get("mode") or recorded(inputs["settings"], "mode") or published.manifest["provenance"]["mode"]
+    owned = kernel is None
+    kernel = kernel or Kernel()
+    try:
+        # Cache-only LLM session: recorded answers are replayed, a miss falls back offline; no model is called.
+        context = await asyncio.to_thread(
+            kernel.context, replay_settings, run_id=published.run_id, replay_mode=mode,
+            llm_models=(published.manifest["provenance"]["models"] or {}).get("llm"))
+        graph = kernel.graph.copy({"checkpointer": InMemorySaver(serde=SERDE)})
+        config = {"configurable": {"thread_id": f"replay-{report_id}"}}
+        await graph.ainvoke({"question": inputs["question"]}, config=config, context=context)
         state = (await graph.aget_state(config)).values
+        if inputs.get("owner_decision") and "publication" not in state:
+            await graph.ainvoke(Command(resume=inputs["owner_decision"]), config=config, context=context)
+            state = (await graph.aget_state(config)).values
+    finally:
+        if owned:
+            kernel.close()
     diffs = compare(published, state, inputs["sources"])
     verdict = "REPRODUCED" if not diffs else "DIFFERS"
     evidence = {
@@ -74,5 +87,5 @@ async def areproduce(report_id: str, settings: Settings | None = None) -> dict:
                      "tribunal score and verdict", "policy", "quality tier", "manifest content hash"],
         "differences": diffs,
     }
-    store.add_reproduction(report_id, verdict, evidence)
+    await asyncio.to_thread(store.add_reproduction, report_id, verdict, evidence)
     return {"report_id": report_id, "verdict": verdict, **evidence}

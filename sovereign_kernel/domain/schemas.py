@@ -6,7 +6,6 @@ LangGraph can checkpoint them, and ``schemas/`` can carry their JSON Schemas.
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,19 +14,8 @@ MANIFEST_CONTRACT = "paper-manifest-v1.1"
 CORRECTION_CONTRACT = "correction-record-v1"
 PROVENANCE_CONTRACT = "source-provenance-v1"
 
-_VERSION_RE = re.compile(r"^(?P<base>.+?)v(?P<version>\d+)$")
-
-
-def split_arxiv_version(raw_id: str) -> tuple[str, int | None]:
-    """``2405.18770v6`` -> (``2405.18770``, 6); ``astro-ph/0601001`` -> (itself, None)."""
-    raw_id = raw_id.strip()
-    for prefix in ("http://arxiv.org/abs/", "https://arxiv.org/abs/", "arXiv:", "arxiv:"):
-        if raw_id.startswith(prefix):
-            raw_id = raw_id[len(prefix):]
-    m = _VERSION_RE.match(raw_id)
-    if m and (m.group("base")[-1].isdigit()):
-        return m.group("base"), int(m.group("version"))
-    return raw_id, None
+VerifierLabel = Literal["SUPPORTED", "CONTRADICTED", "NOT_ENOUGH_INFO"]
+Verdict = Literal["PUBLISH", "REVISE", "REJECT"]
 
 
 class _Model(BaseModel):
@@ -47,6 +35,11 @@ class Paper(_Model):
     url: str = ""
     source: str = "local"
     content_hash: str = ""
+
+
+def paper_text(paper: Paper) -> str:
+    """What retrieval indexes and embeds for a paper: its title and abstract."""
+    return f"{paper.title}. {paper.abstract}"
 
 
 class ScoredPaper(_Model):
@@ -104,7 +97,7 @@ class Claim(_Model):
     span_match: float | None = Field(
         None, description="LLM-extracted claims: similarity of the model's source span to the abstract text stored "
                           "at the offsets (1.0 = verbatim after whitespace normalisation; >= 0.9 near-verbatim).")
-    label: Literal["SUPPORTED", "CONTRADICTED", "NOT_ENOUGH_INFO"] | None = Field(
+    label: VerifierLabel | None = Field(
         None, description="LLM verifier's label against the evidence passages; CONTRADICTED or NOT_ENOUGH_INFO "
                           "mark the claim unverified. None when no LLM judged it.")
     label_method: str | None = Field(None, description="Who gave the label, e.g. 'llm-verifier:<model>'.")
@@ -133,7 +126,7 @@ class Review(_Model):
     role: Role
     round: int = 0
     score: float = Field(ge=0.0, le=10.0)
-    verdict: Literal["PUBLISH", "REVISE", "REJECT"]
+    verdict: Verdict
     issues: list[str] = Field(default_factory=list)
     recommendations: list[str] = Field(default_factory=list)
     rubric: list[RubricItem] = Field(default_factory=list)
@@ -146,12 +139,28 @@ class Review(_Model):
 
 class TribunalResult(_Model):
     score: float
-    verdict: Literal["PUBLISH", "REVISE", "REJECT"]
+    verdict: Verdict
     round: int
     reviews: list[Review] = Field(default_factory=list)
 
 
 Policy = Literal["PUBLISH", "ESCALATE_TO_OWNER"]
+
+
+class OwnerDecision(_Model):
+    """The owner's decision on an escalated run."""
+
+    action: Literal["approve", "reject", "edit"]
+    reason: str = ""
+    drop_claims: list[str] = Field(default_factory=list)
+    note: str = ""
+
+
+class Publication(_Model):
+    """Where a run ended: PUBLISHED in the store, ARCHIVED by the owner, or REPLAYED (reproduction gate)."""
+
+    status: Literal["PUBLISHED", "ARCHIVED", "REPLAYED"]
+    report_id: str
 
 
 class RunResults(_Model):
@@ -206,6 +215,8 @@ class QualityDimension(BaseModel):
 
 
 class CorrectionEntry(BaseModel):
+    """One row of a report's append-only corrections record."""
+
     id: int
     created_at: str
     kind: Literal["CORRECTION", "RETRACTION"]

@@ -120,5 +120,21 @@ HEDGE_RE = re.compile(
 NEGATION_RE = re.compile(r"\b(not|no|never|fails?|failed|cannot|without|neither|nor|lack|lacks|unable)\b", re.I)
 
 
+def clip(text: str, limit: int = 400) -> str:
+    """``text`` on one line, cut at ``limit`` characters with an ellipsis (model output entering a report)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def clean_list(values, limit: int = 6) -> list[str]:
+    """Distinct, clipped, non-empty strings, at most ``limit`` (a model's reasons or notes)."""
+    out: list[str] = []
+    for v in values:
+        v = clip(v)
+        if v and v not in out:
+            out.append(v)
+    return out[:limit]
+
+
 def numbers_in(text: str) -> set[str]:
     return {re.sub(r"\s", "", n) for n in NUMBER_RE.findall(text)}

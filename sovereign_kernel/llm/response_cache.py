@@ -22,12 +22,12 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-CACHE_FILE = "llm_responses.sqlite"
+RESPONSE_CACHE_FILE = "llm_responses.sqlite"
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=64)  # a pure function of a class: a memo, not state
 def _schema_json(schema: type[BaseModel]) -> str:
     return json.dumps(schema.model_json_schema(), sort_keys=True)
 
@@ -61,6 +61,15 @@ class ResponseCache:
             row = self._db.execute("SELECT answer FROM responses WHERE run_id=? AND model=? AND key=?",
                                    (run_id, model, key)).fetchone()
         return row[0] if row else None
+
+    def answer(self, run_id: str, model: str, key: str, schema: type[BaseModel]) -> BaseModel | None:
+        """The stored answer as ``schema``; None on a miss or when the schema changed since."""
+        if (hit := self.get(run_id, model, key)) is None:
+            return None
+        try:
+            return schema.model_validate_json(hit)
+        except ValidationError:
+            return None
 
     def put(self, run_id: str, model: str, key: str, role: str, answer: str) -> None:
         with self._lock:
@@ -96,16 +105,3 @@ class ResponseCache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-
-_open: dict[str, ResponseCache] = {}
-_open_lock = threading.Lock()
-
-
-def response_cache(home: Path) -> ResponseCache:
-    """The process-wide cache for a data directory (one connection per file)."""
-    path = Path(home) / CACHE_FILE
-    with _open_lock:
-        if str(path) not in _open:
-            _open[str(path)] = ResponseCache(path)
-        return _open[str(path)]

@@ -9,11 +9,13 @@ them (e.g. that a source span really occurs in the abstract).
 
 from __future__ import annotations
 
-from typing import Literal
+from types import MappingProxyType
+from typing import Mapping
 
 from pydantic import BaseModel, Field
 
-VerifierLabel = Literal["SUPPORTED", "CONTRADICTED", "NOT_ENOUGH_INFO"]
+from sovereign_kernel.domain.schemas import VerifierLabel
+from sovereign_kernel.domain.settings import LLM_ROLES
 
 
 class PlannedQueries(BaseModel):
@@ -64,7 +66,7 @@ class Revision(BaseModel):
     notes: list[str] = Field(description="What was changed and why.")
 
 
-ROLE_SCHEMAS: dict[str, type[BaseModel]] = {
+ROLE_SCHEMAS: Mapping[str, type[BaseModel]] = MappingProxyType({
     "planner": PlannedQueries,
     "extractor": ExtractedClaims,
     "verifier": VerifierJudgements,
@@ -72,4 +74,6 @@ ROLE_SCHEMAS: dict[str, type[BaseModel]] = {
     "validator": ReviewerAssessment,
     "synthesizer": ReviewerAssessment,
     "reviser": Revision,
-}
+})
+if tuple(ROLE_SCHEMAS) != LLM_ROLES:  # one list of roles: domain.settings.LLM_ROLES
+    raise AssertionError(f"ROLE_SCHEMAS roles {tuple(ROLE_SCHEMAS)} != LLM_ROLES {LLM_ROLES}")

@@ -4,26 +4,11 @@ data and as the report's ``## Corrections`` section. The store keeps the rows; t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from sovereign_kernel.domain.schemas import CORRECTION_CONTRACT, CorrectionEntry, Report
 from sovereign_kernel.publishing.markdown import escape_md
-from sovereign_kernel.domain.schemas import CORRECTION_CONTRACT, Report
 
 _SUMMARY_LINE = re.compile(r"^- Corrections: .*\(" + re.escape(CORRECTION_CONTRACT) + r"\)\.$", re.M)
-
-
-@dataclass(frozen=True)
-class CorrectionEntry:
-    id: int
-    report_id: str
-    created_at: str
-    kind: str
-    claim_id: str | None
-    reason: str
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "created_at": self.created_at, "kind": self.kind,
-                "claim_id": self.claim_id, "reason": self.reason}
 
 
 def correction_status(kinds: list[str]) -> str:
@@ -33,7 +18,7 @@ def correction_status(kinds: list[str]) -> str:
 def correction_record(entries: list[CorrectionEntry]) -> dict:
     """The manifest's ``corrections`` object for these entries (in id order)."""
     return {"contract": CORRECTION_CONTRACT, "status": correction_status([e.kind for e in entries]),
-            "count": len(entries), "entries": [e.to_dict() for e in entries]}
+            "count": len(entries), "entries": [e.model_dump(mode="json") for e in entries]}
 
 
 def render_corrections(markdown: str, report: Report, entries: list[CorrectionEntry]) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sovereign_kernel.domain.schemas import Report
+from sovereign_kernel.domain.settings import recorded
 
 __all__ = ["tribunal_and_confidence_figure", "FIGURE_SIZE_PX", "DEFAULT_FIGURE_NAME"]
 
@@ -40,9 +41,9 @@ _RC = {
 def _thresholds(manifest: dict | None, threshold: float | None, verify_threshold: float | None) -> tuple[float, float]:
     settings = ((manifest or {}).get("provenance") or {}).get("settings") or {}
     if threshold is None:
-        threshold = float(settings.get("publish_threshold", settings.get("revision_threshold", 6.5)))
+        threshold = float(recorded(settings, "publish_threshold", recorded(settings, "revision_threshold", 6.5)))
     if verify_threshold is None:
-        verify_threshold = float(settings.get("verify_threshold", 0.5))
+        verify_threshold = float(recorded(settings, "verify_threshold", 0.5))
     return float(threshold), float(verify_threshold)
 
 

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from sovereign_kernel.domain.schemas import Report
+from sovereign_kernel.domain.settings import recorded
 
 __all__ = ["report_html"]
 
@@ -47,7 +48,7 @@ def _row(cells: list[str], header: bool = False, numeric: set[int] | frozenset =
 def _threshold(manifest: dict, key: str, default: float) -> float:
     settings = ((manifest or {}).get("provenance") or {}).get("settings") or {}
     try:
-        return float(settings.get(key, default))
+        return float(recorded(settings, key, default))
     except (TypeError, ValueError):
         return default
 

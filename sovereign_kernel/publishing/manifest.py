@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from functools import lru_cache
 from importlib import metadata
 
+from sovereign_kernel.domain.ids import document_hash
 from sovereign_kernel.domain.schemas import (
     CORRECTION_CONTRACT,
     MANIFEST_CONTRACT,
@@ -14,19 +13,16 @@ from sovereign_kernel.domain.schemas import (
     Manifest,
     Report,
 )
+from sovereign_kernel.domain.settings import TribunalSettings
 
 PUBLISHER = "SOVEREIGN Research Kernel"
-_VOLATILE = {"created_at"}
-
-
-def canonical_json(data) -> str:
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+_VOLATILE = frozenset({"created_at"})
+SOFTWARE = ("sovereign-kernel", "langgraph", "langchain-core", "scikit-learn", "onnxruntime")
 
 
 def content_hash(report: Report) -> str:
     """sha256 over the report's content, timestamps excluded, so equal runs hash equal."""
-    data = report.model_dump(mode="json", exclude=_VOLATILE)
-    return "sha256:" + hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+    return document_hash(report.model_dump(mode="json", exclude=set(_VOLATILE)))
 
 
 def verification_level(report: Report) -> dict:
@@ -57,11 +53,11 @@ def _level(value: float, high: float, medium: float) -> str:
     return "HIGH" if value >= high else ("MEDIUM" if value >= medium else "LOW")
 
 
-def quality_dimensions(report: Report, settings: dict, insufficient: bool, mode: str = "offline") -> dict:
+def quality_dimensions(report: Report, t: TribunalSettings, insufficient: bool, mode: str = "offline") -> dict:
     claims = report.claims
     verified = [c for c in claims if c.verified]
     mean_conf = sum(c.confidence for c in verified) / len(verified) if verified else 0.0
-    strength = mean_conf * min(1.0, len(verified) / settings["doi_min_verified_claims"])
+    strength = mean_conf * min(1.0, len(verified) / t.doi_min_verified_claims)
     grounded = sum(1 for c in claims if c.source_span.text) / len(claims) if claims else 0.0
     ref_ids = {r.id for r in report.references}
     cited_ok = all(c.paper_id in ref_ids for c in claims)
@@ -70,7 +66,7 @@ def quality_dimensions(report: Report, settings: dict, insufficient: bool, mode:
             "level": "LOW" if insufficient else _level(strength, 0.75, 0.4),
             "value": round(strength, 3),
             "measurement": f"mean calibrated confidence of {len(verified)} verified claims ({mean_conf:.2f}) x "
-                           f"min(1, verified / {settings['doi_min_verified_claims']})"
+                           f"min(1, verified / {t.doi_min_verified_claims})"
                            + ("; capped LOW: insufficient evidence for the question" if insufficient else ""),
         },
         "citation_grounding": {
@@ -95,13 +91,13 @@ def quality_dimensions(report: Report, settings: dict, insufficient: bool, mode:
     }
 
 
-def tier(report: Report, settings: dict, insufficient: bool, aspect_coverage: float) -> tuple[str, dict]:
+def tier(report: Report, t: TribunalSettings, insufficient: bool, aspect_coverage: float) -> tuple[str, dict]:
     verified = [c for c in report.claims if c.verified]
     checks = {
         "policy is PUBLISH": report.results.policy == "PUBLISH",
-        f"verified claims >= {settings['doi_min_verified_claims']}": len(verified) >= settings["doi_min_verified_claims"],
-        f"distinct verified sources >= {settings['doi_min_sources']}": len({c.paper_id for c in verified}) >= settings["doi_min_sources"],
-        f"aspect coverage >= {settings['doi_min_aspect_coverage']}": aspect_coverage >= settings["doi_min_aspect_coverage"],
+        f"verified claims >= {t.doi_min_verified_claims}": len(verified) >= t.doi_min_verified_claims,
+        f"distinct verified sources >= {t.doi_min_sources}": len({c.paper_id for c in verified}) >= t.doi_min_sources,
+        f"aspect coverage >= {t.doi_min_aspect_coverage}": aspect_coverage >= t.doi_min_aspect_coverage,
         "evidence sufficient for the question": not insufficient,
     }
     name = "DOI grade" if all(checks.values()) else "Watchlist"
@@ -118,19 +114,19 @@ def tier(report: Report, settings: dict, insufficient: bool, aspect_coverage: fl
     return name, basis
 
 
-def tribunal_record(report: Report) -> dict:
+def tribunal_record(report: Report, s: TribunalSettings) -> dict:
     """Score, verdict, round, and per reviewer the measured rubric score beside the LLM's."""
-    t = report.tribunal
+    t, w = report.tribunal, s.llm_review_weight
     return {
         "score": t.score, "verdict": t.verdict, "round": t.round,
         "reviews": [{"role": r.role, "score": r.score, "verdict": r.verdict, "rubric_score": r.rubric_score,
                      "llm_score": r.llm_score, "method": r.method} for r in t.reviews],
         "rule": "tribunal score = mean of the reviews; a review's score is its measured rubric score, or with an "
-                "LLM reviewer min(0.5 x rubric + 0.5 x LLM, rubric + 1.0)",
+                f"LLM reviewer min({1 - w:g} x rubric + {w:g} x LLM, rubric + {s.llm_review_max_raise:.1f})",
     }
 
 
-def build_manifest(report: Report, *, settings: dict, mode: str, corpus: dict, models: dict,
+def build_manifest(report: Report, *, settings: dict, tribunal: TribunalSettings, mode: str, corpus: dict, models: dict,
                    insufficient: bool, tier_basis: dict, papers, owner_review: dict | None = None,
                    llm_usage: dict | None = None, fallbacks: list | None = None) -> dict:
     manifest = {
@@ -147,8 +143,8 @@ def build_manifest(report: Report, *, settings: dict, mode: str, corpus: dict, m
         },
         "quality_tier": report.quality_tier,
         "quality_tier_basis": tier_basis,
-        "quality_dimensions": quality_dimensions(report, settings, insufficient, mode),
-        "tribunal": tribunal_record(report),
+        "quality_dimensions": quality_dimensions(report, tribunal, insufficient, mode),
+        "tribunal": tribunal_record(report, tribunal),
         "policy": {"decision": report.results.policy, "reasons": report.results.policy_reasons},
         "provenance": {
             "contract": PROVENANCE_CONTRACT,
@@ -161,7 +157,7 @@ def build_manifest(report: Report, *, settings: dict, mode: str, corpus: dict, m
             ],
             "models": models,
             "settings": settings,
-            "software": {name: _version(name) for name in ("sovereign-kernel", "langgraph", "langchain-core", "scikit-learn", "onnxruntime")},
+            "software": {name: _version(name) for name in SOFTWARE},
         },
         "corrections": {"contract": CORRECTION_CONTRACT, "status": "CURRENT", "count": 0, "entries": []},
         "owner_review": owner_review,
@@ -172,7 +168,7 @@ def build_manifest(report: Report, *, settings: dict, mode: str, corpus: dict, m
     return Manifest.model_validate(manifest).model_dump(mode="json")
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=None)  # installed versions, read once per process: a memo, not state
 def _version(dist: str) -> str:
     try:
         return metadata.version(dist)

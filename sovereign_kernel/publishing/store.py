@@ -16,17 +16,26 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from sovereign_kernel.publishing.corrections import (  # noqa: F401 (re-exported: the store's public API)
-    CorrectionEntry,
-    correction_record,
-    correction_status,
-    render_corrections,
+from sovereign_kernel.domain.errors import (
+    ClaimNotFound,
+    InvalidEntry,
+    ReportConflict,
+    ReportNotFound,
+    ReportRetracted,
+    SchemaError,
+    StoreError,
 )
+from sovereign_kernel.domain.schemas import CorrectionEntry, Report
+from sovereign_kernel.publishing.corrections import correction_record, render_corrections
 from sovereign_kernel.publishing.manifest import content_hash
-from sovereign_kernel.domain.schemas import Report
+
+__all__ = ["Store", "StoredReport", "ReportSummary", "RunRecord", "CorrectionEntry", "STORE_FILE", "StoreError",
+           "SchemaError", "ReportNotFound", "ReportConflict", "ClaimNotFound", "ReportRetracted", "InvalidEntry"]
+
+STORE_FILE = "store.sqlite"
 
 # MIGRATIONS[i] takes a file from user_version i to i + 1. Append new versions; never edit a shipped one.
-MIGRATIONS: list[tuple[str, ...]] = [
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # v1
         """CREATE TABLE reports (
             report_id TEXT PRIMARY KEY, run_id TEXT, question TEXT NOT NULL, created_at TEXT NOT NULL,
@@ -70,37 +79,9 @@ MIGRATIONS: list[tuple[str, ...]] = [
         """CREATE TRIGGER reproductions_no_delete BEFORE DELETE ON reproductions
             BEGIN SELECT RAISE(ABORT, 'reproduction results are append-only: DELETE refused'); END""",
     ),
-]
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 RUN_STATUSES = ("RUNNING", "PENDING_REVIEW", "PUBLISHED", "ARCHIVED", "FAILED")
-
-
-class StoreError(ValueError):
-    """Base class of every error the store raises on purpose; messages are one line."""
-
-
-class SchemaError(StoreError):
-    """Not a store file, or one whose schema is newer than this software."""
-
-
-class ReportNotFound(StoreError):
-    """No published report has this id."""
-
-
-class ReportConflict(StoreError):
-    """Different content under an already published report id."""
-
-
-class ClaimNotFound(StoreError):
-    """The report has no claim with this id."""
-
-
-class ReportRetracted(StoreError):
-    """A retracted report takes no further corrections or retractions."""
-
-
-class InvalidEntry(StoreError):
-    """An empty reason, an unknown run status, a manifest that does not match its report."""
 
 
 @dataclass(frozen=True)
@@ -288,7 +269,7 @@ class Store:
             created = utc_now()
             cur = con.execute("INSERT INTO corrections (report_id, created_at, kind, claim_id, reason)"
                               " VALUES (?, ?, ?, ?, ?)", (report_id, created, kind, claim_id, reason))
-        return CorrectionEntry(cur.lastrowid, report_id, created, kind, claim_id, reason)
+        return CorrectionEntry(id=cur.lastrowid, created_at=created, kind=kind, claim_id=claim_id, reason=reason)
 
     @staticmethod
     def _report_row(con: sqlite3.Connection, report_id: str) -> sqlite3.Row:
@@ -299,7 +280,7 @@ class Store:
 
     @staticmethod
     def _entries(con: sqlite3.Connection, report_id: str) -> list[CorrectionEntry]:
-        rows = con.execute("SELECT id, report_id, created_at, kind, claim_id, reason FROM corrections"
+        rows = con.execute("SELECT id, created_at, kind, claim_id, reason FROM corrections"
                            " WHERE report_id = ? ORDER BY id", (report_id,)).fetchall()
         return [CorrectionEntry(**dict(r)) for r in rows]
 

@@ -10,7 +10,9 @@ output is ``last_hidden_state`` [batch, seq, 384], so pooling + normalisation ar
 from __future__ import annotations
 
 import os
+import re
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Sequence
 
@@ -136,3 +138,52 @@ class LocalMiniLMEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.encode([text])[0].tolist()
+
+
+_PUNCT_RE = re.compile(r"^\W+$")
+_SPECIAL = frozenset({"[CLS]", "[SEP]", "[PAD]", "[UNK]"})
+
+
+class MiniLMTokenEncoder:
+    """The local MiniLM's last hidden states per word piece (special tokens and pure punctuation
+    dropped), L2-normalised and rounded through float16 (what the on-disk cache stores, so a fresh
+    and a cached vector are the same numbers); a bounded in-memory cache per text. The calibrated
+    verifier's ``maxsim`` features are computed from these. It runs on the given embedder's ONNX
+    session, so one model load serves pooled and token vectors."""
+
+    model_id = "all-MiniLM-L6-v2-int8-onnx-tokens-f16"
+
+    def __init__(self, embedder: LocalMiniLMEmbeddings | None = None, cache_size: int = 4096):
+        self.embedder = embedder or LocalMiniLMEmbeddings()
+        self._token_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
+
+    def _token_batch(self, texts: list[str]) -> list[np.ndarray]:
+        encs, hidden, mask = self.embedder.token_states(texts)
+        out = []
+        for enc, h, m in zip(encs, hidden, mask):
+            keep = [j for j, (tok, on) in enumerate(zip(enc.tokens, m))
+                    if on and tok not in _SPECIAL and not _PUNCT_RE.match(tok)]
+            v = h[keep] if keep else h[:1]  # an all-punctuation text keeps its [CLS]
+            unit = v / np.clip(np.linalg.norm(v, axis=1, keepdims=True), 1e-12, None)
+            out.append(unit.astype(np.float16).astype(np.float32))
+        return out
+
+    def encode_tokens(self, texts: Sequence[str]) -> list[np.ndarray]:
+        texts = [t if isinstance(t, str) else str(t) for t in texts]
+        with self._cache_lock:
+            found = {t: self._token_cache[t] for t in texts if t in self._token_cache}
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            order = sorted(missing, key=len)  # similar lengths together: less padding
+            batch_size = self.embedder.batch_size
+            for start in range(0, len(order), batch_size):
+                batch = order[start : start + batch_size]
+                found.update(zip(batch, self._token_batch(batch)))
+            with self._cache_lock:
+                for t in missing:
+                    self._token_cache[t] = found[t]
+                while len(self._token_cache) > self._cache_size:
+                    self._token_cache.popitem(last=False)
+        return [found[t] for t in texts]

@@ -8,23 +8,27 @@ nodes (and the finished branches of a parallel step) not run again.
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-from sovereign_kernel.domain import schemas
+from sovereign_kernel.domain import aspects, schemas
 from sovereign_kernel.domain.settings import Settings
 
 # The state holds our pydantic contracts; allow exactly those (and LangGraph's own safe types)
 # to be revived from a checkpoint, rather than any importable class.
-ALLOWED_TYPES = [
-    ("sovereign_kernel.domain.schemas", name)
-    for name in ("Paper", "ScoredPaper", "SearchHit", "Evidence", "SourceSpan", "Claim", "Draft", "RubricItem",
-                 "Review", "TribunalResult", "RunResults", "Reference", "Report")
-]
-SERDE = JsonPlusSerializer(allowed_msgpack_modules=ALLOWED_TYPES)
-assert all(hasattr(schemas, name) for _, name in ALLOWED_TYPES)
+STATE_TYPES = (
+    *(getattr(schemas, name) for name in (
+        "Paper", "ScoredPaper", "SearchHit", "Evidence", "SourceSpan", "Claim", "Draft", "RubricItem", "Review",
+        "TribunalResult", "RunResults", "Reference", "Report", "OwnerDecision", "Publication")),
+    aspects.Aspect,
+)
+SERDE = JsonPlusSerializer(allowed_msgpack_modules=[(t.__module__, t.__name__) for t in STATE_TYPES])
+
+
+CHECKPOINTS_FILE = "checkpoints.sqlite"
 
 
 @asynccontextmanager
@@ -40,7 +44,7 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[object]:
         import aiosqlite
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-        path = settings.resolved_home() / "checkpoints.sqlite"
+        path = await asyncio.to_thread(lambda: settings.data_dir() / CHECKPOINTS_FILE)
         async with aiosqlite.connect(str(path)) as conn:
             # WAL + synchronous=NORMAL: a commit no longer waits for fsync (the writes were ~2/3 of
             # an offline run's wall time), yet a killed process loses nothing — only a power cut

@@ -1,8 +1,8 @@
 """The arXiv API as a paper source: abstracts (never PDFs) mapped to :class:`Paper`.
 
-arXiv's terms: at most one request every 3 s and one connection at a time, per process. The real
-``arxiv`` client builds URLs, pages and parses Atom; this module adds a process-wide rate limiter
-per endpoint that every HTTP request (pages, retries) passes through, bounded status-aware
+arXiv's terms: at most one request every 3 s and one connection at a time. The real ``arxiv``
+client builds URLs, pages and parses Atom; this module adds a rate limiter per endpoint, shared
+by every source of one workspace (``RateLimiters``), that every HTTP request (pages, retries) passes through, bounded status-aware
 retries with backoff, an SQLite cache with TTL and a cache-only mode, and errors the caller can
 act on: :class:`SourceUnavailableError` (fall back to the local corpus) and
 :class:`ArxivQueryError` (arXiv rejected the query; retrying will not help).
@@ -28,8 +28,10 @@ from urllib.parse import urlsplit
 import arxiv
 import requests
 
-from sovereign_kernel.sources.corpus import normalise_whitespace, paper_content_hash
-from sovereign_kernel.domain.schemas import Paper, split_arxiv_version
+from sovereign_kernel.domain.errors import ArxivQueryError, SourceError, SourceUnavailableError
+from sovereign_kernel.domain.ids import paper_content_hash, split_arxiv_version
+from sovereign_kernel.domain.schemas import Paper
+from sovereign_kernel.sources.corpus import normalise_whitespace
 
 logger = logging.getLogger(__name__)
 
@@ -41,16 +43,7 @@ _CACHE_FORMAT = "arxiv-papers-v1"  # bump when the mapping changes: old rows bec
 _SUMMARY_RE = re.compile(r"<summary[^>]*>(.*?)</summary>", re.S)
 
 
-class ArxivSourceError(RuntimeError):
-    """Base class: the arXiv source could not answer."""
-
-
-class SourceUnavailableError(ArxivSourceError):
-    """arXiv (or the cache, in cache-only mode) cannot serve the request; one-line reason."""
-
-
-class ArxivQueryError(ArxivSourceError):
-    """arXiv rejected the query itself (HTTP 400 error feed); retrying will not help."""
+ArxivSourceError = SourceError  # the arXiv source's errors: SourceUnavailableError, ArxivQueryError
 
 
 class RateLimiter:
@@ -121,14 +114,18 @@ class RateLimiter:
             self._busy = False
 
 
-_LIMITERS: dict[str, RateLimiter] = {}
-_LIMITERS_LOCK = threading.Lock()
+class RateLimiters:
+    """One :class:`RateLimiter` per endpoint for every source that shares this registry. A
+    workspace holds one, so all its runs (and their parallel query branches) share arXiv's
+    budget; a source made without one gets a limiter of its own."""
 
+    def __init__(self) -> None:
+        self._by_url: dict[str, RateLimiter] = {}
+        self._lock = threading.Lock()
 
-def rate_limiter_for(url: str) -> RateLimiter:
-    """The one limiter of this process for the endpoint ``url``."""
-    with _LIMITERS_LOCK:
-        return _LIMITERS.setdefault(url, RateLimiter())
+    def for_url(self, url: str) -> RateLimiter:
+        with self._lock:
+            return self._by_url.setdefault(url, RateLimiter())
 
 
 def _endpoint_label(url: str) -> str:
@@ -247,6 +244,7 @@ class ArxivSource:
         cache_only: bool = False,
         timeout: float = 30.0,
         page_size: int = 100,
+        limiters: RateLimiters | None = None,
     ) -> None:
         self.url = (url or os.environ.get(URL_ENV) or DEFAULT_ARXIV_URL).strip().rstrip("?")
         if urlsplit(self.url).scheme not in ("http", "https"):
@@ -257,7 +255,7 @@ class ArxivSource:
         self.ttl_seconds, self.min_interval = float(ttl_seconds), float(min_interval)
         self.max_retries, self.backoff = max(0, int(max_retries)), float(backoff)
         self.cache_only, self.timeout, self.page_size = cache_only, float(timeout), max(1, int(page_size))
-        self.limiter = rate_limiter_for(self.url)
+        self.limiter = (limiters or RateLimiters()).for_url(self.url)
         self.requests_made = 0  # HTTP requests sent by this instance (retries and pages included)
         self.cache_hits = 0
         self.request_starts: list[float] = []  # time.monotonic() of this instance's requests

@@ -14,7 +14,6 @@ a corpus without a single valid record raises :class:`CorpusError`.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import logging
 import re
@@ -23,7 +22,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from sovereign_kernel.domain.schemas import Paper, split_arxiv_version
+from sovereign_kernel.domain.errors import CorpusError
+from sovereign_kernel.domain.ids import corpus_content_hash as _hash_pairs
+from sovereign_kernel.domain.ids import paper_content_hash, split_arxiv_version
+from sovereign_kernel.domain.schemas import Paper
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +33,6 @@ DEMO_CORPUS_FILE = "demo_corpus.jsonl.gz"
 _SUFFIXES = (".jsonl", ".jsonl.gz")
 _ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _MAX_LINES_LISTED = 5
-
-
-class CorpusError(ValueError):
-    """The corpus cannot be loaded (missing path, no JSONL files, no valid record)."""
 
 
 @dataclass
@@ -71,19 +69,9 @@ def normalise_whitespace(text: str) -> str:
     return " ".join(text.split())
 
 
-def paper_content_hash(paper_id: str, title: str, abstract: str) -> str:
-    """First 16 hex chars of sha256 over the canonical JSON of (id, title, abstract)."""
-    canonical = json.dumps([paper_id, title, abstract], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
-
-
 def corpus_content_hash(papers: list[Paper]) -> str:
     """sha256 over the papers' content hashes in id order: same content -> same hash."""
-    h = hashlib.sha256()
-    for p in sorted(papers, key=lambda p: p.id):
-        h.update(p.content_hash.encode("ascii"))
-        h.update(b"\n")
-    return h.hexdigest()
+    return _hash_pairs((p.id, p.content_hash) for p in papers)
 
 
 def _str_list(value: object) -> list[str] | None:
@@ -236,6 +224,25 @@ def _demo_corpus_ref():
     except (TypeError, NotADirectoryError, ModuleNotFoundError):
         # e.g. sovereign_kernel imported as a namespace package through an editable-install hook
         return Path(__file__).resolve().parents[1] / "data" / DEMO_CORPUS_FILE
+
+
+def corpus_fingerprint(path: str | Path | None = None) -> tuple:
+    """What identifies a corpus's files as they are now: each file's path, size and modification
+    time (a stat per file, no reading). A rewritten file gets a new fingerprint, so a cache keyed by
+    it reloads the file; ``None`` is the bundled demo corpus."""
+    if path is None:
+        with resources.as_file(_demo_corpus_ref()) as demo:
+            files = [demo]
+    else:
+        files = _corpus_files(Path(path).expanduser())
+    stats = []
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError as exc:
+            raise CorpusError(f"cannot read corpus file {f}: {exc}") from exc
+        stats.append((str(f), st.st_size, st.st_mtime_ns))
+    return (None if path is None else str(path), tuple(stats))
 
 
 def load_corpus(path: str | Path | None = None) -> Corpus:

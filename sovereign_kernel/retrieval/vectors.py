@@ -1,125 +1,25 @@
-"""Semantic + lexical index over a corpus.
+"""Dense vectors on disk: pooled sentence vectors and the verifier's token vectors.
 
-Two stages, because embedding a 16.5k-paper corpus up front costs ~18 minutes on 2 cores:
-1. a BM25 index over title + abstract (built once per corpus content hash, cached on disk);
-2. dense vectors for the candidates only, computed on demand and cached in SQLite keyed by
-   model, input type and text hash, so a warm run embeds nothing.
+Both are keyed by model and a hash of the text, so a warm run embeds nothing and a cold one
+only what it has not seen; several data dirs may share one cache directory.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import logging
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
-from scipy import sparse
-from sklearn.feature_extraction.text import CountVectorizer
-
-from sovereign_kernel.domain.schemas import Paper
-from sovereign_kernel.domain.text import STOP_WORDS
-
-log = logging.getLogger(__name__)
-
-BM25_K1 = 1.2
-BM25_B = 0.75
-INDEX_FORMAT = "bm25-v1"
 
 
 class Embedder(Protocol):
-    """What the index needs of an embeddings object (LangChain's ``Embeddings`` fits)."""
+    """What the vector cache needs of an embeddings object (LangChain's ``Embeddings`` fits)."""
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]: ...
     def embed_query(self, text: str) -> list[float]: ...
-
-
-def paper_text(paper: Paper) -> str:
-    return f"{paper.title}. {paper.abstract}"
-
-
-def _analyzer():
-    return CountVectorizer(
-        lowercase=True,
-        token_pattern=r"(?u)\b[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9]\b|\b[a-zA-Z]\b",
-        stop_words=sorted(STOP_WORDS),
-        ngram_range=(1, 1),
-        dtype=np.float32,
-    )
-
-
-class BM25Index:
-    """Okapi BM25 as one sparse matrix: a query's scores are a column sum."""
-
-    def __init__(self, weights: sparse.csc_matrix, vocabulary: dict[str, int], ids: list[str]):
-        self.weights = weights
-        self.vocabulary = vocabulary
-        self.ids = ids
-        self._analyze = _analyzer().build_analyzer()
-
-    @classmethod
-    def build(cls, papers: Sequence[Paper]) -> "BM25Index":
-        vec = _analyzer()
-        tf = vec.fit_transform([paper_text(p) for p in papers]).tocsr().astype(np.float32)
-        n_docs = tf.shape[0]
-        doc_len = np.asarray(tf.sum(axis=1)).ravel()
-        avg_len = float(doc_len.mean()) if n_docs else 1.0
-        df = np.bincount(tf.indices, minlength=tf.shape[1])
-        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
-        # Saturate term frequencies row by row: tf*(k1+1) / (tf + k1*(1-b+b*len/avg)).
-        norm = BM25_K1 * (1 - BM25_B + BM25_B * doc_len / avg_len)
-        rows = np.repeat(np.arange(n_docs), np.diff(tf.indptr))
-        data = tf.data * (BM25_K1 + 1) / (tf.data + norm[rows]) * idf[tf.indices]
-        weights = sparse.csr_matrix((data, tf.indices, tf.indptr), shape=tf.shape).tocsc()
-        vocab = {term: int(i) for term, i in vec.vocabulary_.items()}
-        return cls(weights, vocab, [p.id for p in papers])
-
-    def document_frequency(self, term: str) -> int:
-        col = self.vocabulary.get(term.lower())
-        if col is None:
-            return 0
-        return int(self.weights.indptr[col + 1] - self.weights.indptr[col])
-
-    def scores(self, query: str) -> np.ndarray:
-        cols = [self.vocabulary[t] for t in self._analyze(query) if t in self.vocabulary]
-        if not cols:
-            return np.zeros(self.weights.shape[0], dtype=np.float32)
-        return np.asarray(self.weights[:, cols].sum(axis=1)).ravel()
-
-    def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        scores = self.scores(query)
-        k = min(k, len(scores))
-        if k == 0:
-            return []
-        top = np.argpartition(-scores, k - 1)[:k]
-        # Ties broken by position so results are deterministic.
-        order = sorted(top, key=lambda i: (-scores[i], i))
-        return [(int(i), float(scores[i])) for i in order if scores[i] > 0]
-
-    def save(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / "bm25.npz.tmp"
-        with open(tmp, "wb") as fh:
-            sparse.save_npz(fh, self.weights)
-        tmp.replace(directory / "bm25.npz")
-        meta = {"format": INDEX_FORMAT, "vocabulary": self.vocabulary, "ids": self.ids}
-        (directory / "meta.json.tmp").write_text(json.dumps(meta))
-        (directory / "meta.json.tmp").replace(directory / "meta.json")
-
-    @classmethod
-    def load(cls, directory: Path) -> "BM25Index | None":
-        try:
-            meta = json.loads((directory / "meta.json").read_text())
-            if meta.get("format") != INDEX_FORMAT:
-                return None
-            weights = sparse.load_npz(directory / "bm25.npz").tocsc()
-        except (OSError, ValueError, KeyError) as exc:
-            log.info("index cache at %s unusable (%s); rebuilding", directory, exc)
-            return None
-        return cls(weights, meta["vocabulary"], meta["ids"])
 
 
 class VectorCache:
@@ -130,7 +30,8 @@ class VectorCache:
         self.embedder = embedder
         self.model_id = model_id
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False)
+        # timeout: several processes may share one cache directory (and its writes)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=60)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS vectors (model TEXT, kind TEXT, key TEXT, vec BLOB,"
             " PRIMARY KEY (model, kind, key))"
@@ -188,7 +89,7 @@ class TokenVectorCache:
         self.encoder = encoder
         self.model_id = str(getattr(encoder, "model_id", type(encoder).__name__))
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=60)
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS token_vectors (model TEXT, key TEXT, dim INTEGER, vec BLOB,"
@@ -229,16 +130,3 @@ def _normalise(arr: np.ndarray) -> np.ndarray:
         return arr
     norms = np.linalg.norm(arr, axis=1, keepdims=True)
     return arr / np.maximum(norms, 1e-12)
-
-
-def load_or_build_bm25(papers: Sequence[Paper], corpus_hash: str, home: Path) -> BM25Index:
-    directory = home / "index" / f"{INDEX_FORMAT}-{corpus_hash[:24]}"
-    index = BM25Index.load(directory)
-    if index is not None and len(index.ids) == len(papers):
-        return index
-    index = BM25Index.build(papers)
-    try:
-        index.save(directory)
-    except OSError as exc:  # a read-only home must not stop a run
-        log.warning("could not cache the index in %s: %s", directory, exc)
-    return index

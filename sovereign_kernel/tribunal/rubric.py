@@ -6,29 +6,23 @@ its rubric (the floor, kept as ``rubric_score``), then the LLM reviewer gets the
 signals as context and answers a score with reasons (``llm_score``, ``llm_reasons``). The
 review's score, which the judge averages and routes on, is
 
-    score = min(0.5 x rubric + 0.5 x llm, rubric + 1.0)
+    score = min((1 - w) x rubric + w x llm, rubric + max_raise)
 
-so the LLM can lower a score freely (a defect the measurements miss) but can never put it
-more than LLM_MAX_RAISE = 1.0 point above what the measurements support.
+(``llm_review_weight`` w = 0.5, ``llm_review_max_raise`` = 1.0), so the LLM can lower a score
+freely (a defect the measurements miss) but never put it more than 1 point above what the
+measurements support.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable, Sequence
 
-from sovereign_kernel.agents.common import current_claims
-from sovereign_kernel.agents.llm_helpers import claims_block, clean_list, draft_block, model_tag, session, signals_block
 from sovereign_kernel.domain.aspects import Aspect
-from sovereign_kernel.llm.session import render_prompt
-from sovereign_kernel.llm.schemas import ReviewerAssessment
+from sovereign_kernel.domain.schemas import Claim, Draft, Paper, Review, RubricItem, ScoredPaper, Verdict
+from sovereign_kernel.domain.settings import TribunalSettings
 from sovereign_kernel.domain.text import HEDGE_RE
-from sovereign_kernel.domain.schemas import Review, RubricItem
-
-OFF_TOPIC_CLAIM_RELEVANCE = 0.3  # MiniLM cosine of a claim to the question
-PASS_SCORE = 6.5
-REJECT_BELOW = 4.0
-LLM_WEIGHT = 0.5  # the LLM reviewer's share of a review's score
-LLM_MAX_RAISE = 1.0  # points an LLM reviewer may add above the measured rubric, at most
+from sovereign_kernel.verification.scoring import span_at_offsets
 
 
 @dataclass(frozen=True)
@@ -52,28 +46,23 @@ class Signals:
     n_findings: int
 
 
-def measure(state: dict) -> Signals:
-    claims = current_claims(state)
+def measure(claims: Sequence[Claim], papers: Sequence[Paper], ranked: Sequence[ScoredPaper], draft: Draft | None,
+            aspects: Sequence[Aspect], off_topic_below: float) -> Signals:
+    """What the reviewers score, measured on this round's claims (``current_claims``) and draft."""
     verified = [c for c in claims if c.verified]
-    papers = {p.id: p for p in state.get("papers", [])}
-    kept = [s for s in state.get("ranked", []) if s.kept]
-    draft = state.get("draft")
-    aspects = [Aspect(**a) for a in state.get("aspects", [])]
+    by_id = {p.id: p for p in papers}
+    kept = [s for s in ranked if s.kept]
     used_ids = {cid for ids in (draft.finding_claims if draft else []) for cid in ids}
     used = [c for c in claims if c.id in used_ids]
     return Signals(
-        n_candidates=len(state.get("ranked", [])),
+        n_candidates=len(ranked),
         n_kept=len(kept),
         mean_kept_relevance=_mean(s.relevance for s in kept),
         n_claims=len(claims),
         n_verified=len(verified),
         mean_confidence_verified=_mean(c.confidence for c in verified),
-        spans_exact=sum(
-            1 for c in claims
-            if c.paper_id in papers
-            and papers[c.paper_id].abstract[c.source_span.start : c.source_span.end] == c.source_span.text
-        ),
-        off_topic_claims=sum(1 for c in claims if c.relevance < OFF_TOPIC_CLAIM_RELEVANCE),
+        spans_exact=sum(1 for c in claims if c.paper_id in by_id and span_at_offsets(c, by_id[c.paper_id])),
+        off_topic_claims=sum(1 for c in claims if c.relevance < off_topic_below),
         hedged_claims=sum(1 for c in claims if HEDGE_RE.search(c.text)),
         single_source_verified=sum(1 for c in verified if set(c.supporting_papers) <= {c.paper_id}),
         n_aspects=len(aspects),
@@ -86,7 +75,7 @@ def measure(state: dict) -> Signals:
     )
 
 
-def _mean(values) -> float:
+def _mean(values: Iterable[float]) -> float:
     values = list(values)
     return sum(values) / len(values) if values else 0.0
 
@@ -106,46 +95,38 @@ def item(signal: str, measured: str, fraction: float, max_points: float) -> Rubr
     return RubricItem(signal=signal, measured=measured, points=round(fraction * max_points, 2), max_points=max_points)
 
 
-def make_review(role: str, round_: int, items: list[RubricItem], issues: list[str], recommendations: list[str]) -> Review:
+def verdict_for(score: float, s: TribunalSettings) -> Verdict:
+    return "PUBLISH" if score >= s.review_pass_score else ("REVISE" if score >= s.review_reject_below else "REJECT")
+
+
+def make_review(role: str, round_: int, items: list[RubricItem], issues: list[str], recommendations: list[str],
+                s: TribunalSettings) -> Review:
     total = sum(i.points for i in items)
     max_total = sum(i.max_points for i in items)
     score = round(10.0 * total / max_total, 2) if max_total else 0.0
     reasons = [f"{i.signal}: {i.measured} -> {i.points:g}/{i.max_points:g}" for i in items]
     return Review(
-        role=role, round=round_, score=score, verdict=verdict_for(score),
+        role=role, round=round_, score=score, verdict=verdict_for(score, s),
         issues=issues + reasons, recommendations=recommendations, rubric=items, rubric_score=score,
     )
 
 
-def verdict_for(score: float) -> str:
-    return "PUBLISH" if score >= PASS_SCORE else ("REVISE" if score >= REJECT_BELOW else "REJECT")
-
-
-def combined_score(rubric: float, llm: float) -> float:
+def combined_score(rubric: float, llm: float, s: TribunalSettings) -> float:
     """A reviewer's score from its measured rubric and its LLM's score (see the module doc)."""
-    return round(min((1 - LLM_WEIGHT) * rubric + LLM_WEIGHT * llm, rubric + LLM_MAX_RAISE), 2)
+    w = s.llm_review_weight
+    return round(min((1 - w) * rubric + w * llm, rubric + s.llm_review_max_raise), 2)
 
 
-async def with_llm_review(runtime, review: Review, state: dict) -> Review:
-    """The rubric review, plus the LLM reviewer's score and reasons when a session is set and
-    answers; the rubric review unchanged otherwise (offline, or a fallback)."""
-    sess = session(runtime)
-    if sess is None:
-        return review
-    role = review.role.lower()
-    prompt = render_prompt(role, question=state["question"], round=review.round, signals=signals_block(review),
-                           rubric_score=f"{review.score:.2f}", draft=draft_block(state.get("draft")),
-                           claims=claims_block(current_claims(state)))
-    answer = await sess.structured(role, ReviewerAssessment, prompt, item=f"round {review.round}")
-    if answer is None:
-        return review
-    llm = round(answer.score, 2)
-    score = combined_score(review.score, llm)
-    reasons, recs = clean_list(answer.reasons), clean_list(answer.recommendations)
-    summary = (f"LLM reviewer {llm:g}/10; score = min({1 - LLM_WEIGHT:g} x rubric {review.score:g} + {LLM_WEIGHT:g} x LLM "
-               f"{llm:g}, rubric + {LLM_MAX_RAISE:g}) = {score:g}")
+def with_llm_assessment(review: Review, llm_score: float, reasons: list[str], recommendations: list[str],
+                        model_tag: str, s: TribunalSettings) -> Review:
+    """The rubric review with an LLM reviewer's score and reasons folded in (bounded, see above)."""
+    llm = round(llm_score, 2)
+    score = combined_score(review.score, llm, s)
+    w, raise_ = s.llm_review_weight, s.llm_review_max_raise
+    summary = (f"LLM reviewer {llm:g}/10; score = min({1 - w:g} x rubric {review.score:g} + {w:g} x LLM "
+               f"{llm:g}, rubric + {raise_:g}) = {score:g}")
     return review.model_copy(update={
-        "score": score, "verdict": verdict_for(score), "llm_score": llm, "llm_reasons": reasons,
-        "llm_recommendations": recs, "issues": [*review.issues, summary, *(f"LLM: {r}" for r in reasons)],
-        "method": f"{review.method}+{model_tag(sess, role)}",
+        "score": score, "verdict": verdict_for(score, s), "llm_score": llm, "llm_reasons": reasons,
+        "llm_recommendations": recommendations, "issues": [*review.issues, summary, *(f"LLM: {r}" for r in reasons)],
+        "method": f"{review.method}+{model_tag}",
     })

@@ -1,0 +1,213 @@
+"""The ``Kernel``: what serves research runs from Python and the CLI.
+
+A kernel owns a ``Workspace`` (corpora, indexes, models and caches, built once and shared by its
+runs) and the compiled research graph. Hold one to run several questions without reloading
+anything; the module functions in ``sovereign_kernel.app.api`` make a fresh one per call::
+
+    with Kernel() as kernel:
+        first = kernel.research("How vulnerable is CLIP to typographic attacks?")
+        second = kernel.research("Which defenses against typographic attacks work?", max_papers=5)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import uuid
+from typing import Any, AsyncIterator, Callable
+
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+
+from sovereign_kernel.app.result import ResearchResult
+from sovereign_kernel.domain.errors import InvalidQuestionError, RunError
+from sovereign_kernel.domain.schemas import OwnerDecision
+from sovereign_kernel.domain.settings import MAX_QUESTION_CHARS, MIN_QUESTION_WORDS, LLMSettings, Settings
+from sovereign_kernel.domain.text import content_tokens
+from sovereign_kernel.graph.build import build_graph
+from sovereign_kernel.llm.providers import detect_mode
+from sovereign_kernel.llm.session import LLMSession
+from sovereign_kernel.publishing.store import STORE_FILE, Store
+from sovereign_kernel.runtime.checkpoints import open_checkpointer, prune_history
+from sovereign_kernel.runtime.context import RunContext
+from sovereign_kernel.runtime.workspace import Workspace
+
+
+def validate_question(question: Any) -> str:
+    """The question on one line, or ``InvalidQuestionError`` saying what is wrong with it."""
+    if not isinstance(question, str):
+        raise InvalidQuestionError(f"the question must be text, got {type(question).__name__}")
+    q = " ".join(question.split())
+    if not q:
+        raise InvalidQuestionError("the question is empty")
+    if len(q) > MAX_QUESTION_CHARS:
+        raise InvalidQuestionError(f"the question is {len(q)} characters long; the limit is {MAX_QUESTION_CHARS}")
+    if len(content_tokens(q)) < 1 or len(q.split()) < MIN_QUESTION_WORDS:
+        raise InvalidQuestionError(f"the question needs at least {MIN_QUESTION_WORDS} words with a topic: {q!r}")
+    return q
+
+
+def new_run_id() -> str:
+    return f"run-{uuid.uuid4().hex[:12]}"
+
+
+class Kernel:
+    """Runs research questions on one ``Workspace`` (see the module doc). Thread-safe; runs may overlap."""
+
+    def __init__(self, workspace: Workspace | None = None):
+        self.workspace = workspace or Workspace()
+        self.graph: CompiledStateGraph = build_graph()  # compiled once; each run attaches its checkpointer
+
+    def __enter__(self) -> "Kernel":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.workspace.close()
+
+    # -- contexts ------------------------------------------------------------------------------
+    def context(self, settings: Settings, llm=None, embeddings=None, *, run_id: str | None = None,
+                replay_mode: str | None = None, llm_models: dict[str, str] | None = None) -> RunContext:
+        """A run's context: its mode, LLM session and embeddings (blocking: opens the response cache).
+
+        Modes: ``custom`` when ``llm`` and/or ``embeddings`` are passed; ``nim`` when ``NVIDIA_API_KEY``
+        or a NIM base URL is configured (``settings.llm``); else ``offline``. With ``run_id`` every
+        validated LLM answer is recorded in the run's response cache, so a resumed run repeats no
+        finished LLM call. ``replay_mode`` is the reproduction gate's switch: the recorded mode, and
+        for a model run a cache-only session over ``run_id``'s answers (no model is called; a miss
+        falls back offline); ``llm_models`` ({role: model}) names the models that keyed the cache.
+        """
+        ls = settings.llm
+        if replay_mode is not None:
+            mode, session = replay_mode, None
+            if mode != "offline" and run_id:
+                recorded = ls.model_copy(update={"role_models": dict(llm_models or {})})
+                session = LLMSession.replay(recorded, self.workspace.response_cache(settings.data_dir()), run_id)
+        else:
+            mode = detect_mode(ls, llm, embeddings)
+            session = LLMSession.create(ls, llm)
+            if session is not None and run_id:
+                session.attach_cache(self.workspace.response_cache(settings.data_dir()), run_id)
+        if embeddings is None and mode == "nim":
+            embeddings = self.workspace.nim_embeddings(ls)
+        return RunContext(settings=settings, workspace=self.workspace, mode=mode, embeddings=embeddings,
+                          llm_session=session, replay=replay_mode is not None)
+
+    # -- runs ----------------------------------------------------------------------------------
+    async def stream(self, question: str | None = None, *, settings: Settings | None = None, llm=None,
+                     embeddings=None, run_id: str | None = None, out_dir: str | None = None, resume: Any = None,
+                     llm_settings: LLMSettings | None = None, **overrides) -> AsyncIterator[tuple[str, Any]]:
+        """Yield ``("progress", event)`` while the graph runs, then ``("result", ResearchResult)``.
+
+        Every run is checkpointed under ``run_id`` (LangGraph thread id). ``question=None`` with a
+        ``run_id`` continues a stopped run; ``resume`` (the owner's decision) answers a paused one.
+        ``llm`` / ``embeddings``: LangChain objects for ``custom`` mode; ``llm_settings``: NIM
+        transport and models (default: ``settings.llm``, from the environment). ``overrides`` are
+        settings by flat name (``max_papers=5``); an unknown one is a ``TypeError``.
+        """
+        base = (settings or Settings()).with_overrides(**overrides)
+        if llm_settings is not None:
+            base = base.model_copy(update={"llm": llm_settings})
+        store = await asyncio.to_thread(lambda: Store(base.data_dir() / STORE_FILE))
+        if question is None:  # resume: the run's own settings, as recorded when it started
+            if not run_id:
+                raise RunError("resuming needs a run id")
+            record = await asyncio.to_thread(store.get_run, run_id)
+            if record is None:
+                raise RunError(f"no run {run_id!r} in {store.path}")
+            recorded = Settings.from_record(json.loads(record.settings_json or "{}"), home=base.home,
+                                            cache_dir=base.cache_dir)
+            recorded = recorded.model_copy(update={"llm": base.llm} if llm_settings is not None else {})
+            context = await asyncio.to_thread(self.context, recorded, llm, embeddings, run_id=run_id)
+            graph_input: Any = Command(resume=resume) if resume is not None else None
+            question, out_dir = record.question, out_dir or record.out_dir
+        else:
+            q = validate_question(question)
+            run_id = run_id or new_run_id()
+            context = await asyncio.to_thread(self.context, base, llm, embeddings, run_id=run_id)
+            existing = await asyncio.to_thread(store.get_run, run_id)
+            if existing is not None:
+                raise RunError(f"run {run_id!r} already exists ({existing.status}); resume it or pick another id")
+            await asyncio.to_thread(store.upsert_run, run_id, q, "RUNNING", settings=context.settings.record(context.mode),
+                                    out_dir=str(out_dir) if out_dir else None)
+            graph_input = {"question": q}
+        config = {"configurable": {"thread_id": run_id}}
+        async with open_checkpointer(context.settings) as saver:
+            graph = self.graph.copy({"checkpointer": saver})
+            if resume is not None:  # check the decision before it enters the run's history
+                check_decision(await graph.aget_state(config), resume, run_id)
+            # subgraphs=True: the retriever and extractor are subgraphs, and their progress events
+            # only reach the caller's stream this way.
+            async for _namespace, _mode, chunk in graph.astream(graph_input, config=config, context=context,
+                                                                stream_mode=["custom"], subgraphs=True):
+                yield "progress", chunk
+            snapshot = await graph.aget_state(config)
+            ended = not snapshot.next and not any(t.interrupts for t in snapshot.tasks)
+            if ended and not context.settings.keep_checkpoint_history:
+                await prune_history(saver, run_id)
+        final = snapshot.values
+        if "report" not in final:
+            raise RunError(f"run {run_id} stopped before it produced a report")
+        pending = [i.value for t in snapshot.tasks for i in t.interrupts]
+        if pending:
+            status = "PENDING_REVIEW"
+            await asyncio.to_thread(store.upsert_run, run_id, question, status, final["report"].report_id)
+        else:
+            publication = final.get("publication")
+            status = publication.status if publication is not None else "PUBLISHED"
+        yield "result", ResearchResult(final["report"], final["manifest"], final["report_markdown"],
+                                       final.get("tribunal_history", []), run_id, status,
+                                       pending[0] if pending else None)
+
+    async def aresearch(self, question: str | None, *, on_progress: Callable[[dict], None] | None = None,
+                        **kwargs) -> ResearchResult:
+        result = None
+        async for kind, payload in self.stream(question, **kwargs):
+            if kind == "progress" and on_progress:
+                on_progress(payload)
+            elif kind == "result":
+                result = payload
+        assert result is not None
+        return result
+
+    def research(self, question: str, **kwargs) -> ResearchResult:
+        """Synchronous ``aresearch``; also safe inside a running event loop (Jupyter)."""
+        validate_question(question)  # fail fast, before any thread or loop is started
+        return run_sync(self.aresearch(question, **kwargs))
+
+    def resume(self, run_id: str, **kwargs) -> ResearchResult:
+        """Finish a stopped run from its last checkpoint (finished nodes are not run again)."""
+        return run_sync(self.aresearch(None, run_id=run_id, **kwargs))
+
+    def review(self, run_id: str, action: str, *, reason: str = "", drop_claims: list[str] | None = None,
+               note: str = "", **kwargs) -> ResearchResult:
+        """The owner's decision on an escalated run: approve, reject (with a reason) or edit."""
+        decision = {"action": action, "reason": reason, "drop_claims": drop_claims or [], "note": note}
+        return run_sync(self.aresearch(None, run_id=run_id, resume=decision, **kwargs))
+
+
+def check_decision(snapshot, decision: dict, run_id: str) -> None:
+    """Refuse a decision before it enters the run: the run must be waiting, the decision valid."""
+    if not any(t.interrupts for t in snapshot.tasks):
+        raise RunError(f"run {run_id} is not waiting for the owner's review")
+    d = OwnerDecision.model_validate(decision)
+    if d.action == "reject" and not d.reason.strip():
+        raise RunError("rejecting a run needs a reason (--reason)")
+    claims = {c.id for c in snapshot.values.get("report").claims}
+    unknown = sorted(set(d.drop_claims) - claims)
+    if unknown:
+        raise RunError(f"no such claim(s) in run {run_id}: {', '.join(unknown)}")
+
+
+def run_sync(coro):
+    """Run a coroutine to completion from sync code, inside a running loop (a notebook) or not."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    # A loop is running (notebook): run ours in a worker thread instead of nesting loops.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()

@@ -1,0 +1,61 @@
+"""``ResearchResult``: a finished (or paused) run, ready to read, render and write."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sovereign_kernel.domain.schemas import Report
+from sovereign_kernel.publishing.figures import DEFAULT_FIGURE_NAME, tribunal_and_confidence_figure
+from sovereign_kernel.publishing.html import report_html
+
+FIGURE_LINK = "\n![Tribunal scores against the threshold; claim confidence by paper]({name})\n"
+
+
+class ResearchResult:
+    """A run's ``Report``, its manifest and Markdown.
+
+    ``status`` is PUBLISHED, ARCHIVED, or PENDING_REVIEW when the policy escalated to the owner
+    (then ``review_request`` says what the owner is asked, and the report is the draft).
+    """
+
+    def __init__(self, report: Report, manifest: dict, markdown: str, tribunal_history: list | None = None,
+                 run_id: str | None = None, status: str = "PUBLISHED", review_request: dict | None = None):
+        self.report = report
+        self.manifest = manifest
+        self.markdown = markdown
+        self.tribunal_history = tribunal_history or []
+        self.run_id = run_id
+        self.status = status
+        self.review_request = review_request
+
+    def write(self, out_dir: str | Path) -> tuple[Path, Path]:
+        """``report.md``, ``manifest.json`` and ``figure.png`` in ``out_dir`` (each replaced atomically)."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        md, mf = out / "report.md", out / "manifest.json"
+        tribunal_and_confidence_figure(self.report, out / DEFAULT_FIGURE_NAME, manifest=self.manifest)
+        figure = FIGURE_LINK.format(name=DEFAULT_FIGURE_NAME)
+        _atomic_write(md, self.markdown.replace("\n### Tribunal\n", f"{figure}\n### Tribunal\n", 1))
+        _atomic_write(mf, json.dumps(self.manifest, indent=2, ensure_ascii=False) + "\n")
+        return md, mf
+
+    def to_json(self) -> dict:
+        return self.report.model_dump(mode="json")
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown
+
+    def _repr_html_(self) -> str:
+        return report_html(self.report, self.manifest)
+
+    def __repr__(self) -> str:
+        r = self.report
+        return (f"ResearchResult({r.report_id}: {r.results.claims_verified}/{r.results.claims_extracted} claims "
+                f"verified, tribunal {r.results.tribunal_score:.1f}, {r.quality_tier}, {self.status})")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,55 @@
+"""Ids and content hashes: what makes the same input give the same id, and any change a new one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any, Iterable
+
+_VERSION_RE = re.compile(r"^(?P<base>.+?)v(?P<version>\d+)$")
+_ARXIV_PREFIXES = ("http://arxiv.org/abs/", "https://arxiv.org/abs/", "arXiv:", "arxiv:")
+
+
+def split_arxiv_version(raw_id: str) -> tuple[str, int | None]:
+    """``2405.18770v6`` -> (``2405.18770``, 6); ``astro-ph/0601001`` -> (itself, None)."""
+    raw_id = raw_id.strip()
+    for prefix in _ARXIV_PREFIXES:
+        if raw_id.startswith(prefix):
+            raw_id = raw_id[len(prefix):]
+    m = _VERSION_RE.match(raw_id)
+    if m and (m.group("base")[-1].isdigit()):
+        return m.group("base"), int(m.group("version"))
+    return raw_id, None
+
+
+def canonical_json(data: Any) -> str:
+    """Sorted keys, no whitespace: equal data, equal text, equal hash."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def paper_content_hash(paper_id: str, title: str, abstract: str) -> str:
+    """First 16 hex chars of sha256 over the canonical JSON of (id, title, abstract)."""
+    canonical = json.dumps([paper_id, title, abstract], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def corpus_content_hash(content_hashes: Iterable[tuple[str, str]]) -> str:
+    """sha256 over (paper id, content hash) pairs' hashes in id order: same content -> same hash."""
+    h = hashlib.sha256()
+    for _, digest in sorted(content_hashes):
+        h.update(digest.encode("ascii"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def document_hash(data: Any) -> str:
+    """``sha256:<hex>`` over a JSON document's canonical form (a report minus its timestamps)."""
+    return "sha256:" + hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+
+
+def report_id(question: str, corpus_hash: str, settings: dict, body: dict) -> str:
+    """Derived from the inputs *and* the content: the same run gives the same id (publishing is
+    idempotent), while different content — say, after a software change — never takes an old id."""
+    digest = hashlib.sha256(canonical_json([question, corpus_hash, settings, body]).encode()).hexdigest()
+    return f"SRK-{digest[:12]}"

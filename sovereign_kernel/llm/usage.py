@@ -1,0 +1,181 @@
+"""What a run's LLM calls cost and where they fell back: ``UsageMeter`` (per-role counters,
+fallbacks, the token budget, snapshots for the response cache), ``UsageHandler``, the LangChain
+callback that feeds it every model request, and ``call_config``, which installs that callback.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable, Iterable
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.runnables.config import ensure_config, merge_configs
+
+from sovereign_kernel.llm.providers import redact
+
+logger = logging.getLogger(__name__)
+
+BUDGET_SPENT = "token budget spent"
+
+# cache_hits: answers replayed from the run's response cache (no server call); rejected: answers
+# an agent's own check refused (e.g. claims whose source span is not in the abstract).
+STAT_KEYS = ("calls", "errors", "prompt_tokens", "completion_tokens", "estimated_tokens", "items", "fallbacks",
+             "cache_hits", "rejected")
+
+
+class BudgetSpent(Exception):
+    """Raised before a request once the run's token budget is used up."""
+
+
+def reported_usage(response) -> tuple[int, int] | None:
+    """(prompt, completion) tokens as the server reported them in an ``LLMResult``, else None."""
+    for generations in response.generations:
+        for gen in generations:
+            usage = getattr(getattr(gen, "message", None), "usage_metadata", None)
+            if usage:
+                return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+    raw = (response.llm_output or {}).get("token_usage") or (response.llm_output or {}).get("usage")
+    if isinstance(raw, dict) and raw:
+        return int(raw.get("prompt_tokens", 0)), int(raw.get("completion_tokens", 0))
+    return None
+
+
+class UsageMeter:
+    """One run's counters (thread-safe). ``token_budget``: prompt + completion (+ estimated)
+    tokens after which requests stop; ``secrets``: what fallback texts are redacted of."""
+
+    def __init__(self, token_budget: int | None = None, secrets: Iterable[str] = ()):
+        self.token_budget = token_budget
+        self._secrets = tuple(secrets)
+        self._lock = threading.Lock()
+        self._stats: dict[str, dict[str, int]] = {}
+        self._fallbacks: list[dict[str, str]] = []
+        self._seen: set[str] = set()  # keys already counted by add_distinct
+        self._prompt_chars: dict[Any, int] = {}  # request run id -> prompt size, until it ends
+
+    # -- counting -------------------------------------------------------------------------------
+    def add(self, role: str, **counts: int) -> None:
+        with self._lock:
+            stats = self._stats.setdefault(role, dict.fromkeys(STAT_KEYS, 0))
+            for key, n in counts.items():
+                stats[key] += n
+
+    def add_distinct(self, role: str, stat: str, keys) -> int:
+        """Count in ``stat`` only the ``keys`` not counted before; returns how many were new."""
+        with self._lock:
+            new = [k for k in dict.fromkeys(keys) if k not in self._seen]
+            self._seen.update(new)
+        if new:
+            self.add(role, **{stat: len(new)})
+        return len(new)
+
+    def fallback(self, role: str, item: str, reason: str) -> None:
+        """Record (redacted), count and log that ``role`` used the offline algorithm for ``item``."""
+        entry = {"role": role, "item": redact(item, self._secrets), "reason": redact(reason, self._secrets)}
+        with self._lock:
+            self._fallbacks.append(entry)
+        self.add(role, fallbacks=1)
+        logger.warning("LLM %s fell back to the offline algorithm for %s: %s", role, entry["item"], entry["reason"])
+
+    @property
+    def fallbacks(self) -> list[dict[str, str]]:
+        with self._lock:
+            return list(self._fallbacks)
+
+    def stats(self, role: str) -> dict[str, int]:
+        with self._lock:
+            return dict(self._stats.get(role) or dict.fromkeys(STAT_KEYS, 0))
+
+    @property
+    def tokens_used(self) -> int:
+        with self._lock:
+            return sum(s["prompt_tokens"] + s["completion_tokens"] + s["estimated_tokens"] for s in self._stats.values())
+
+    @property
+    def budget_spent(self) -> bool:
+        return self.token_budget is not None and self.tokens_used >= self.token_budget
+
+    # -- one model request (UsageHandler) ---------------------------------------------------------
+    def request_started(self, role: str, run_id: Any, messages) -> None:
+        """Count a request about to be sent; raises ``BudgetSpent`` instead once the budget is
+        spent (mid-call too: a retry, or the client's next structured-output format)."""
+        if self.budget_spent:
+            raise BudgetSpent(BUDGET_SPENT)
+        chars = sum(len(str(m.content)) for batch in messages for m in batch)
+        with self._lock:
+            self._prompt_chars[run_id] = chars
+        self.add(role, calls=1)
+
+    def request_ended(self, role: str, run_id: Any, response) -> None:
+        """Count the tokens of a response: as reported, else estimated (~4 characters a token, so
+        the budget still binds for a provider that reports nothing)."""
+        with self._lock:
+            chars = self._prompt_chars.pop(run_id, 0)
+        if (usage := reported_usage(response)) is not None:
+            self.add(role, prompt_tokens=usage[0], completion_tokens=usage[1])
+        else:
+            out = sum(len(g.text) for gens in response.generations for g in gens)
+            self.add(role, estimated_tokens=(chars + out + 3) // 4)
+
+    def request_failed(self, role: str, run_id: Any) -> None:
+        with self._lock:
+            self._prompt_chars.pop(run_id, None)
+        self.add(role, errors=1)
+
+    # -- persistence and reporting ----------------------------------------------------------------
+    def snapshot(self) -> dict:
+        """Counters, fallbacks and counted keys as JSON-ready data (the response cache stores it)."""
+        with self._lock:
+            return {"stats": {r: dict(s) for r, s in self._stats.items()},
+                    "fallbacks": [dict(f) for f in self._fallbacks], "seen": sorted(self._seen)}
+
+    def restore(self, snapshot: dict) -> None:
+        """Continue from a ``snapshot`` (a resumed run): its roles' counters, fallbacks, keys."""
+        with self._lock:
+            for role, stats in snapshot.get("stats", {}).items():
+                self._stats[role] = {**dict.fromkeys(STAT_KEYS, 0), **stats}
+            self._fallbacks = list(snapshot.get("fallbacks", []))
+            self._seen = set(snapshot.get("seen", []))
+
+    def report(self, model_name: Callable[[str], str]) -> dict:
+        """Per role (with ``model_name(role)``, redacted), totals, fallbacks and the budget."""
+        with self._lock:
+            roles = {r: dict(s) for r, s in sorted(self._stats.items())}
+            fallbacks = [dict(f) for f in self._fallbacks]
+        for role, stats in roles.items():
+            stats["model"] = redact(model_name(role), self._secrets)
+        totals = {k: sum(s[k] for s in roles.values()) for k in STAT_KEYS}
+        totals["total_tokens"] = totals["prompt_tokens"] + totals["completion_tokens"]
+        return {"roles": roles, "totals": totals, "fallbacks": fallbacks,
+                "budget": {"token_budget": self.token_budget, "tokens_used": self.tokens_used,
+                           "spent": self.budget_spent}}
+
+
+class UsageHandler(BaseCallbackHandler):
+    """Sees every model request of one structured call, retries and the client's own format
+    fallbacks included, and passes it to the meter under ``role``."""
+
+    run_inline = True  # update counters in the calling loop, in order, not in an executor
+    raise_error = True  # so BudgetSpent raised at request start stops the request
+
+    def __init__(self, meter: UsageMeter, role: str):
+        self.meter, self.role = meter, role
+
+    def on_chat_model_start(self, serialized, messages, *, run_id, **kwargs) -> None:
+        self.meter.request_started(self.role, run_id, messages)
+
+    def on_llm_end(self, response, *, run_id, **kwargs) -> None:
+        self.meter.request_ended(self.role, run_id, response)
+
+    def on_llm_error(self, error, *, run_id, **kwargs) -> None:
+        self.meter.request_failed(self.role, run_id)
+
+
+def call_config(meter: UsageMeter, role: str, item: str) -> dict:
+    """The config of one structured call: the surrounding (LangGraph node) config, so tracing and
+    streams still see the call, plus a ``UsageHandler`` for ``meter`` and the role/item labels."""
+    # Merged, not set: an explicit callbacks list alone would replace the parent's handlers.
+    extra = {"callbacks": [UsageHandler(meter, role)], "tags": [f"sovereign:{role}"],
+             "metadata": {"sovereign_role": role, "sovereign_item": item}}
+    return merge_configs(ensure_config(), extra)

@@ -1,0 +1,236 @@
+"""Assembling a run's report: the ``Report``, its ``paper-manifest-v1.1`` manifest and its Markdown.
+
+A pure function of what the run produced (``ReportInputs``) and what it ran with (``RunFacts``),
+so the owner's edit can re-assemble the report. The methodology states what ran — the real
+settings, the models, the corpus — and the uncertainties are computed from this run's
+measurements, never boilerplate: a reader sees exactly which checks fired.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Sequence
+
+from sovereign_kernel.domain.aspects import Aspect
+from sovereign_kernel.domain.ids import report_id
+from sovereign_kernel.domain.schemas import (
+    Claim,
+    Draft,
+    OwnerDecision,
+    Paper,
+    Policy,
+    Reference,
+    Report,
+    RunResults,
+    ScoredPaper,
+    TribunalResult,
+)
+from sovereign_kernel.domain.settings import Settings
+from sovereign_kernel.publishing.manifest import build_manifest, tier
+from sovereign_kernel.publishing.markdown import render_markdown
+from sovereign_kernel.synthesis.draft import order_claims
+from sovereign_kernel.tribunal.judgement import evidence_insufficient
+from sovereign_kernel.tribunal.rubric import Signals, measure
+from sovereign_kernel.verification.baseline import BASELINE_METHOD
+from sovereign_kernel.verification.calibration import load_calibration
+from sovereign_kernel.verification.sentence_verifier import DEFAULT_METHOD
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What a run ran with, as its methodology and provenance state it."""
+
+    mode: str
+    corpus_label: str
+    corpus_hash: str
+    corpus_size: int
+    embedder_id: str
+    verifier_embedder_id: str
+    llm_usage: dict | None = None  # the session's usage report; None: no model was used
+    llm_models: dict[str, str] | None = None  # role -> model
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What a run produced, up to the policy's decision (and the owner's, when there was one)."""
+
+    question: str
+    claims: Sequence[Claim]  # this round's claims (``current_claims``)
+    papers: Sequence[Paper]  # kept by the gate
+    ranked: Sequence[ScoredPaper]  # every candidate, kept or dropped
+    aspects: Sequence[Aspect]
+    draft: Draft
+    tribunal: TribunalResult
+    policy: Policy
+    policy_reasons: Sequence[str]
+    round: int = 0
+    queries: Sequence[str] = ()
+    revision_notes: Sequence[str] = ()
+    notes: Sequence[str] = ()  # run-level warnings (a live source failed, the owner's note)
+    owner_decision: OwnerDecision | None = None
+
+
+def llm_uncertainties(mode: str, usage: dict) -> list[str]:
+    """What the LLM did that a reader must know: rejected spans and offline fallbacks, by role."""
+    roles = usage["roles"]
+    out = [f"LLM mode ({mode}): claims, labels and reviews come from language models reading abstracts only "
+           "(not full texts); every claim's source span was checked against its abstract and the measured "
+           "rubric bounds every review score."]
+    rejected = roles.get("extractor", {}).get("rejected", 0)
+    if rejected:
+        out.append(f"Invented spans: {rejected} LLM-extracted claims were rejected because their source span "
+                   "was not found in the abstract.")
+    fell_back = Counter(role for role, _ in {(f["role"], f["item"]) for f in usage["fallbacks"]})  # distinct items
+    if fell_back:
+        out.append(f"LLM fallbacks: {sum(fell_back.values())} items used the offline algorithm instead ("
+                   + ", ".join(f"{r}: {n}" for r, n in sorted(fell_back.items())) + ").")
+    return out
+
+
+def uncertainties(s: Signals, run: ReportInputs, settings: Settings, facts: RunFacts, insufficient: bool) -> list[str]:
+    out = []
+    t, v, r = settings.tribunal, settings.verification, settings.retriever
+    if insufficient:
+        why = []
+        if s.terms_absent_from_corpus:
+            why.append("no paper in the corpus mentions " + ", ".join(repr(x) for x in s.terms_absent_from_corpus))
+        if run.draft.aspects_missing:
+            why.append("no verified claim addresses: " + ", ".join(run.draft.aspects_missing))
+        out.append("Insufficient evidence: " + "; ".join(why or ["no verified claims"]) + ".")
+    if s.n_verified < t.doi_min_verified_claims:
+        out.append(f"Thin evidence: {s.n_verified} verified claims (DOI grade needs {t.doi_min_verified_claims}).")
+    if s.single_source_verified:
+        out.append(f"Single-source findings: {s.single_source_verified} of {s.n_verified} verified claims are "
+                   "supported only by the paper they came from.")
+    low = sum(1 for c in run.claims if c.confidence < v.verify_threshold)
+    if low:
+        out.append(f"Low confidence: {low} of {s.n_claims} claims fall below the verification threshold "
+                   f"{v.verify_threshold:.2f}.")
+    dropped = s.n_candidates - s.n_kept
+    if dropped:
+        out.append(f"Off-topic drops: {dropped} of {s.n_candidates} candidate papers were dropped by the relevance "
+                   f"gate ({r.relevance_gate:.2f}) or the {r.max_papers}-paper limit.")
+    if s.off_topic_claims:
+        n = s.off_topic_claims
+        out.append(f"Off-question claims: {n} of {s.n_claims} claims {'has' if n == 1 else 'have'} low "
+                   f"similarity to the question (cosine < {t.off_topic_claim_relevance:.2f}).")
+    if facts.llm_usage is not None:
+        out += llm_uncertainties(facts.mode, facts.llm_usage)
+    else:  # offline, or custom embeddings without a chat model
+        out.append(f"{facts.mode.capitalize()} mode: claims are sentences quoted from abstracts, so 'verified' "
+                   "confirms the quote at its offsets and corroboration by other papers is the informative signal; "
+                   "reviews are measured rubrics; no language model read the papers, and only abstracts (not full "
+                   "texts) were searched.")
+    out += list(run.notes)
+    return out
+
+
+def methodology(run: ReportInputs, settings: Settings, facts: RunFacts) -> dict[str, str]:
+    """What ran, with the real settings of this run."""
+    r, x, v, t = settings.retriever, settings.extraction, settings.verification, settings.tribunal
+    cal = load_calibration()
+    out = {
+        "mode": facts.mode,
+        "corpus": f"{facts.corpus_label}; content hash {facts.corpus_hash[:16]}",
+        "queries": f"{len(run.queries)} planned queries (keyphrases, rarest aspects, pseudo-relevance "
+                   f"feedback), searched in parallel with BM25 ({r.hits_per_query} hits each): "
+                   + " | ".join(run.queries),
+        "ranking": f"hybrid relevance = {r.semantic_weight:.2f} x embedding similarity "
+                   f"({facts.embedder_id}) + {1 - r.semantic_weight:.2f} x lexical coverage (mean of IDF-weighted "
+                   f"question-word coverage and question-aspect coverage); gate "
+                   f"{r.relevance_gate:.2f}, at most {r.max_papers} papers",
+        "extraction": f"sentence segmentation + claim-cue scoring, up to {x.claims_per_paper} claims per paper "
+                      f"(min score {x.min_claim_score:.2f}); spans are character offsets into the abstract",
+        "verification": f"{DEFAULT_METHOD}: each retrieved paper's best sentence for the claim, scored by "
+                        f"{cal.describe()} (sentence vectors: {facts.verifier_embedder_id}); verified at "
+                        f"confidence >= {v.verify_threshold:.2f}. Baseline {BASELINE_METHOD} at "
+                        f">= {v.baseline_threshold:.2f} shown alongside",
+        "tribunal": f"SKEPTIC, VALIDATOR, SYNTHESIZER in parallel (measured rubrics); revision round when the score "
+                    f"< {t.revision_threshold:.1f}, at most {t.max_revision_rounds}; publish needs "
+                    f">= {t.publish_threshold:.1f} and sufficient evidence",
+    }
+    if facts.llm_models is not None:
+        out.update(llm_methodology(out, facts.llm_models, settings, len(run.queries)))
+    if run.revision_notes:
+        out["revision"] = "; ".join(run.revision_notes)
+    return out
+
+
+def llm_methodology(m: dict, models: dict, settings: Settings, n_queries: int) -> dict:
+    """The methodology lines that change when models are used (names from the session)."""
+    x, v, t = settings.extraction, settings.verification, settings.tribunal
+    w = t.llm_review_weight
+    reviewers = ", ".join(f"{r.upper()} {models[r]}" for r in ("skeptic", "validator", "synthesizer"))
+    return {
+        "queries": f"{n_queries} queries (first round: the LLM planner, {models['planner']}, or the offline planner "
+                   "where it fell back; a revision round: the reviser's refined queries), searched in parallel with "
+                   "BM25" + m["queries"].split("searched in parallel with BM25", 1)[-1],
+        "extraction": f"LLM atomic claims ({models['extractor']}), up to {x.claims_per_paper} per paper; each "
+                      f"source span must occur in the abstract verbatim (whitespace-normalised) or near-verbatim "
+                      f"(difflib >= {x.span_match_min:.2f}) and is stored at its real offsets; claims with spans not "
+                      "found are rejected; a paper without a usable answer is extracted offline",
+        "verification": m["verification"] + f"; the LLM verifier ({models['verifier']}) labels each claim SUPPORTED, "
+                        "CONTRADICTED or NOT_ENOUGH_INFO against the passages the index selects for it (the most "
+                        f"similar sentence of each of the {v.verifier_passages} closest kept papers), and only "
+                        "SUPPORTED claims stay verified",
+        "tribunal": m["tribunal"].replace("(measured rubrics)", f"(measured rubrics, then LLM reviewers: {reviewers}, "
+                                          f"given the measured signals; review score = min({1 - w:g} x rubric "
+                                          f"+ {w:g} x LLM, rubric + {t.llm_review_max_raise:g}))"),
+    }
+
+
+def title_of(question: str) -> str:
+    q = " ".join(question.split()).rstrip("?")
+    return q if len(q) <= 120 else q[:117].rstrip() + "…"
+
+
+def assemble_report(run: ReportInputs, settings: Settings, facts: RunFacts) -> tuple[Report, dict, str]:
+    """(Report, manifest, Markdown) for a run."""
+    signals = measure(run.claims, run.papers, run.ranked, run.draft, run.aspects,
+                      settings.tribunal.off_topic_claim_relevance)
+    claims = order_claims(list(run.claims))
+    kept = [sp for sp in run.ranked if sp.kept]
+    cited = {c.paper_id for c in claims}
+    aspect_coverage = signals.aspects_covered / signals.n_aspects if signals.n_aspects else 0.0
+    insufficient = evidence_insufficient(run.policy_reasons)
+    results = RunResults(
+        papers_retrieved=len(run.ranked), papers_kept=len(kept), papers_dropped=len(run.ranked) - len(kept),
+        claims_extracted=len(claims), claims_verified=sum(c.verified for c in claims),
+        tribunal_score=run.tribunal.score, tribunal_verdict=run.tribunal.verdict, revision_round=run.round,
+        policy=run.policy, policy_reasons=list(run.policy_reasons),
+    )
+    references = [
+        Reference(id=sp.paper.id, title=sp.paper.title, authors=sp.paper.authors, published=sp.paper.published,
+                  url=sp.paper.url or f"https://arxiv.org/abs/{sp.paper.id}", relevance=sp.relevance)
+        for sp in kept if sp.paper.id in cited
+    ]
+    report = Report(
+        report_id="", title=title_of(run.question), abstract=run.draft.abstract, question=run.question,
+        methodology=methodology(run, settings, facts), results=results, findings=run.draft.findings,
+        uncertainties=uncertainties(signals, run, settings, facts, insufficient),
+        claims=claims, references=references, tribunal=run.tribunal, quality_tier="Watchlist",
+        created_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+    )
+    tier_name, basis = tier(report, settings.tribunal, insufficient, aspect_coverage)
+    report = report.model_copy(update={"quality_tier": tier_name})
+    body = report.model_dump(mode="json", exclude={"report_id", "created_at"})
+    report = report.model_copy(update={
+        "report_id": report_id(run.question, facts.corpus_hash, settings.identity(facts.mode), body)})
+    cal = load_calibration()
+    manifest = build_manifest(
+        report, settings=settings.record(facts.mode), tribunal=settings.tribunal, mode=facts.mode,
+        corpus={"label": facts.corpus_label, "content_hash": facts.corpus_hash, "papers": facts.corpus_size},
+        models={"embedder": facts.embedder_id, "verifier": DEFAULT_METHOD, "calibration": cal.fitted_on,
+                "verifier_embedder": facts.verifier_embedder_id, "llm": facts.llm_models},
+        insufficient=insufficient, tier_basis=basis, papers=[sp.paper for sp in kept if sp.paper.id in cited],
+        owner_review=run.owner_decision.model_dump() if run.owner_decision else None, llm_usage=facts.llm_usage,
+        fallbacks=facts.llm_usage["fallbacks"] if facts.llm_usage is not None else [],
+    )
+    return report, manifest, render_markdown(report, manifest)
+
+
+def source_hashes(ranked: Sequence[ScoredPaper]) -> list[tuple[str, str]]:
+    """(id, content hash) of every paper any search returned: ``ranked`` holds each candidate."""
+    return sorted({(sp.paper.id, sp.paper.content_hash) for sp in ranked})

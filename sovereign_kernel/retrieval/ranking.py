@@ -1,0 +1,94 @@
+"""Candidate ranking and the relevance gate.
+
+relevance = w x semantic + (1 - w) x lexical (w = ``semantic_weight``), where semantic is the
+question-abstract embedding cosine stretched from [``semantic_floor``, ``semantic_ceil``] to 0..1
+and lexical is the mean of two absolute coverages of the question: the IDF-weighted share of its
+content words the paper contains (IDF from the local index; a word no paper contains weighs the
+most, so an unanswerable question's neighbours stay low) and the share of its aspects the paper
+covers. On SciFact train (``bench/eval_scifact.py``) this lexical part lifts nDCG@10 from 0.852
+(aspects alone) to 0.862, with the gate's scale unchanged. Papers below the gate, or beyond
+``max_papers``, are dropped with the reason recorded.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Protocol, Sequence
+
+import numpy as np
+
+from sovereign_kernel.domain.aspects import Aspect, covers, question_aspects, text_stems
+from sovereign_kernel.domain.schemas import Paper, ScoredPaper, SearchHit, paper_text
+from sovereign_kernel.domain.settings import RetrieverSettings
+from sovereign_kernel.domain.text import content_tokens
+from sovereign_kernel.retrieval.bm25 import BM25Index
+
+
+class Vectors(Protocol):
+    def embed(self, texts: Sequence[str], kind: str = "passage") -> np.ndarray: ...
+
+
+def score_candidates(question: str, hits: Sequence[SearchHit], candidates: Mapping[str, Paper], *,
+                     index: BM25Index, vectors: Vectors, corpus_stems: set[str] | None,
+                     settings: RetrieverSettings) -> tuple[list[ScoredPaper], list[Aspect]]:
+    """Every distinct candidate paper (``candidates``: by id, the papers ``hits`` name) with its
+    hybrid relevance and the gate's decision, and the question's aspects with the kept papers
+    that cover them. ``corpus_stems``: the local corpus's vocabulary when it was searched (a
+    term in no candidate and not there is missing from the corpus)."""
+    papers, found_by = {}, {}
+    for h in hits:
+        papers.setdefault(h.paper_id, candidates[h.paper_id])
+        found_by.setdefault(h.paper_id, set()).add(h.query)
+    ids = sorted(papers)
+    # "In the corpus" = in the local index or in any paper a source returned.
+    known_stems = set().union(*(text_stems(paper_text(p)) for p in papers.values()))
+    if corpus_stems is not None:
+        known_stems |= corpus_stems
+    aspects = question_aspects(question, known_stems)
+    if not ids:
+        return [], aspects
+    qvec = vectors.embed([question], kind="query")[0]
+    pvecs = vectors.embed([paper_text(papers[i]) for i in ids], kind="passage")
+    cos = pvecs @ qvec
+    n_docs = max(1, len(index.ids))
+    idf = {t: math.log1p((n_docs - df + 0.5) / (df + 0.5))
+           for t in dict.fromkeys(content_tokens(question)) for df in (index.document_frequency(t),)}
+    idf_total = sum(idf.values())
+    floor, ceil, w = settings.semantic_floor, settings.semantic_ceil, settings.semantic_weight
+    scored = []
+    for pid, c in zip(ids, cos):
+        text = paper_text(papers[pid])
+        stems = text_stems(text)
+        covered = [a for a in aspects if covers(a, stems)]
+        for a in covered:
+            a.covered_by.append(pid)
+        aspect_share = len(covered) / len(aspects) if aspects else 0.0
+        words = set(content_tokens(text))
+        term_share = sum(wt for t, wt in idf.items() if t in words) / idf_total if idf_total else 0.0
+        lexical = (aspect_share + term_share) / 2
+        semantic = float(np.clip((c - floor) / (ceil - floor), 0.0, 1.0))
+        relevance = w * semantic + (1 - w) * lexical
+        scored.append(ScoredPaper(
+            paper=papers[pid], relevance=round(relevance, 4), lexical=round(lexical, 4),
+            semantic=round(float(c), 4), queries=sorted(found_by[pid]),
+        ))
+    # Ties (both semantic scores clipped at 1, same lexical) go to the closer embedding.
+    scored.sort(key=lambda s: (-s.relevance, -s.semantic, s.paper.id))
+    gate(scored, settings.relevance_gate, settings.max_papers)
+    kept_ids = {s.paper.id for s in scored if s.kept}
+    for a in aspects:
+        a.covered_by = sorted(p for p in a.covered_by if p in kept_ids)
+    return scored, aspects
+
+
+def gate(scored: Sequence[ScoredPaper], threshold: float, max_papers: int) -> None:
+    """Keep the best ``max_papers`` at or above ``threshold`` (in order); say why each other one went."""
+    kept = 0
+    for s in scored:
+        if s.relevance < threshold:
+            s.kept, s.reason = False, f"relevance {s.relevance:.2f} below the gate {threshold:.2f}"
+        elif kept >= max_papers:
+            s.kept, s.reason = False, f"beyond the {max_papers} most relevant papers"
+        else:
+            kept += 1
+            s.reason = f"relevance {s.relevance:.2f} (semantic {s.semantic:.2f}, lexical {s.lexical:.2f})"

@@ -1,0 +1,201 @@
+"""The workspace: the long-lived resources runs stand on, built by one explicit factory.
+
+Corpora, indexes, embedders and caches are costly, so a ``Workspace`` builds them once and
+shares them between the runs it serves. It is owned by whatever serves runs — a ``Kernel`` (the
+Python API and the CLI) or the Studio graph — never by a module: two workspaces share nothing.
+
+Resources are keyed by *content*: each run checks its corpus files' size and modification time
+(a stat per file), reloads a file that changed, and keys the index, the vectors and the run's
+resources by the corpus content hash. A corpus rewritten between two runs in one process is
+therefore seen by the second run. Everything blocking here runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Hashable
+
+from sovereign_kernel.domain.aspects import text_stems
+from sovereign_kernel.domain.settings import LLMSettings, Settings
+from sovereign_kernel.llm.providers import RetryingEmbeddings, make_embeddings
+from sovereign_kernel.llm.response_cache import RESPONSE_CACHE_FILE, ResponseCache
+from sovereign_kernel.retrieval.bm25 import BM25Index, load_or_build_bm25
+from sovereign_kernel.retrieval.embeddings import LocalMiniLMEmbeddings, MiniLMTokenEncoder
+from sovereign_kernel.retrieval.vectors import Embedder, TokenVectorCache, VectorCache
+from sovereign_kernel.sources.arxiv import ArxivSource, RateLimiters
+from sovereign_kernel.sources.corpus import Corpus, corpus_fingerprint, load_corpus
+
+VECTORS_FILE = "vectors.sqlite"
+ARXIV_CACHE_FILE = "arxiv_cache.sqlite"
+# The calibrated verifier's token vectors always come from this MiniLM shape: the calibration was fit on it.
+TOKEN_ENCODER_SHAPE = (256, 32)
+KEEP_CORPORA = 4  # corpora (and their resources) kept per workspace, least recently used dropped first
+KEEP_VERIFIED = 32  # verify results remembered (a revision round that found nothing new re-asks the same)
+
+
+@dataclass
+class Resources:
+    """What the nodes of one run read: the corpus, its index, the vector caches, the live source."""
+
+    corpus: Corpus
+    bm25: BM25Index
+    vectors: VectorCache  # the run's embedder (local MiniLM, NIM or injected) for retrieval
+    embedder_id: str
+    # The calibrated verifier's sentence vectors: the local MiniLM its calibration was fit with,
+    # whatever embeds for retrieval (NIM cosines have another scale; fed to a MiniLM-fitted
+    # calibration they would give confidences that mean nothing).
+    verifier_vectors: VectorCache
+    tokens: TokenVectorCache  # the verifier's token vectors (local MiniLM), on disk
+    arxiv: ArxivSource | None = None  # when the run's sources include arxiv
+
+    @cached_property
+    def corpus_stems(self) -> set[str]:
+        """Every stem in the corpus vocabulary, hyphen parts included (for aspect checks)."""
+        return text_stems(" ".join(self.bm25.vocabulary))
+
+
+class _LRU:
+    """A small thread-safe least-recently-used map."""
+
+    def __init__(self, size: int):
+        self.size, self._items, self._lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key: Hashable, value: Any) -> Any:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+class Workspace:
+    """Builds and shares the resources of the runs it serves (see the module doc). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._corpora = _LRU(KEEP_CORPORA)  # fingerprint -> Corpus
+        self._resources = _LRU(KEEP_CORPORA)  # content key -> Resources
+        self._embedders: dict[tuple[int, int], LocalMiniLMEmbeddings] = {}
+        self._token_encoder: MiniLMTokenEncoder | None = None
+        self._files: dict[tuple, Any] = {}  # (kind..., path) -> an open SQLite-backed cache
+        self._nim_embeddings: dict[tuple, RetryingEmbeddings] = {}
+        self.arxiv_limiters = RateLimiters()  # one per endpoint for all runs here: arXiv's 3 s rule
+        self.verified = _LRU(KEEP_VERIFIED)  # verify-call key -> scored claims
+
+    # -- per run -------------------------------------------------------------------------------
+    def resources(self, settings: Settings, embeddings: Embedder | None = None) -> Resources:
+        """The resources for a run with these settings (blocking: call from a worker thread)."""
+        return self.resources_for(self.corpus(settings.corpus), settings, embeddings)
+
+    def resources_for(self, corpus: Corpus, settings: Settings, embeddings: Embedder | None = None) -> Resources:
+        """The resources over an already loaded corpus (the evaluation builds its own from SciFact)."""
+        caches = settings.caches
+        caches.mkdir(parents=True, exist_ok=True)
+        r = settings.retriever
+        key = (corpus.content_hash, corpus.label, str(caches), r.embed_max_tokens, r.embed_batch_size,
+               id(embeddings), settings.sources, settings.arxiv.model_dump_json())
+        with self._lock:
+            found = self._resources.get(key)
+            if found is not None:
+                return found
+            bm25 = load_or_build_bm25(corpus.papers, corpus.content_hash, caches)
+            local = self.local_embedder(r.embed_max_tokens, r.embed_batch_size)
+            local_id = f"all-MiniLM-L6-v2-int8-onnx-t{r.embed_max_tokens}"
+            verifier_vectors = self._file(("vectors", local_id), caches / VECTORS_FILE,
+                                          lambda p: VectorCache(p, local, local_id))
+            if embeddings is not None:
+                embedder_id = str(getattr(embeddings, "model", None) or type(embeddings).__name__)
+                vectors = VectorCache(caches / VECTORS_FILE, embeddings, embedder_id)
+            else:
+                embedder_id, vectors = local_id, verifier_vectors
+            tokens = self._file(("tokens",), caches / VECTORS_FILE, lambda p: TokenVectorCache(p, self.token_encoder()))
+            return self._resources.put(key, Resources(corpus, bm25, vectors, embedder_id, verifier_vectors, tokens,
+                                                      self._arxiv(settings)))
+
+    def corpus(self, path: str | None) -> Corpus:
+        """The corpus at ``path`` (None: the bundled demo), reloaded when a file's size or mtime changed."""
+        fingerprint = corpus_fingerprint(path)
+        found = self._corpora.get(fingerprint)
+        return found if found is not None else self._corpora.put(fingerprint, load_corpus(path))
+
+    # -- models and files ----------------------------------------------------------------------
+    def local_embedder(self, max_tokens: int = 256, batch_size: int = 32) -> LocalMiniLMEmbeddings:
+        """The local MiniLM for this shape (loads its ONNX model on first use)."""
+        with self._lock:
+            key = (max_tokens, batch_size)
+            if key not in self._embedders:
+                self._embedders[key] = LocalMiniLMEmbeddings(max_length=max_tokens, batch_size=batch_size)
+            return self._embedders[key]
+
+    def token_encoder(self) -> MiniLMTokenEncoder:
+        with self._lock:
+            if self._token_encoder is None:
+                self._token_encoder = MiniLMTokenEncoder(self.local_embedder(*TOKEN_ENCODER_SHAPE))
+            return self._token_encoder
+
+    def response_cache(self, home: Path) -> ResponseCache:
+        """The LLM response cache of a data dir (one connection per file; blocking on first use)."""
+        return self._file(("responses",), Path(home) / RESPONSE_CACHE_FILE, ResponseCache)
+
+    def nim_embeddings(self, llm: LLMSettings) -> RetryingEmbeddings:
+        """One NIM embeddings client per endpoint, model and key, so resources keyed by the
+        embeddings object are reused across runs. The key stays in the client's memory only."""
+        key = (llm.embed_model, llm.embed_base_url or llm.nim_base_url, llm.api_key, llm.timeout_s, llm.max_retries,
+               llm.backoff_initial_s, llm.backoff_max_s)
+        with self._lock:
+            if key not in self._nim_embeddings:
+                self._nim_embeddings[key] = RetryingEmbeddings(make_embeddings(llm), llm)
+            return self._nim_embeddings[key]
+
+    def _file(self, kind: tuple, path: Path, open_: Any) -> Any:
+        with self._lock:
+            key = (*kind, path)
+            if key not in self._files:
+                self._files[key] = open_(path)
+            return self._files[key]
+
+    def _arxiv(self, settings: Settings) -> ArxivSource | None:
+        if "arxiv" not in settings.source_list:
+            return None
+        a = settings.arxiv
+        return ArxivSource(url=a.url, cache_path=settings.caches / ARXIV_CACHE_FILE, ttl_seconds=a.cache_ttl,
+                           min_interval=a.min_interval, max_retries=a.max_retries, cache_only=a.cache_only,
+                           limiters=self.arxiv_limiters)
+
+    def close(self) -> None:
+        """Close every file this workspace opened; runs still using it would fail."""
+        with self._lock:
+            for cache in self._files.values():
+                cache.close()
+            self._files.clear()
+
+
+class ResourceSlot:
+    """A run's resources, resolved once per run (the first node that asks does the stat and the
+    build in a worker thread; parallel branches asking meanwhile wait for the same result)."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Future | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def get(self, workspace: Workspace, settings: Settings, embeddings: Any) -> Resources:
+        task, loop = self._task, asyncio.get_running_loop()
+        if task is not None and task.done() and not task.cancelled() and task.exception() is None:
+            return task.result()
+        if task is None or self._loop is not loop or task.done():  # first ask, another loop, or a failed try
+            self._task = task = asyncio.ensure_future(asyncio.to_thread(workspace.resources, settings, embeddings))
+            self._loop = loop
+        return await asyncio.shield(task)

@@ -1,0 +1,4 @@
+"""synthesis — the answer built from verified claims: the draft, and what a revision round changes.
+
+May import: ``domain``. Nothing here knows LangGraph, models or storage.
+"""

@@ -1,0 +1,54 @@
+"""The judge and the policy: the tribunal's combined score, and the publication decision.
+
+The judge averages this round's three reviews. With LLM reviewers, each review's score is
+already the bounded combination of its measured rubric and its LLM's score (``rubric.py``: at
+most ``llm_review_max_raise`` above the rubric), so the tribunal can never pass on the LLM's
+word alone. The policy publishes only when the tribunal passes *and* the evidence is sufficient;
+otherwise it escalates to the owner.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from sovereign_kernel.domain.schemas import Policy, Review, TribunalResult
+from sovereign_kernel.domain.settings import TribunalSettings
+from sovereign_kernel.tribunal.rubric import Signals
+
+INSUFFICIENT = "insufficient evidence"
+NO_VERIFIED_CLAIMS = "no verified claims"
+
+
+def combine(reviews: Sequence[Review], round_: int, s: TribunalSettings) -> TribunalResult:
+    """Mean of the reviews; PUBLISH at the revision threshold, REJECT well below it with a REJECT review."""
+    threshold = s.revision_threshold
+    score = round(sum(r.score for r in reviews) / len(reviews), 2) if reviews else 0.0
+    if score >= threshold:
+        verdict = "PUBLISH"
+    elif any(r.verdict == "REJECT" for r in reviews) and score < threshold - s.reject_margin:
+        verdict = "REJECT"
+    else:
+        verdict = "REVISE"
+    return TribunalResult(score=score, verdict=verdict, round=round_, reviews=list(reviews))
+
+
+def decide(tribunal: TribunalResult, signals: Signals, n_verified: int, s: TribunalSettings) -> tuple[Policy, list[str]]:
+    """PUBLISH, or ESCALATE_TO_OWNER with every reason that fired."""
+    reasons = []
+    if tribunal.score < s.publish_threshold:
+        reasons.append(f"tribunal score {tribunal.score:.1f} < {s.publish_threshold:.1f}")
+    if signals.terms_absent_from_corpus:
+        reasons.append(f"{INSUFFICIENT}: question terms absent from the corpus: "
+                       + ", ".join(signals.terms_absent_from_corpus))
+    if signals.n_aspects and signals.aspects_covered / signals.n_aspects < s.policy_min_aspect_coverage:
+        reasons.append(f"{INSUFFICIENT}: {signals.aspects_covered}/{signals.n_aspects} aspects addressed")
+    if not n_verified:
+        reasons.append(NO_VERIFIED_CLAIMS)
+    if reasons:
+        return "ESCALATE_TO_OWNER", reasons
+    return "PUBLISH", [f"tribunal score {tribunal.score:.1f} >= {s.publish_threshold:.1f} and evidence sufficient"]
+
+
+def evidence_insufficient(policy_reasons: Sequence[str]) -> bool:
+    """Did the policy find the evidence insufficient for the question (not merely a low score)?"""
+    return any(r.startswith(INSUFFICIENT) or r == NO_VERIFIED_CLAIMS for r in policy_reasons)

@@ -1,0 +1,103 @@
+"""Claims from a paper: the offline extractor, and the check that turns an LLM's claims into claims.
+
+Offline, the abstract is segmented into sentences with exact offsets, and each sentence is
+scored ``w x claim-cue score + (1 - w) x relevance to the question``; the best become claims
+whose source span is the exact character range they came from. A model's claims are kept only
+when their quoted span is found in the abstract (``spans.find_span``), at the real offsets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from sovereign_kernel.domain.schemas import Claim, Paper, SourceSpan
+from sovereign_kernel.domain.settings import ExtractionSettings
+from sovereign_kernel.domain.text import clip, split_sentences
+from sovereign_kernel.verification.claim_cues import claim_text, cue_score
+from sovereign_kernel.verification.spans import find_span
+
+EXTRACT_METHOD = "offline-cue-v1"
+LLM_EXTRACT_METHOD = "llm-extract-v1"
+MAX_CLAIM_CHARS = 600
+
+
+class Vectors(Protocol):
+    """Unit vectors for texts (``retrieval.vectors.VectorCache`` fits)."""
+
+    def embed(self, texts: Sequence[str], kind: str = "passage") -> np.ndarray: ...
+
+
+def relevance(cos, s: ExtractionSettings):
+    """Claim-question cosine(s) mapped onto 0..1 (arrays stay arrays, in their own dtype)."""
+    return np.clip((cos - s.claim_relevance_floor) / s.claim_relevance_span, 0.0, 1.0)
+
+
+def claim_score(sentence: str, position: int, rel: float, s: ExtractionSettings) -> float:
+    """``w x cue score + (1 - w) x relevance`` of one sentence at ``position`` in its abstract."""
+    w = s.claim_cue_weight
+    return w * cue_score(sentence, position) + (1 - w) * float(rel)
+
+
+def extract_offline(question: str, paper: Paper, vectors: Vectors, s: ExtractionSettings) -> list[Claim]:
+    """Up to ``claims_per_paper`` claims: the best-scored sentences above ``min_claim_score``."""
+    sentences = split_sentences(paper.abstract)
+    if not sentences:
+        return []
+    qvec = vectors.embed([question], kind="query")[0]
+    svecs = vectors.embed([x.text for x in sentences], kind="passage")
+    cos = svecs @ qvec
+    rel = relevance(cos, s)
+    scored = [(claim_score(x.text, i, rel[i], s), i, x, float(cos[i])) for i, x in enumerate(sentences)]
+    best = sorted(scored, key=lambda t: (-t[0], t[1]))[: s.claims_per_paper]
+    claims = []
+    for total, i, x, cosine in sorted(best, key=lambda t: t[1]):
+        if total < s.min_claim_score:
+            continue
+        claims.append(Claim(
+            id=f"{paper.id}#s{i}",
+            text=claim_text(x.text),
+            paper_id=paper.id,
+            source_span=SourceSpan(start=x.start, end=x.end, text=x.text),
+            extraction_score=round(total, 4),
+            relevance=round(cosine, 4),
+            method=EXTRACT_METHOD,
+        ))
+    return claims
+
+
+def claims_from_spans(question: str, paper: Paper, proposed: Sequence[tuple[str, str]], vectors: Vectors,
+                      s: ExtractionSettings) -> tuple[list[Claim], list[str]]:
+    """A model's (claim text, quoted span) pairs as claims whose spans are in the abstract (real
+    offsets stored), and a key per claim rejected because its span is not. Ids are
+    ``<paper>#l<index in the answer>``."""
+    sentences = split_sentences(paper.abstract)
+    kept, rejected, seen = [], [], set()
+    for i, (claim, span) in enumerate(proposed):
+        found = find_span(paper.abstract, span, min_ratio=s.span_match_min, min_words=s.span_min_words)
+        if found is None:
+            rejected.append(f"{paper.id}:{hashlib.sha256(span.encode()).hexdigest()[:16]}")
+            continue
+        text = clip(claim, MAX_CLAIM_CHARS)
+        if text.lower() in seen:
+            continue
+        seen.add(text.lower())
+        kept.append((i, text, *found))
+    kept = kept[: s.claims_per_paper]
+    if not kept:
+        return [], rejected
+    qvec = vectors.embed([question], kind="query")[0]
+    cvecs = vectors.embed([text for _, text, *_ in kept], kind="passage")
+    claims = []
+    for (i, text, start, end, match), vec in zip(kept, cvecs):
+        cosine = float(vec @ qvec)
+        position = next((k for k, x in enumerate(sentences) if x.start <= start < x.end), 0)
+        score = claim_score(paper.abstract[start:end], position, relevance(cosine, s), s)
+        claims.append(Claim(
+            id=f"{paper.id}#l{i}", text=text, paper_id=paper.id,
+            source_span=SourceSpan(start=start, end=end, text=paper.abstract[start:end]),
+            extraction_score=round(score, 4), relevance=round(cosine, 4), method=LLM_EXTRACT_METHOD, span_match=match,
+        ))
+    return claims, rejected

@@ -1,0 +1,131 @@
+"""Every claim of a run checked against the kept papers: the calibrated verdict, the passages an
+LLM verifier is shown, and the labels it may give.
+
+- ``sentence_verify``: the calibrated sentence verifier per claim — confidence, ``verified``,
+  evidence passages and the papers that support it. A claim whose span is not at its recorded
+  offsets in its own paper gets confidence 0.
+- ``index_passages``: for the LLM verifier, the best sentence of each of the closest kept papers.
+- ``labels_from_judgements`` / ``with_labels``: an LLM label can only take verification away
+  (``verified`` needs SUPPORTED), never grant it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Protocol, Sequence
+
+import numpy as np
+
+from sovereign_kernel.domain.schemas import Claim, Paper, paper_text
+from sovereign_kernel.domain.text import clip, split_sentences
+from sovereign_kernel.verification.calibration import Calibration
+from sovereign_kernel.verification.sentence_verifier import DEFAULT_METHOD, SentenceVerifier, TokenEncoder, to_evidence
+
+NO_JUDGEMENT = "the answer had no judgement for this claim"
+Passages = Mapping[str, list[tuple[str, str]]]  # claim id -> [(paper id, passage text)]
+
+
+class Vectors(Protocol):
+    def embed(self, texts: Sequence[str], kind: str = "passage") -> np.ndarray: ...
+
+
+def span_at_offsets(claim: Claim, source: Paper | None) -> bool:
+    """Is the claim's quoted span exactly what its source holds at the recorded offsets?"""
+    return source is not None and source.abstract[claim.source_span.start : claim.source_span.end] == claim.source_span.text
+
+
+def sentence_verify(claims: Sequence[Claim], papers: Sequence[Paper], *, vectors: Vectors, tokens: TokenEncoder | None,
+                    calibration: Calibration, threshold: float) -> list[Claim]:
+    """The calibrated sentence verifier: confidence, verified, evidence passages, supporters."""
+    by_id = {p.id: p for p in papers}
+    verifier = SentenceVerifier(papers, lambda texts: vectors.embed(texts, kind="passage"), calibration=calibration,
+                                token_encoder=tokens if calibration.uses_tokens else None)
+    scores = verifier.score([c.text for c in claims])
+    out = []
+    for claim, ranked in zip(claims, scores):
+        span_ok = span_at_offsets(claim, by_id.get(claim.paper_id))
+        confidence = ranked[0].confidence if ranked and span_ok else 0.0
+        supporting = sorted({s.paper_id for s in ranked if s.confidence >= threshold})
+        out.append(claim.model_copy(update={
+            "verified": span_ok and confidence >= threshold,
+            "confidence": round(confidence, 4),
+            "evidence": to_evidence(ranked),
+            "supporting_papers": supporting,
+            "method": f"{claim.method}+{DEFAULT_METHOD}",
+            "label": None, "label_method": None, "label_rationale": None,  # the LLM verifier's, set after
+        }))
+    return out
+
+
+def encode_papers_side(papers: Sequence[Paper], *, verifier_vectors: Vectors, run_vectors: Vectors,
+                       tokens: TokenEncoder | None, calibration: Calibration) -> None:
+    """Fill the caches ``sentence_verify`` and ``index_passages`` read for the papers' side — their
+    sentences', abstracts' and titles' vectors and their token vectors — each in one batch, so it
+    can run while models write claims (blocking: call it from a worker thread)."""
+    sentences = [s.text for p in papers for s in split_sentences(p.abstract)]
+    if not sentences:
+        return
+    verifier_vectors.embed(sentences + [paper_text(p) for p in papers] + [p.title or p.id for p in papers],
+                           kind="passage")
+    if run_vectors is not verifier_vectors:
+        run_vectors.embed(sentences, kind="passage")
+    if calibration.uses_tokens and tokens is not None:
+        tokens.encode_tokens(sentences + [p.title for p in papers if p.title.strip()])
+
+
+def index_passages(claims: Sequence[Claim], papers: Sequence[Paper], vectors: Vectors,
+                   k: int = 3) -> dict[str, list[tuple[str, str]]]:
+    """The passages the LLM verifier judges a claim against, selected by the index: the best
+    sentence (embedding cosine) of each of the ``k`` closest kept papers."""
+    sentences = [(p.id, s.text) for p in papers for s in split_sentences(p.abstract)]
+    if not claims or not sentences:
+        return {c.id: [] for c in claims}
+    sims = vectors.embed([c.text for c in claims], kind="passage") @ \
+        vectors.embed([t for _, t in sentences], kind="passage").T
+    out = {}
+    for ci, claim in enumerate(claims):
+        best: dict[str, int] = {}
+        for si, (pid, _) in enumerate(sentences):
+            if pid not in best or sims[ci, si] > sims[ci, best[pid]]:
+                best[pid] = si
+        top = sorted(best.items(), key=lambda kv: (-float(sims[ci, kv[1]]), kv[0]))[:k]
+        out[claim.id] = [(pid, sentences[si][1]) for pid, si in top]
+    return out
+
+
+def verifier_batch(claims: Sequence[Claim], passages: Passages) -> tuple[list[Claim], str]:
+    """The claims that have passages, and the prompt block that lists each with its own passages."""
+    asked = [c for c in claims if passages.get(c.id)]
+    block = "\n\n".join(
+        f"Claim {n}: {clip(c.text, 600)}\n" + "\n".join(f"  [{i}] {' '.join(text.split())}"
+                                                    for i, (_, text) in enumerate(passages[c.id]))
+        for n, c in enumerate(asked))
+    return asked, block
+
+
+def labels_from_judgements(asked: Sequence[Claim], passages: Passages, judgements: Sequence, method: str,
+                           on_missing: Callable[[Claim], None]) -> dict[str, dict]:
+    """Each asked claim's label, method and rationale from the verifier's judgements (numbered as
+    in the batch; the first judgement of a claim counts). SUPPORTED without a valid passage index
+    is NOT_ENOUGH_INFO; a claim without a judgement is reported to ``on_missing`` and gets none."""
+    by_number = {}
+    for j in judgements:
+        by_number.setdefault(j.claim, j)
+    labels: dict[str, dict] = {}
+    for n, claim in enumerate(asked):
+        if (j := by_number.get(n)) is None:
+            on_missing(claim)
+            continue
+        options = passages[claim.id]
+        label, rationale = j.label, clip(j.rationale, 300)
+        if 0 <= j.evidence_index < len(options):
+            rationale = f"arXiv:{options[j.evidence_index][0]}: {rationale}"
+        elif label == "SUPPORTED":
+            label, rationale = "NOT_ENOUGH_INFO", f"SUPPORTED without a valid passage index ({j.evidence_index})"
+        labels[claim.id] = {"label": label, "label_method": method, "label_rationale": rationale}
+    return labels
+
+
+def with_labels(claims: Sequence[Claim], labels: Sequence[dict | None]) -> list[Claim]:
+    """Apply the LLM labels: they can only take verification away (verified needs SUPPORTED)."""
+    return [c if lab is None else c.model_copy(update={**lab, "verified": c.verified and lab["label"] == "SUPPORTED"})
+            for c, lab in zip(claims, labels)]
