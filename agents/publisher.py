@@ -34,12 +34,14 @@ async def report_update(state: ResearchState, ctx: RunContext) -> dict[str, Any]
     """``report``, ``manifest`` and ``report_markdown`` for the state as it is (the owner's edit re-renders)."""
     res = await ctx.aresources()
     sess = ctx.llm_session
-    facts = RunFacts(
-        mode=ctx.mode, corpus_label=res.corpus.label, corpus_hash=res.corpus.content_hash, corpus_size=len(res.corpus),
-        embedder_id=res.embedder_id, verifier_embedder_id=res.verifier_vectors.model_id,
-        llm_usage=sess.usage_report() if sess is not None else None,
-        llm_models={role: sess.model_name(role) for role in LLM_ROLES} if sess is not None else None,
-    )
+
+    def facts() -> RunFacts:  # naming a model may build its client (a blocking call): off the loop
+        return RunFacts(
+            mode=ctx.mode, corpus_label=res.corpus.label, corpus_hash=res.corpus.content_hash,
+            corpus_size=len(res.corpus), embedder_id=res.embedder_id, verifier_embedder_id=res.verifier_vectors.model_id,
+            llm_usage=sess.usage_report() if sess is not None else None,
+            llm_models={role: sess.model_name(role) for role in LLM_ROLES} if sess is not None else None)
+
     run = ReportInputs(
         question=state["question"], claims=round_claims(state), papers=state.get("papers", []),
         ranked=state.get("ranked", []), aspects=state.get("aspects", []), draft=state["draft"],
@@ -48,7 +50,7 @@ async def report_update(state: ResearchState, ctx: RunContext) -> dict[str, Any]
         notes=state.get("notes", []), owner_decision=state.get("owner_decision"),
     )
     # CPU work (claims ordering, hashing, the manifest's package versions on first use): off the loop.
-    report, manifest, markdown = await asyncio.to_thread(assemble_report, run, ctx.settings, facts)
+    report, manifest, markdown = await asyncio.to_thread(lambda: assemble_report(run, ctx.settings, facts()))
     return {"report": report, "manifest": manifest, "report_markdown": markdown}
 
 

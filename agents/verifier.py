@@ -28,7 +28,6 @@ from sovereign_kernel.runtime.context import RunContext
 from sovereign_kernel.runtime.progress import progress
 from sovereign_kernel.runtime.workspace import Resources, Workspace
 from sovereign_kernel.verification.baseline import baseline_scores, with_baselines
-from sovereign_kernel.verification.calibration import load_calibration
 from sovereign_kernel.verification.scoring import (
     NO_JUDGEMENT,
     Passages,
@@ -70,7 +69,7 @@ async def encode_papers(task: EncodeTask, runtime: Runtime[RunContext]) -> dict[
     res = await runtime.context.aresources()
     await asyncio.to_thread(lambda: encode_papers_side(
         task["papers"], verifier_vectors=res.verifier_vectors, run_vectors=res.vectors, tokens=res.tokens,
-        calibration=load_calibration()))
+        calibration=res.calibration))
     return {}
 
 
@@ -80,7 +79,7 @@ async def calibrated_scores(claims: list[Claim], papers: list[Paper], res: Resou
     seed baseline beside it, the two computed concurrently. The same claims against the same
     papers (a revision round that found nothing new, a notebook re-run) are answered from the
     workspace's memory: the whole call is the unit, since the TF-IDF part is fit on the batch."""
-    v, cal = settings.verification, load_calibration()
+    v, cal = settings.verification, res.calibration
     key = (tuple((c.id, c.text, c.paper_id, c.source_span.start, c.source_span.end, c.method) for c in claims),
            tuple((p.id, p.title, p.abstract) for p in papers), v.verify_threshold, v.baseline_threshold, cal.fitted_on,
            id(res.verifier_vectors))

@@ -16,14 +16,29 @@ from typing import Any
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 
-def load_prompt(role: str) -> str:
-    """``prompts/<role>.md`` without its leading ``#`` comment lines (which document the
-    placeholders). Markdown headings further down are kept."""
-    text = importlib.resources.files("sovereign_kernel.prompts").joinpath(f"{role}.md").read_text("utf-8")
+def _strip_header(text: str) -> str:
+    """A prompt file without its leading ``#`` comment lines (which document the placeholders).
+    Markdown headings further down are kept."""
     lines = text.splitlines()
     while lines and (lines[0].startswith("#") or not lines[0].strip()):
         lines.pop(0)
     return "\n".join(lines).strip() + "\n"
+
+
+# Read once, when the package is imported (a server imports it at startup): rendering a prompt
+# inside a run then reads no file, so no node blocks its event loop on the disk.
+TEMPLATES = MappingProxyType({
+    f.name[: -len(".md")]: _strip_header(f.read_text("utf-8"))
+    for f in importlib.resources.files(__name__).iterdir() if f.name.endswith(".md")
+})
+
+
+def load_prompt(role: str) -> str:
+    """``prompts/<role>.md``, without its leading comment lines."""
+    try:
+        return TEMPLATES[role]
+    except KeyError:
+        raise ValueError(f"no prompt for role {role!r}; known: {sorted(TEMPLATES)}") from None
 
 
 # Fields that carry text from outside (papers, the user, earlier model answers) and the label of

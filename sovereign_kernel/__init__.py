@@ -17,12 +17,13 @@ The layers, top to bottom (an import-linter contract in pyproject.toml enforces 
 from __future__ import annotations
 
 from importlib import import_module
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 # name -> module that defines it
-_EXPORTS = {
+_EXPORTS = MappingProxyType({
     "research": "sovereign_kernel.app.api", "aresearch": "sovereign_kernel.app.api",
     "stream": "sovereign_kernel.app.api", "stream_events": "sovereign_kernel.app.api",
     "resume": "sovereign_kernel.app.api", "review": "sovereign_kernel.app.api",
@@ -33,7 +34,7 @@ _EXPORTS = {
     "RunError": "sovereign_kernel.domain.errors", "CorpusError": "sovereign_kernel.domain.errors",
     "SourceError": "sovereign_kernel.domain.errors", "SourceUnavailableError": "sovereign_kernel.domain.errors",
     "StoreError": "sovereign_kernel.domain.errors", "EvalError": "sovereign_kernel.domain.errors",
-}
+})
 __all__ = [*_EXPORTS, "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -43,12 +43,12 @@ def _tail(path: Path, n: int = 60) -> str:
 
 @pytest.fixture
 def dev_server(tmp_path):
-    """``langgraph dev`` on 127.0.0.1:<free port>, cwd and SOVEREIGN_HOME in tmp; always stopped."""
+    """``langgraph dev`` on 127.0.0.1:<free port>, cwd in tmp, SOVEREIGN_HOME a directory that does
+    not exist yet (a new user's first run: caches, store and all go there); always stopped."""
     assert LANGGRAPH.exists(), f"langgraph CLI not found next to {sys.executable} (install langgraph-cli[inmem])"
     port = _free_port()
-    home = tmp_path / "home"
+    home = tmp_path / "new-user" / "sovereign-home"
     workdir = tmp_path / "server"  # langgraph dev keeps its .langgraph_api/ store in its cwd
-    home.mkdir()
     workdir.mkdir()
     log = tmp_path / "langgraph-dev.log"
     env = {
@@ -61,6 +61,7 @@ def dev_server(tmp_path):
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("NVIDIA_API_KEY", None)
+    env.pop("SOVEREIGN_CACHE_DIR", None)
     cmd = [str(LANGGRAPH), "dev", "--config", str(ROOT / "langgraph.json"), "--host", "127.0.0.1",
            "--port", str(port), "--no-browser", "--no-reload"]
     with log.open("wb") as out:
@@ -80,7 +81,7 @@ def dev_server(tmp_path):
             if time.monotonic() > deadline:
                 pytest.fail(f"langgraph dev not ready after {READY_TIMEOUT:.0f} s:\n{_tail(log)}")
             time.sleep(0.3)
-        yield url, log
+        yield url, log, home
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)  # our own session: the server and anything it started
@@ -118,7 +119,8 @@ async def _run_in_studio(url: str) -> dict:
 
 
 def test_langgraph_dev_runs_the_graph_with_per_run_settings(dev_server):
-    url, log = dev_server
+    url, log, home = dev_server
+    assert not home.exists()
     out = asyncio.run(asyncio.wait_for(_run_in_studio(url), RUN_TIMEOUT))
     server_log = log.read_text(errors="replace")
     assert not out["errors"], f"run failed: {out['errors']}\n{_tail(log)}"
@@ -146,3 +148,5 @@ def test_langgraph_dev_runs_the_graph_with_per_run_settings(dev_server):
     assert manifest["provenance"]["settings"]["retriever"]["max_papers"] == 5
     assert report["results"]["papers_kept"] <= 5
     assert out["last_values"] and out["last_values"].get("report", {}).get("report_id") == report["report_id"]
+    # The data directory was created off the event loop, and holds the run's caches and the store.
+    assert (home / "store.sqlite").is_file() and (home / "vectors.sqlite").is_file()

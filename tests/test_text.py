@@ -28,3 +28,11 @@ def test_hyphenated_aspect_needs_all_of_its_parts():
     aspect = [a for a in question_aspects("robustness of SMoES-based MoE-VLMs") if "moe" in a.phrase][0]
     assert not covers(aspect, text_stems("We evaluate MoE models and VLMs under attack."))
     assert covers(aspect, text_stems("Sparse SMoEs applied to MoE-VLMs are studied."))
+
+
+def test_the_stop_words_are_scikit_learns():
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    from sovereign_kernel.domain.stopwords import ENGLISH_STOP_WORDS as copied
+
+    assert copied == ENGLISH_STOP_WORDS

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from sovereign_kernel.domain.errors import SovereignError
+from sovereign_kernel.domain.question import validate_question
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -100,6 +101,7 @@ def _finish(result, out_dir, as_json: bool) -> int:
 
 
 async def _research(args) -> int:
+    validate_question(args.question)  # a bad question fails before anything heavy is imported
     from sovereign_kernel.app.kernel import Kernel
 
     show = _progress_printer(args)

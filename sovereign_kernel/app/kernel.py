@@ -21,10 +21,10 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from sovereign_kernel.app.result import ResearchResult
-from sovereign_kernel.domain.errors import InvalidQuestionError, RunError
+from sovereign_kernel.domain.errors import RunError
+from sovereign_kernel.domain.question import validate_question
 from sovereign_kernel.domain.schemas import OwnerDecision
-from sovereign_kernel.domain.settings import MAX_QUESTION_CHARS, MIN_QUESTION_WORDS, LLMSettings, Settings
-from sovereign_kernel.domain.text import content_tokens
+from sovereign_kernel.domain.settings import LLMSettings, Settings
 from sovereign_kernel.graph.build import build_graph
 from sovereign_kernel.llm.providers import detect_mode
 from sovereign_kernel.llm.session import LLMSession
@@ -32,20 +32,6 @@ from sovereign_kernel.publishing.store import STORE_FILE, Store
 from sovereign_kernel.runtime.checkpoints import open_checkpointer, prune_history
 from sovereign_kernel.runtime.context import RunContext
 from sovereign_kernel.runtime.workspace import Workspace
-
-
-def validate_question(question: Any) -> str:
-    """The question on one line, or ``InvalidQuestionError`` saying what is wrong with it."""
-    if not isinstance(question, str):
-        raise InvalidQuestionError(f"the question must be text, got {type(question).__name__}")
-    q = " ".join(question.split())
-    if not q:
-        raise InvalidQuestionError("the question is empty")
-    if len(q) > MAX_QUESTION_CHARS:
-        raise InvalidQuestionError(f"the question is {len(q)} characters long; the limit is {MAX_QUESTION_CHARS}")
-    if len(content_tokens(q)) < 1 or len(q.split()) < MIN_QUESTION_WORDS:
-        raise InvalidQuestionError(f"the question needs at least {MIN_QUESTION_WORDS} words with a topic: {q!r}")
-    return q
 
 
 def new_run_id() -> str:

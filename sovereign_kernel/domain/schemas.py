@@ -6,6 +6,7 @@ LangGraph can checkpoint them, and ``schemas/`` can carry their JSON Schemas.
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -276,11 +277,11 @@ class Manifest(BaseModel):
                                           "and the offline algorithm was used instead.")
 
 
-EXPORTED = {
+EXPORTED = MappingProxyType({
     "paper": Paper, "claim": Claim, "review": Review, "tribunal-result": TribunalResult,
     "report": Report, "paper-manifest-v1.1": Manifest, "correction-record-v1": CorrectionRecord,
     "source-provenance-v1": Provenance,
-}
+})
 
 
 def json_schemas() -> dict[str, dict]:

@@ -30,7 +30,9 @@ LLMRole = Literal["planner", "extractor", "verifier", "skeptic", "validator", "s
 LLM_ROLES: tuple[str, ...] = get_args(LLMRole)
 API_KEY_ENV = "NVIDIA_API_KEY"
 
-_OPERATIONAL = {"operational": True}  # json_schema_extra of a field left out of the report id
+def _operational() -> dict:
+    """``json_schema_extra`` of a field left out of the report id (how a run talks to the world)."""
+    return {"operational": True}
 
 
 def default_home() -> Path:
@@ -102,14 +104,14 @@ class ArxivSettings(_Group):
     flat_prefix: ClassVar[str] = "arxiv_"
 
     url: str | None = Field(None, description="arXiv query API or a mirror (None: arXiv's).",
-                            json_schema_extra=_OPERATIONAL)
+                            json_schema_extra=_operational())
     min_interval: float = Field(3.0, ge=0.0, description="Seconds between arXiv requests (arXiv asks for 3).",
-                                json_schema_extra=_OPERATIONAL)
+                                json_schema_extra=_operational())
     cache_ttl: float = Field(7 * 24 * 3600, ge=0.0, description="Seconds a cached arXiv response is reused.",
-                             json_schema_extra=_OPERATIONAL)
+                             json_schema_extra=_operational())
     cache_only: bool = Field(False, description="Use only cached arXiv responses; never call arXiv.",
-                             json_schema_extra=_OPERATIONAL)
-    max_retries: int = Field(3, ge=0, le=10, json_schema_extra=_OPERATIONAL)
+                             json_schema_extra=_operational())
+    max_retries: int = Field(3, ge=0, le=10, json_schema_extra=_operational())
 
 
 class LLMSettings(_Group):
@@ -119,29 +121,29 @@ class LLMSettings(_Group):
 
     nim_base_url: str | None = Field(
         None, validation_alias=AliasChoices("SOVEREIGN_NIM_BASE_URL", "NVIDIA_BASE_URL"),
-        description="Self-hosted NIM root or /v1 URL; None = NVIDIA's hosted API.", json_schema_extra=_OPERATIONAL)
+        description="Self-hosted NIM root or /v1 URL; None = NVIDIA's hosted API.", json_schema_extra=_operational())
     embed_base_url: str | None = Field(
         None, description="Embedding NIM URL when it runs apart from the chat NIM; None = nim_base_url.",
-        json_schema_extra=_OPERATIONAL)
+        json_schema_extra=_operational())
     chat_model: str = "meta/llama-3.3-70b-instruct"
     role_models: dict[str, str] = Field(default_factory=dict, description="Per-role model override, role -> model.")
     embed_model: str = "nvidia/nv-embedqa-e5-v5"
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     max_completion_tokens: int = Field(1024, ge=16)
-    timeout_s: float = Field(60.0, gt=0, json_schema_extra=_OPERATIONAL)
+    timeout_s: float = Field(60.0, gt=0, json_schema_extra=_operational())
     max_concurrency: int = Field(
-        8, ge=1, le=64, json_schema_extra=_OPERATIONAL,
+        8, ge=1, le=64, json_schema_extra=_operational(),
         description="LLM requests in flight at once. 8 = the default max_papers: extraction and verification "
                     "each take one round trip; lower it for a small self-hosted NIM.")
     max_retries: int = Field(3, ge=0, le=10, description="Retries of 429/5xx/timeouts, after the first attempt.",
-                             json_schema_extra=_OPERATIONAL)
+                             json_schema_extra=_operational())
     invalid_retries: int = Field(1, ge=0, le=5, description="Re-asks after a None/invalid structured answer.",
-                                 json_schema_extra=_OPERATIONAL)
-    backoff_initial_s: float = Field(1.0, ge=0.0, json_schema_extra=_OPERATIONAL)
-    backoff_max_s: float = Field(20.0, ge=0.0, json_schema_extra=_OPERATIONAL)
+                                 json_schema_extra=_operational())
+    backoff_initial_s: float = Field(1.0, ge=0.0, json_schema_extra=_operational())
+    backoff_max_s: float = Field(20.0, ge=0.0, json_schema_extra=_operational())
     token_budget: int | None = Field(None, ge=0, description="Prompt+completion tokens per run; None = unlimited.")
     usage_telemetry: bool = Field(False, description="The NVIDIA client's aggregate usage telemetry (hosted only).",
-                                  json_schema_extra=_OPERATIONAL)
+                                  json_schema_extra=_operational())
     api_key: SecretStr | None = Field(None, validation_alias=API_KEY_ENV, repr=False, exclude=True)
 
     @model_validator(mode="before")
@@ -187,16 +189,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SOVEREIGN_", extra="forbid")
 
     home: Path = Field(default_factory=default_home, description="Data dir: store, runs, caches.",
-                       json_schema_extra=_OPERATIONAL)
+                       json_schema_extra=_operational())
     cache_dir: Path | None = Field(
         None, description="Where the corpus index and vector caches live; None = home. Several data dirs may "
-                          "share one.", json_schema_extra=_OPERATIONAL)
+                          "share one.", json_schema_extra=_operational())
     corpus: str | None = Field(None, description="JSONL file or folder; None = bundled demo corpus.")
     sources: str = Field("local", description="Comma-separated: local, arxiv (e.g. 'arxiv,local').")
     postgres_url: SecretStr | None = Field(None, description="Checkpoint runs in Postgres instead of SQLite.",
-                                           json_schema_extra=_OPERATIONAL)
+                                           json_schema_extra=_operational())
     keep_checkpoint_history: bool = Field(
-        False, json_schema_extra=_OPERATIONAL,
+        False, json_schema_extra=_operational(),
         description="Keep every checkpoint of a finished run (time travel in the checkpointer). By default a "
                     "run that ended keeps its last checkpoint per graph namespace: ~0.3 MB instead of ~3 MB.")
 

@@ -1,4 +1,4 @@
-"""Small, dependency-free text utilities shared by the offline agents.
+"""Small, dependency-free text utilities shared by the core.
 
 Sentence segmentation keeps character offsets, so every claim can point at the exact
 span of the abstract it came from.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from sovereign_kernel.domain.stopwords import ENGLISH_STOP_WORDS
 
 # Question words and research-question boilerplate that say nothing about the topic.
 QUESTION_STOP_WORDS = frozenset(

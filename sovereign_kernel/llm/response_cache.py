@@ -14,11 +14,13 @@ only hashes, model names and the models' answers.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,11 +43,16 @@ def prompt_key(role: str, model: str, schema: type[BaseModel], messages: list) -
 
 
 class ResponseCache:
-    """SQLite store of validated answers and usage snapshots, keyed by run (thread-safe)."""
+    """SQLite store of validated answers and usage snapshots, keyed by run (thread-safe).
+
+    Sessions use the ``a...`` methods: they run the SQLite calls on this cache's own single I/O
+    thread, so an event loop never blocks on the disk and the calls do not queue behind CPU-bound
+    work in the default executor (each is sub-millisecond)."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-response-cache")
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False)
         with self._lock:
@@ -102,6 +109,13 @@ class ResponseCache:
             row = self._db.execute("SELECT snapshot FROM usage WHERE run_id=?", (run_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
+    async def aanswer(self, run_id: str, model: str, key: str, schema: type[BaseModel]) -> BaseModel | None:
+        return await asyncio.get_running_loop().run_in_executor(self._io, self.answer, run_id, model, key, schema)
+
+    async def arecord(self, run_id: str, snapshot: dict, answer: tuple[str, str, str, str] | None = None) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._io, self.record, run_id, snapshot, answer)
+
     def close(self) -> None:
+        self._io.shutdown(wait=True)
         with self._lock:
             self._db.close()

@@ -94,17 +94,15 @@ class LLMSession:
             return await self._ask(role, schema, messages, item)
         model = await self.clients.cached_model_name(role)
         key = prompt_key(role, model, schema, messages)
-        # The cache's reads and writes are sub-millisecond SQLite (WAL) calls: done inline, as a
-        # hop through the default executor costs more and queues behind CPU-bound node work.
         fresh = None
-        if (parsed := self._cache.answer(self.run_id, model, key, schema)) is not None:
+        if (parsed := await self._cache.aanswer(self.run_id, model, key, schema)) is not None:
             self.meter.add(role, cache_hits=1)
         elif self.cache_only:
             self.meter.fallback(role, item, CACHE_MISS)
         elif (parsed := await self._ask(role, schema, messages, item)) is not None:
             fresh = (model, key, role, parsed.model_dump_json())
         if not self.cache_only:  # the answer and the usage snapshot, in one transaction
-            self._cache.record(self.run_id, self.meter.snapshot(), fresh)
+            await self._cache.arecord(self.run_id, self.meter.snapshot(), fresh)
         return parsed
 
     async def _ask(self, role: str, schema: type[BaseModel], messages: list, item: str) -> BaseModel | None:

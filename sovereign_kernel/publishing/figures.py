@@ -10,6 +10,7 @@ the function so that importing ``sovereign_kernel`` stays fast.
 from __future__ import annotations
 
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from sovereign_kernel.domain.schemas import Report
@@ -29,13 +30,13 @@ _VERIFIED, _UNVERIFIED, _GUIDE = "#1a9850", "#d73027", "#555555"
 
 # Applied on top of matplotlib's defaults: nothing in a user's matplotlibrc changes the bytes, and
 # paper ids are never parsed as mathtext (a ``$`` in untrusted text stays a ``$``).
-_RC = {
+_RC = MappingProxyType({
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "text.parse_math": False,
     "svg.hashsalt": "sovereign",
     "path.simplify": True,
-}
+})
 
 
 def _thresholds(manifest: dict | None, threshold: float | None, verify_threshold: float | None) -> tuple[float, float]:
@@ -161,7 +162,7 @@ def tribunal_and_confidence_figure(report: Report, path: str | Path, *, manifest
     tribunal_threshold, claim_threshold = _thresholds(manifest, threshold, verify_threshold)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with matplotlib.style.context("default"), matplotlib.rc_context(_RC):
+    with matplotlib.style.context("default"), matplotlib.rc_context(dict(_RC)):
         fig = Figure(figsize=FIGURE_SIZE_IN, dpi=FIGURE_DPI)
         FigureCanvasAgg(fig)
         left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.25], "wspace": 0.42})

@@ -29,6 +29,7 @@ from sovereign_kernel.retrieval.embeddings import LocalMiniLMEmbeddings, MiniLMT
 from sovereign_kernel.retrieval.vectors import Embedder, TokenVectorCache, VectorCache
 from sovereign_kernel.sources.arxiv import ArxivSource, RateLimiters
 from sovereign_kernel.sources.corpus import Corpus, corpus_fingerprint, load_corpus
+from sovereign_kernel.verification.calibration import Calibration, load_calibration
 
 VECTORS_FILE = "vectors.sqlite"
 ARXIV_CACHE_FILE = "arxiv_cache.sqlite"
@@ -51,6 +52,7 @@ class Resources:
     # calibration they would give confidences that mean nothing).
     verifier_vectors: VectorCache
     tokens: TokenVectorCache  # the verifier's token vectors (local MiniLM), on disk
+    calibration: Calibration  # the calibrated verifier's (package data, read off the event loop)
     arxiv: ArxivSource | None = None  # when the run's sources include arxiv
 
     @cached_property
@@ -123,7 +125,7 @@ class Workspace:
                 embedder_id, vectors = local_id, verifier_vectors
             tokens = self._file(("tokens",), caches / VECTORS_FILE, lambda p: TokenVectorCache(p, self.token_encoder()))
             return self._resources.put(key, Resources(corpus, bm25, vectors, embedder_id, verifier_vectors, tokens,
-                                                      self._arxiv(settings)))
+                                                      load_calibration(), self._arxiv(settings)))
 
     def corpus(self, path: str | None) -> Corpus:
         """The corpus at ``path`` (None: the bundled demo), reloaded when a file's size or mtime changed."""
