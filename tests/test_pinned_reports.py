@@ -21,30 +21,21 @@ from scripted_llm import ScriptedChat
 
 from conftest import COVERED_QUESTION, UNANSWERABLE_QUESTION
 
-# part -> first 16 hex digits of sha256 over the part's canonical JSON
-PINS = {
-    "custom-llm-revision": {
-        "report_id": "SRK-ea21f99da873",
-        "content_hash": "sha256:05198a0b520f18435003306d504543fe8abc72d21c2b8e60cb80471a55ce6a1a",
-        "claims": "910a0cf4f6b542b5", "synthesis": "16ab98ef332611b9", "tribunal": "5c438e9f5748a5e1",
-        "references": "151ad0ab14aa62f9", "manifest": "5e48c50a6c558d53", "sources": "71bb94c350913dd8",
-        "llm_usage": "a9372187c7af522c",
-    },
-    "offline-covered": {
-        "report_id": "SRK-ea5c5a2ed7b7",
-        "content_hash": "sha256:08f041f0cea70e35cb4669c01f39106988a61140c25329fff55c85697bb877a9",
-        "claims": "cb65061ed56440dd", "synthesis": "dab6b81ce10d2c87", "tribunal": "c0c2f573ceda1b84",
-        "references": "151ad0ab14aa62f9", "manifest": "cc254cd6c15bf9dc", "sources": "71bb94c350913dd8",
-        "llm_usage": "74234e98afe7498f",
-    },
-    "offline-unanswerable": {
-        "report_id": "SRK-80ed8cd80c64",
-        "content_hash": "sha256:cd477d9e7bc7d649d6e10291e7a4aa41c770f0f68422fc028b34b75514352eb4",
-        "claims": "4f53cda18c2baa0c", "synthesis": "af4a6d632208dfe5", "tribunal": "ce16d4829a1d89b5",
-        "references": "4f53cda18c2baa0c", "manifest": "d062eca767399ad0", "sources": "4f53cda18c2baa0c",
-        "llm_usage": "74234e98afe7498f",
-    },
-}
+# Per run, the pinned parts in this order (hashes: the first 16 hex digits of a part's canonical JSON).
+PARTS = ("report_id", "content_hash", "claims", "synthesis", "tribunal", "references", "manifest", "sources",
+         "llm_usage")
+PINS = {name: dict(zip(PARTS, values)) for name, values in {
+    "custom-llm-revision": ("SRK-ea21f99da873", "sha256:05198a0b520f18435003306d504543fe8abc72d21c2b8e60cb80471a55ce6a1a",
+                            "910a0cf4f6b542b5", "16ab98ef332611b9", "5c438e9f5748a5e1", "151ad0ab14aa62f9",
+                            "5e48c50a6c558d53", "71bb94c350913dd8", "a9372187c7af522c"),
+    "offline-covered": ("SRK-ea5c5a2ed7b7", "sha256:08f041f0cea70e35cb4669c01f39106988a61140c25329fff55c85697bb877a9",
+                        "cb65061ed56440dd", "dab6b81ce10d2c87", "c0c2f573ceda1b84", "151ad0ab14aa62f9", "cc254cd6c15bf9dc",
+                        "71bb94c350913dd8", "74234e98afe7498f"),
+    "offline-unanswerable": ("SRK-80ed8cd80c64",
+                             "sha256:cd477d9e7bc7d649d6e10291e7a4aa41c770f0f68422fc028b34b75514352eb4",
+                             "4f53cda18c2baa0c", "af4a6d632208dfe5", "ce16d4829a1d89b5", "4f53cda18c2baa0c",
+                             "d062eca767399ad0", "4f53cda18c2baa0c", "74234e98afe7498f"),
+}.items()}
 
 
 def digest(data) -> str:

@@ -15,6 +15,7 @@ MANIFEST_CONTRACT = "paper-manifest-v1.1"
 CORRECTION_CONTRACT = "correction-record-v1"
 PROVENANCE_CONTRACT = "source-provenance-v1"
 
+Mode = Literal["offline", "nim", "custom"]  # offline: no model; nim: NVIDIA NIM; custom: models passed from Python
 VerifierLabel = Literal["SUPPORTED", "CONTRADICTED", "NOT_ENOUGH_INFO"]
 Verdict = Literal["PUBLISH", "REVISE", "REJECT"]
 

@@ -10,13 +10,13 @@ import asyncio
 import logging
 import os
 import re
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable
 
 from langchain_core.embeddings import Embeddings
 
+from sovereign_kernel.domain.schemas import Mode
 from sovereign_kernel.domain.settings import API_KEY_ENV, LLM_ROLES, LLMSettings
 
-Mode = Literal["offline", "nim", "custom"]
 ROLES = LLM_ROLES
 _NVAPI_RE = re.compile(r"nvapi-[A-Za-z0-9_\-]+")
 _BEARER_RE = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-\.=~+/]{8,}")

@@ -8,13 +8,12 @@ the checkpointed state: it holds the settings, the workspace that builds the res
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+from sovereign_kernel.domain.schemas import Mode
 from sovereign_kernel.domain.settings import Settings
 from sovereign_kernel.llm.session import LLMSession
 from sovereign_kernel.runtime.workspace import Resources, ResourceSlot, Workspace
-
-Mode = Literal["offline", "nim", "custom"]
 
 
 @dataclass
