@@ -6,7 +6,7 @@ Pairs are exactly the eval's (``sovereign_kernel.app.evaluation``): every (claim
 positive and, per claim, the highest-ranked non-evidence abstract of the kernel's own retriever
 (planner queries -> BM25 -> ``score_candidates``) as a hard negative. Each pair is scored by
 ``SentenceVerifier`` on that one abstract, which measures every feature in
-``verification.FEATURES``. Then:
+``verification.calibration.FEATURES``. Then:
 
 1. each feature's AUROC on its own, and the seed baseline's;
 2. nested feature sets, each a logistic regression (standardised features, C=1) scored by
@@ -46,13 +46,10 @@ sys.path.insert(0, str(REPO))
 from sovereign_kernel.app.evaluation import CONTRADICT, build_resources, grounding_pairs, kernel_ranking, load_scifact  # noqa: E402
 from sovereign_kernel.domain.settings import Settings  # noqa: E402
 from sovereign_kernel.domain.text import NEGATION_RE  # noqa: E402
-from sovereign_kernel.verification.verifier import (  # noqa: E402
-    FEATURES,
-    Calibration,
-    SentenceVerifier,
-    baseline_score,
-    default_token_encoder,
-)
+from sovereign_kernel.runtime.workspace import Workspace  # noqa: E402
+from sovereign_kernel.verification.baseline import baseline_score  # noqa: E402
+from sovereign_kernel.verification.calibration import FEATURES, Calibration  # noqa: E402
+from sovereign_kernel.verification.sentence_verifier import SentenceVerifier  # noqa: E402
 
 CAL_PATH = REPO / "sovereign_kernel" / "data" / "verifier_calibration.json"
 SENTENCE_DENSE_WEIGHT = 0.7  # best-sentence pick; measured in bench/embedders_scifact.py (w=0.7 best)
@@ -145,13 +142,14 @@ def main() -> None:
     settings = Settings(home=args.home)
     data = load_scifact(args.scifact / "corpus.jsonl", args.scifact / "claims_train.jsonl", args.limit)
     claims = data.claims
-    res = build_resources(data, settings)
+    workspace = Workspace()
+    res = build_resources(data, settings, workspace)
     rankings = [kernel_ranking(c.text, res, settings) for c in claims]
     pairs = grounding_pairs(claims, rankings)
     y = np.array([p[2] for p in pairs])
     groups = np.array([p[0] for p in pairs])
-    embed = lambda texts: res.vectors.embed(texts, kind="passage")  # noqa: E731
-    encoder = default_token_encoder()
+    embed = lambda texts: res.verifier_vectors.embed(texts, kind="passage")  # noqa: E731
+    encoder = res.tokens  # the local MiniLM's token vectors, cached on disk under --home (a rerun encodes nothing)
     neutral = Calibration(weights={}, bias=0.0, fitted_on="-", sentence_dense_weight=SENTENCE_DENSE_WEIGHT)
     rows, base, sentences = [], [], []
     for ci, doc, _, _ in pairs:
@@ -160,7 +158,7 @@ def main() -> None:
         rows.append([s.features[f] for f in FEATURES])
         sentences.append(s.sentence.text)
         base.append(baseline_score(claim, paper.abstract))
-    res.close()
+    workspace.close()
     X = np.array(rows)
     base = np.array(base)
     print(f"SciFact train: {len(claims)} claims, {len(pairs)} pairs ({int(y.sum())} evidence, "

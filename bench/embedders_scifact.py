@@ -110,7 +110,7 @@ def seed_baseline(claim, doc):  # exactly the seed: vectorizer fitted on the pai
     return float((m[0] @ m[1].T).toarray()[0, 0])
 
 
-def local_sentence_tfidf(claim, sents):  # as sovereign_kernel.verification.verifier fits it
+def local_sentence_tfidf(claim, sents):  # as sovereign_kernel.verification.sentence_verifier fits it
     vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words="english")
     try:
         m = vec.fit_transform([claim] + sents)

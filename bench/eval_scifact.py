@@ -31,7 +31,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sovereign_kernel.agents.retriever import SEMANTIC_CEIL, SEMANTIC_FLOOR, plan_queries_offline  # noqa: E402
 from sovereign_kernel.domain.aspects import covers, question_aspects, text_stems  # noqa: E402
 from sovereign_kernel.app.evaluation import (  # noqa: E402
     auroc,
@@ -45,10 +44,13 @@ from sovereign_kernel.app.evaluation import (  # noqa: E402
     run_scifact_eval,
     seed_rankings,
 )
-from sovereign_kernel.retrieval.index import paper_text  # noqa: E402
+from sovereign_kernel.domain.schemas import paper_text  # noqa: E402
 from sovereign_kernel.domain.settings import Settings  # noqa: E402
 from sovereign_kernel.domain.text import content_tokens  # noqa: E402
-from sovereign_kernel.verification.verifier import Calibration, SentenceVerifier  # noqa: E402
+from sovereign_kernel.retrieval.planning import plan_queries_offline  # noqa: E402
+from sovereign_kernel.runtime.workspace import Workspace  # noqa: E402
+from sovereign_kernel.verification.calibration import Calibration  # noqa: E402
+from sovereign_kernel.verification.sentence_verifier import SentenceVerifier  # noqa: E402
 
 # The calibration that shipped before this benchmark (fit on BM25 hard negatives), for comparison.
 FIRST_CALIBRATION = {
@@ -78,6 +80,7 @@ def _minmax(x: np.ndarray) -> np.ndarray:
 
 def retrieval_variants(data, res, settings) -> dict:
     claims, papers = data.claims, data.papers
+    r = settings.retriever
     ids = [p.id for p in papers]
     P = res.vectors.embed([paper_text(p) for p in papers], kind="passage")
     Q = res.vectors.embed([c.text for c in claims], kind="query")
@@ -89,11 +92,11 @@ def retrieval_variants(data, res, settings) -> dict:
         "kernel candidates, 0.7 sem + 0.3 IDF term coverage",
         "kernel candidates, final: 0.7 sem + 0.3 mean(aspects, IDF terms)",
         "final, no planner expansion (claim only)",
-        f"final, {max(100, settings.hits_per_query)} hits per query",
+        f"final, {max(100, r.hits_per_query)} hits per query",
     )}
     out["seed: TF-IDF 1-2-gram (corpus fit)"] = seed_rankings(papers, [c.text for c in claims])
     stems_cache: dict[int, tuple[set, set]] = {}
-    deep = settings.model_copy(update={"hits_per_query": max(100, settings.hits_per_query)})
+    deep = settings.with_overrides(hits_per_query=max(100, r.hits_per_query))
     for qi, c in enumerate(claims):
         bm = res.bm25.scores(c.text)
         dense = P @ Q[qi]
@@ -102,8 +105,8 @@ def retrieval_variants(data, res, settings) -> dict:
         out["BM25 + MiniLM min-max w=0.7, whole corpus"].append(_rank(ids, 0.7 * _minmax(dense) + 0.3 * _minmax(bm)))
         # the kernel's candidate set, scored three ways (the formulas of score_candidates)
         cand: set[int] = set()
-        for q in plan_queries_offline(c.text, res, settings.n_queries):
-            cand |= {i for i, _ in res.bm25.search(q, settings.hits_per_query)}
+        for q in plan_queries_offline(c.text, res.bm25, res.corpus.papers, r.n_queries):
+            cand |= {i for i, _ in res.bm25.search(q, r.hits_per_query)}
         idx = sorted(cand, key=lambda i: ids[i])
         aspects = question_aspects(c.text, None)
         idf = {t: math.log1p((n_docs - df + 0.5) / (df + 0.5))
@@ -115,22 +118,22 @@ def retrieval_variants(data, res, settings) -> dict:
                 text = paper_text(papers[i])
                 stems_cache[i] = (text_stems(text), set(content_tokens(text)))
             stems, words = stems_cache[i]
-            sem.append(float(np.clip((dense[i] - SEMANTIC_FLOOR) / (SEMANTIC_CEIL - SEMANTIC_FLOOR), 0, 1)))
+            sem.append(float(np.clip((dense[i] - r.semantic_floor) / (r.semantic_ceil - r.semantic_floor), 0, 1)))
             asp.append(sum(covers(a, stems) for a in aspects) / len(aspects) if aspects else 0.0)
             term.append(sum(w for t, w in idf.items() if t in words) / total)
         sem, asp, term = map(np.array, (sem, asp, term))
         cids = [ids[i] for i in idx]
-        w = settings.semantic_weight
+        w = r.semantic_weight
         out["kernel candidates, previous: 0.7 sem + 0.3 aspects"].append(_rank(cids, np.round(w * sem + (1 - w) * asp, 4)))
         out["kernel candidates, 0.7 sem + 0.3 IDF term coverage"].append(_rank(cids, np.round(w * sem + (1 - w) * term, 4)))
         out["kernel candidates, final: 0.7 sem + 0.3 mean(aspects, IDF terms)"].append(kernel_ranking(c.text, res, settings))
         out["final, no planner expansion (claim only)"].append(kernel_ranking(c.text, res, settings, expand=False))
-        out[f"final, {max(100, settings.hits_per_query)} hits per query"].append(kernel_ranking(c.text, res, deep))
+        out[f"final, {max(100, r.hits_per_query)} hits per query"].append(kernel_ranking(c.text, res, deep))
     return {k: retrieval_metrics(v, claims) for k, v in out.items()}
 
 
 def grounding_variants(data, res, settings, pairs: list[dict]) -> dict:
-    embed = lambda texts: res.vectors.embed(texts, kind="passage")  # noqa: E731
+    embed = lambda texts: res.verifier_vectors.embed(texts, kind="passage")  # noqa: E731 (as the eval does)
     first = Calibration.from_dict(FIRST_CALIBRATION)  # weighs no token feature: no token encoding needed
     by_claim = {c.id: c for c in data.claims}
     y = [p["label"] for p in pairs]
@@ -139,10 +142,11 @@ def grounding_variants(data, res, settings, pairs: list[dict]) -> dict:
         s = SentenceVerifier([data.by_id[p["doc_id"]]], embed, calibration=first)
         first_conf.append(s.score([by_claim[p["claim_id"]].text])[0][0].confidence)
     out = {}
+    v = settings.verification
     for name, scores, t in (
-        (f"seed baseline (>= {settings.baseline_threshold})", [p["baseline"] for p in pairs], settings.baseline_threshold),
-        (f"first calibration as shipped (>= {settings.verify_threshold})", first_conf, settings.verify_threshold),
-        (f"final calibration (>= {settings.verify_threshold})", [p["confidence"] for p in pairs], settings.verify_threshold),
+        (f"seed baseline (>= {v.baseline_threshold})", [p["baseline"] for p in pairs], v.baseline_threshold),
+        (f"first calibration as shipped (>= {v.verify_threshold})", first_conf, v.verify_threshold),
+        (f"final calibration (>= {v.verify_threshold})", [p["confidence"] for p in pairs], v.verify_threshold),
     ):
         precision, recall = precision_recall(y, [s >= t for s in scores])
         out[name] = {"auroc": auroc(y, scores), "precision": precision, "recall": recall}
@@ -174,12 +178,13 @@ def main() -> None:
         return
     t1 = time.monotonic()
     data = load_scifact(corpus, claims_file, args.limit)
-    res = build_resources(data, settings)
+    workspace = Workspace()
     try:
+        res = build_resources(data, settings, workspace)
         retrieval = retrieval_variants(data, res, settings)
         grounding = grounding_variants(data, res, settings, pairs)
     finally:
-        res.close()
+        workspace.close()
     print(f"\nVariants on the same {len(data.claims)} claims ({time.monotonic() - t1:.0f}s)")
     print(f"  {'retrieval':66s} nDCG@10  R@10   R@100")
     for name, m in retrieval.items():

@@ -4,9 +4,9 @@
 
 SciFact marks, for each claim and each abstract that supports or contradicts it, the rationale
 sentences: the sentences that state the finding. The offline extractor scores each sentence of
-an abstract as 0.5 x claim-cue score (``cue_score``: finding / comparison / number cues up,
-background / motivation down) + 0.5 x relevance to the question, and keeps the top
-``claims_per_paper`` (3). Here the claim plays the question. Printed:
+an abstract as w x claim-cue score (``cue_score``: finding / comparison / number cues up,
+background / motivation down) + (1 - w) x relevance to the question (w = ``claim_cue_weight``,
+0.5), and keeps the top ``claims_per_paper`` (3). Here the claim plays the question. Printed:
 
 - cue AUROC: rationale vs other sentences of the same abstracts, by ``cue_score`` alone (how
   finding-like; question-independent, which is what matters when a broad question makes every
@@ -36,9 +36,11 @@ def main() -> None:
     ap.add_argument("--scifact", default=str(ROOT.parent / "shared" / "data" / "scifact"))
     ap.add_argument("--home", default=str(Path.home() / ".cache" / "sovereign-bench"))
     args = ap.parse_args()
-    from sovereign_kernel.agents.extractor import cue_score
-    from sovereign_kernel.retrieval.index import VectorCache
-    from sovereign_kernel.runtime.resources import _offline_embedder
+    from sovereign_kernel.domain.settings import Settings
+    from sovereign_kernel.retrieval.vectors import VectorCache
+    from sovereign_kernel.runtime.workspace import Workspace
+    from sovereign_kernel.verification.claim_cues import cue_score
+    from sovereign_kernel.verification.claim_extraction import relevance
 
     corpus = {}
     for line in open(Path(args.scifact) / "corpus.jsonl", encoding="utf-8"):
@@ -52,15 +54,21 @@ def main() -> None:
             sentences = corpus.get(int(doc))
             if sentences and rationale and len(sentences) > TOP:
                 pairs.append((rec["claim"], sentences, rationale))
-    embedder, model_id = _offline_embedder(256, 32)
+    settings = Settings()  # the defaults: the extractor's weights and the local MiniLM's shape
+    ext, r = settings.extraction, settings.retriever
+    w = ext.claim_cue_weight
+    extractor = f"extractor ({w:g} cue + {1 - w:g} relevance)"
+    # the local MiniLM and its vector ids, as a run's Workspace makes them
+    embedder = Workspace().local_embedder(r.embed_max_tokens, r.embed_batch_size)
+    model_id = f"all-MiniLM-L6-v2-int8-onnx-t{r.embed_max_tokens}"
     vectors = VectorCache(Path(args.home) / "vectors.sqlite", embedder, model_id)
     labels, cues = [], []
-    hits = {"relevance": 0, "cue": 0, "extractor (0.5 cue + 0.5 relevance)": 0, "first 3 sentences": 0}
+    hits = {"relevance": 0, "cue": 0, extractor: 0, "first 3 sentences": 0}
     for claim, sentences, rationale in pairs:
         cue = np.array([cue_score(s, i) for i, s in enumerate(sentences)])
         cos = vectors.embed(sentences, kind="passage") @ vectors.embed([claim], kind="query")[0]
-        rel = np.clip((cos - 0.1) / 0.5, 0.0, 1.0)
-        for name, score in (("relevance", cos), ("cue", cue), ("extractor (0.5 cue + 0.5 relevance)", 0.5 * cue + 0.5 * rel),
+        rel = relevance(cos, ext)  # (cos - claim_relevance_floor) / claim_relevance_span, clipped to 0..1
+        for name, score in (("relevance", cos), ("cue", cue), (extractor, w * cue + (1 - w) * rel),
                             ("first 3 sentences", -np.arange(len(sentences), dtype=float))):
             top = np.argsort(-score, kind="stable")[:TOP]
             hits[name] += bool(rationale & set(top.tolist()))

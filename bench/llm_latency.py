@@ -7,8 +7,9 @@ server of the tests (tests/scripted_llm.py: every role answered from its prompt;
 by the local MiniLM), with a fixed latency added to every chat request. The server runs in its
 own process, as a NIM would, so its CPU does not compete with the pipeline's. A warm-up run
 (no latency) fills the corpus, index and vector caches first; the measured run is a fresh run
-id, so its LLM response cache is empty and every LLM call really goes to the server. The
-measured run is repeated (``--repeat``, each a fresh run id) and the median wall time is used.
+id, so its LLM response cache is empty and every LLM call really goes to the server. All runs
+share one ``Kernel`` (its Workspace keeps what the warm-up loaded). The measured run is repeated
+(``--repeat``, each a fresh run id) and the median wall time is used.
 
 The critical-path lower bound is the graph's LLM depth x the latency: the LLM calls that must
 follow one another (planner -> extraction per paper -> verification per paper -> the three
@@ -84,8 +85,8 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.pop("NVIDIA_API_KEY", None)
 
-    from sovereign_kernel.app.api import research
-    from sovereign_kernel.llm.providers import LLMSettings
+    from sovereign_kernel import Kernel
+    from sovereign_kernel.domain.settings import LLMSettings
 
     ctx = multiprocessing.get_context("spawn")
     conn, child_conn = ctx.Pipe()
@@ -93,7 +94,9 @@ def main() -> None:
     server_proc.start()
     try:
         base_url = conn.recv()
-        with tempfile.TemporaryDirectory() as home:
+        # One Kernel for every run: the warm-up loads the corpus, index, models and clients into its
+        # Workspace, and the measured runs reuse them (``research()`` would build a fresh Kernel per call).
+        with tempfile.TemporaryDirectory() as home, Kernel() as kernel:
             llm = LLMSettings(nim_base_url=base_url, **({"max_concurrency": args.max_concurrency}
                                                         if args.max_concurrency else {}))
             args.max_concurrency = llm.max_concurrency
@@ -101,14 +104,14 @@ def main() -> None:
             if args.revision:  # no draft reaches 10: one revision round, searched again (the reviser's queries)
                 kwargs.update(revision_threshold=10.0, max_revision_rounds=1)
             t0 = time.monotonic()
-            research(args.question, **kwargs)  # warm-up: corpus, BM25, vectors, clients
+            kernel.research(args.question, **kwargs)  # warm-up: corpus, BM25, vectors, clients
             warm = time.monotonic() - t0
             walls = []
             for _ in range(max(1, args.repeat)):
                 conn.send(("latency", args.latency))  # also resets the server's counters
                 conn.recv()
                 t0 = time.monotonic()
-                result = research(args.question, **kwargs)
+                result = kernel.research(args.question, **kwargs)
                 walls.append(time.monotonic() - t0)
                 conn.send(("stats", None))
                 stats = conn.recv()  # of the last run

@@ -24,6 +24,7 @@ QUESTION = "How vulnerable are vision-language models such as CLIP to typographi
 def one_run(home: str, corpus: str | None, question: str) -> float:
     env = {**os.environ, "SOVEREIGN_HOME": home}
     env.pop("NVIDIA_API_KEY", None)
+    env.pop("SOVEREIGN_CACHE_DIR", None)  # caches in the fresh home: cold must build the index and vectors
     cmd = [sys.executable, "-m", "sovereign_kernel", "research", question, "--out", os.path.join(home, "out"), "--quiet"]
     if corpus:
         cmd += ["--corpus", corpus]
