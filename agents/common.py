@@ -23,7 +23,8 @@ def round_claims(state: ResearchState) -> list[Claim]:
 def round_signals(state: ResearchState, runtime: Runtime[RunContext]) -> Signals:
     """What the reviewers score, measured on this round's claims and draft."""
     return measure(round_claims(state), state.get("papers", []), state.get("ranked", []), state.get("draft"),
-                   state.get("aspects", []), runtime.context.settings.tribunal.off_topic_claim_relevance)
+                   state.get("aspects", []), runtime.context.settings.tribunal.off_topic_claim_relevance,
+                   state.get("coverage"))
 
 
 async def with_llm_review(runtime: Runtime[RunContext], review: Review, state: ResearchState) -> Review:

@@ -8,11 +8,13 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from sovereign_kernel.agents.common import round_claims, round_signals
+from sovereign_kernel.agents.common import round_signals
+from sovereign_kernel.domain.schemas import Sufficiency
 from sovereign_kernel.graph.state import ResearchState
 from sovereign_kernel.runtime.context import RunContext
 from sovereign_kernel.runtime.progress import progress
 from sovereign_kernel.tribunal.judgement import combine, decide
+from sovereign_kernel.tribunal.sufficiency import evidence_sufficiency
 
 
 async def judge(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -24,8 +26,8 @@ async def judge(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str,
 
 
 async def policy(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    n_verified = sum(c.verified for c in round_claims(state))
-    decision, reasons = decide(state["tribunal"], round_signals(state, runtime), n_verified,
-                               runtime.context.settings.tribunal)
-    progress("policy", decision=decision)
-    return {"policy": decision, "policy_reasons": reasons}
+    signals = round_signals(state, runtime)
+    sufficiency = Sufficiency(**evidence_sufficiency(signals, state.get("ranked", [])))
+    decision, reasons = decide(state["tribunal"], signals, sufficiency.score, runtime.context.settings.tribunal)
+    progress("policy", decision=decision, sufficiency=sufficiency.score)
+    return {"policy": decision, "policy_reasons": reasons, "sufficiency": sufficiency}

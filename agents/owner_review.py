@@ -24,7 +24,7 @@ from sovereign_kernel.synthesis.draft import build_draft
 
 def review_request(state: ResearchState) -> dict:
     report, tribunal = state["report"], state["tribunal"]
-    weak = sorted(round_claims(state), key=lambda c: (c.verified, c.confidence))[:5]
+    weak = sorted(round_claims(state), key=lambda c: (c.grounded, c.confidence))[:5]
     return {
         "report_id": report.report_id,
         "question": state["question"],
@@ -32,7 +32,7 @@ def review_request(state: ResearchState) -> dict:
         "policy_reasons": state.get("policy_reasons", []),
         "tribunal": {"score": tribunal.score, "verdict": tribunal.verdict,
                      "reviews": [{"role": r.role, "score": r.score, "issues": r.issues} for r in tribunal.reviews]},
-        "weak_claims": [{"id": c.id, "text": c.text, "verified": c.verified, "confidence": c.confidence} for c in weak],
+        "weak_claims": [{"id": c.id, "text": c.text, "grounded": c.grounded, "confidence": c.confidence} for c in weak],
         "actions": ["approve", "reject (with a reason)", "edit (drop_claims and/or a note)"],
     }
 

@@ -48,6 +48,7 @@ async def report_update(state: ResearchState, ctx: RunContext) -> dict[str, Any]
         tribunal=state["tribunal"], policy=state["policy"], policy_reasons=state.get("policy_reasons", []),
         round=state.get("round", 0), queries=state.get("queries", []), revision_notes=state.get("revision_notes", []),
         notes=state.get("notes", []), owner_decision=state.get("owner_decision"),
+        coverage=state.get("coverage"), sufficiency=state.get("sufficiency"),
     )
     # CPU work (claims ordering, hashing, the manifest's package versions on first use): off the loop.
     report, manifest, markdown = await asyncio.to_thread(lambda: assemble_report(run, ctx.settings, facts()))

@@ -19,6 +19,7 @@ from sovereign_kernel.domain.schemas import Paper, SearchHit
 from sovereign_kernel.graph.state import RetrieverState, SearchTask
 from sovereign_kernel.llm.schemas import PlannedQueries
 from sovereign_kernel.prompts import render_prompt
+from sovereign_kernel.retrieval.facets import joint_coverage, question_facets
 from sovereign_kernel.retrieval.planning import arxiv_query, clean_queries, plan_queries_offline
 from sovereign_kernel.retrieval.ranking import score_candidates
 from sovereign_kernel.runtime.context import RunContext
@@ -101,9 +102,17 @@ async def rank_and_gate(state: RetrieverState, runtime: Runtime[RunContext]) -> 
         raise SourceUnavailableError(f"no source left to search: {failures[0]}")
     # Candidates of earlier rounds come back with ``ranked``; this round's, from its searches.
     candidates = {sp.paper.id: sp.paper for sp in state.get("ranked", [])} | state.get("candidates", {})
-    scored, aspects = await asyncio.to_thread(lambda: score_candidates(
-        state["question"], state.get("hits", []), candidates, index=res.bm25, vectors=res.vectors,
-        corpus_stems=res.corpus_stems if "local" in settings.source_list else None, settings=settings.retriever))
-    kept = [s.paper for s in scored if s.kept]
-    progress("rank", candidates=len(scored), kept=len(kept), dropped=len(scored) - len(kept))
-    return {"ranked": scored, "papers": kept, "aspects": aspects}
+    local = "local" in settings.source_list
+
+    def rank():
+        scored, aspects = score_candidates(
+            state["question"], state.get("hits", []), candidates, index=res.bm25, vectors=res.vectors,
+            corpus_stems=res.corpus_stems if local else None, settings=settings.retriever)
+        facets = question_facets(state["question"], res.terms, settings.retriever.facet_generic_share)
+        kept = [s.paper for s in scored if s.kept]
+        return scored, aspects, kept, joint_coverage(facets, kept, res.terms if local else None)
+
+    scored, aspects, kept, coverage = await asyncio.to_thread(rank)
+    progress("rank", candidates=len(scored), kept=len(kept), dropped=len(scored) - len(kept),
+             joint_coverage=coverage.share)
+    return {"ranked": scored, "papers": kept, "aspects": aspects, "coverage": coverage}

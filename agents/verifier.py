@@ -59,7 +59,7 @@ async def verify(state: ExtractorState, runtime: Runtime[RunContext]) -> dict[st
         scored = await calibrated_scores(claims, papers, res, ctx.settings, ctx.workspace)
         labels = {c.id: lab for group, labs in zip(by_paper.values(), await judged) for c, lab in zip(group, labs)}
         verified = with_labels(scored, [labels[c.id] for c in claims])
-    progress("verify", claims=len(verified), verified=sum(c.verified for c in verified))
+    progress("verify", claims=len(verified), verified=sum(c.grounded for c in verified))
     return {"claims": verified}
 
 
@@ -83,13 +83,13 @@ async def calibrated_scores(claims: list[Claim], papers: list[Paper], res: Resou
     key = (tuple((c.id, c.text, c.paper_id, c.source_span.start, c.source_span.end, c.method) for c in claims),
            tuple((p.id, p.title, p.abstract) for p in papers), v.verify_threshold, v.baseline_threshold, cal.fitted_on,
            id(res.verifier_vectors))
-    if (known := workspace.verified.get(key)) is not None:
+    if (known := workspace.verify_results.get(key)) is not None:
         return known
     scored, bases = await asyncio.gather(
         asyncio.to_thread(lambda: sentence_verify(claims, papers, vectors=res.verifier_vectors, tokens=res.tokens,
                                                   calibration=cal, threshold=v.verify_threshold)),
         asyncio.to_thread(baseline_scores, claims, papers, True))
-    return workspace.verified.put(key, with_baselines(scored, bases, v.baseline_threshold))
+    return workspace.verify_results.put(key, with_baselines(scored, bases, v.baseline_threshold))
 
 
 async def judge_paper(sess: LLMSession, paper_id: str, claims: list[Claim], passages: Passages) -> list[dict | None]:

@@ -130,7 +130,7 @@ def main() -> None:
     ratio = wall / critical if critical else float("inf")
     print(f"corpus: {args.corpus}")
     print(f"warm-up run (no latency): {warm:.2f}s")
-    print(f"report: {result.report.report_id} {result.report.quality_tier}, {result.report.results.claims_verified}/"
+    print(f"report: {result.report.report_id} {result.report.quality_tier}, {result.report.results.claims_grounded}/"
           f"{result.report.results.claims_extracted} claims verified, revision rounds {rounds}")
     print(f"latency per chat call: {args.latency * 1000:.0f} ms; max concurrency {args.max_concurrency} "
           f"(server saw at most {stats['max_in_flight']} in flight)")

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from typing_extensions import TypedDict  # typing.TypedDict on 3.11 defeats langgraph-api's schemas
 
 from sovereign_kernel.domain.aspects import Aspect
+from sovereign_kernel.domain.facets import JointCoverage
 from sovereign_kernel.domain.schemas import (
     Claim,
     Draft,
@@ -24,6 +25,7 @@ from sovereign_kernel.domain.schemas import (
     Review,
     ScoredPaper,
     SearchHit,
+    Sufficiency,
     TribunalResult,
 )
 
@@ -72,11 +74,13 @@ class ResearchState(TypedDict, total=False):
     claims: Annotated[list[Claim], merge_claims]  # extracted, then verified in place
     dropped_claim_ids: Annotated[list[str], append_unique]
     aspects: list[Aspect]  # the question's aspects and which kept papers cover them
+    coverage: JointCoverage  # the question's facets, and which kept papers address them together
     draft: Draft
     reviews: Annotated[list[Review], merge_reviews]
     tribunal: TribunalResult
     tribunal_history: Annotated[list[TribunalResult], operator.add]
     revision_notes: Annotated[list[str], operator.add]
+    sufficiency: Sufficiency  # calibrated P(the evidence answers the question), set by the policy
     policy: Policy
     policy_reasons: list[str]
     owner_decision: OwnerDecision  # the owner's review of an escalated run (approve | reject | edit)
@@ -96,6 +100,7 @@ class RetrieverOutput(TypedDict, total=False):
     ranked: list[ScoredPaper]
     papers: list[Paper]
     aspects: list[Aspect]
+    coverage: JointCoverage
     notes: Annotated[list[str], append_unique]
 
 

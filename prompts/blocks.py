@@ -9,9 +9,10 @@ from sovereign_kernel.domain.text import clip
 
 
 def claims_block(claims: Sequence[Claim]) -> str:
-    """One line per claim: id, verified, confidence, text."""
+    """One line per claim: id, grounded in its own source, corroborated by how many other papers, text."""
     return "\n".join(
-        f"{c.id} | {'verified' if c.verified else 'unverified'} | confidence {c.confidence:.2f} | {clip(c.text, 300)}"
+        f"{c.id} | {'grounded' if c.grounded else 'ungrounded'} (confidence {c.confidence:.2f}) | "
+        f"corroborated by {len(c.corroborated_by)} other papers | {clip(c.text, 300)}"
         for c in claims
     ) or "(no claims)"
 

@@ -74,25 +74,36 @@ def test_cue_score_separates_findings_from_background():
 
 
 def signals(**kw):
-    base = dict(n_candidates=50, n_kept=8, mean_kept_relevance=0.8, n_claims=20, n_verified=18,
-                mean_confidence_verified=0.9, spans_exact=20, off_topic_claims=1, hedged_claims=1,
-                single_source_verified=10, n_aspects=4, aspects_covered=4, terms_absent_from_corpus=(),
-                verified_sources=6, mean_relevance_findings=0.6, findings_cited=5, n_findings=5)
+    base = dict(n_candidates=50, n_kept=8, mean_kept_relevance=0.8, n_claims=20, n_grounded=18,
+                mean_confidence_grounded=0.9, n_corroborated=10, mean_corroboration=0.8, corroborated_sources=5,
+                spans_exact=20, off_topic_claims=1, hedged_claims=1, grounded_only=8, n_aspects=4, aspects_covered=4,
+                terms_absent_from_corpus=(), grounded_sources=6, mean_relevance_findings=0.6, findings_cited=5,
+                n_findings=5, joint_share=1.0, facet_pairs=3, missing_pairs=(), required_facets=3, facets_covered=3,
+                best_paper_facets=3)
     base.update(kw)
     return Signals(**base)
 
 
 def test_reviews_state_which_measurement_gave_which_points():
     good = skeptic_review(signals(), 0, TRIBUNAL)
-    weak = skeptic_review(signals(aspects_covered=1, terms_absent_from_corpus=("smoe",)), 0, TRIBUNAL)
+    unjoined = signals(joint_share=1 / 3, missing_pairs=("sign language + adversarial examples",) * 2,
+                       terms_absent_from_corpus=("smoe",))
+    weak = skeptic_review(unjoined, 0, TRIBUNAL)
     assert good.score >= 6.5 > weak.score
     assert any("insufficient evidence" in i and "'smoe'" in i for i in weak.issues)
-    assert any(r.signal == "aspects of the question addressed" and r.points == 1.0 for r in weak.rubric)
+    assert any("no kept paper addresses sign language + adversarial examples" in i for i in weak.issues)
+    assert any(r.signal == "facets of the question joined by one paper" and r.points == round(4 / 3, 2)
+               for r in weak.rubric)
     assert all(any(r.signal in i for i in good.issues) for r in good.rubric)
 
-    assert validator_review(signals(n_verified=2, spans_exact=10), 0, TRIBUNAL).score < \
-        validator_review(signals(), 0, TRIBUNAL).score
-    thin = synthesizer_review(signals(verified_sources=1), 0, TRIBUNAL)
+
+def test_the_validator_rests_on_corroboration_not_self_grounding():
+    quotes = signals(n_grounded=20, n_corroborated=0, mean_corroboration=0.0, grounded_only=20)
+    corroborated = signals(n_grounded=20, n_corroborated=12, mean_corroboration=0.85, grounded_only=8)
+    low, high = validator_review(quotes, 0, TRIBUNAL), validator_review(corroborated, 0, TRIBUNAL)
+    assert low.score < 6.5 <= high.score  # every claim quotes its own source: that alone does not pass
+    assert any("no claim is corroborated by another paper" in i for i in low.issues)
+    thin = synthesizer_review(signals(grounded_sources=1), 0, TRIBUNAL)
     assert any("1 source" in i for i in thin.issues) and thin.score < 10
 
 

@@ -10,7 +10,7 @@ def test_sync_research_works_inside_a_running_event_loop(sovereign_home):
 
     async def notebook_cell():
         # Jupyter runs cells inside an event loop; research() must not need nest_asyncio.
-        return research(COVERED_QUESTION, corpus=str(SMALL_CORPUS), max_papers=3)
+        return research(COVERED_QUESTION, corpus=str(SMALL_CORPUS))
 
     result = asyncio.run(notebook_cell())
     assert result.report.claims and result.status == "PUBLISHED"
@@ -22,7 +22,7 @@ def test_stream_yields_progress_events_then_the_result(sovereign_home):
 
     async def consume():
         kinds, stages, result = [], [], None
-        async for kind, payload in stream(COVERED_QUESTION, corpus=str(SMALL_CORPUS), max_papers=3):
+        async for kind, payload in stream(COVERED_QUESTION, corpus=str(SMALL_CORPUS)):
             kinds.append(kind)
             if kind == "progress":
                 stages.append(payload["stage"])

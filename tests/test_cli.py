@@ -24,7 +24,7 @@ def test_research_writes_report_and_manifest_and_prints_json(tmp_path, sovereign
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["references"] and all("id" in r and "v" not in r["id"].split(".")[-1] for r in report["references"])
-    assert {"text", "paper_id", "verified", "confidence"} <= set(report["claims"][0])
+    assert {"text", "paper_id", "grounded", "corroborated_by", "confidence"} <= set(report["claims"][0])
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["contract"] == "paper-manifest-v1.1"
     assert manifest["quality_tier"] in ("DOI grade", "Watchlist")
@@ -85,4 +85,4 @@ def test_progress_is_a_live_status_line_on_a_terminal(tmp_path, sovereign_home):
     assert os.waitstatus_to_exitcode(status) == 0
     assert "\r\x1b[K" in text  # status lines rewritten in place
     assert "[search]" in text and "[verify]" in text
-    assert "claims verified" in text and "PUBLISHED" in text  # then the summary
+    assert "claims corroborated" in text and "PUBLISHED" in text  # then the summary

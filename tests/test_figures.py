@@ -55,7 +55,7 @@ def test_same_report_gives_identical_bytes_and_another_report_differs(covered, r
     assert a == b
 
     # The same run with half its claims unverified at lower confidence: a different picture.
-    claims = [c.model_copy(update={"verified": i % 2 == 0, "confidence": c.confidence if i % 2 == 0 else 0.2})
+    claims = [c.model_copy(update={"grounded": i % 2 == 0, "confidence": c.confidence if i % 2 == 0 else 0.2})
               for i, c in enumerate(covered.report.claims)]
     changed = covered.report.model_copy(update={"claims": claims})
     c = tribunal_and_confidence_figure(changed, tmp_path / "c.png", manifest=covered.manifest).read_bytes()

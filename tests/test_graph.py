@@ -23,7 +23,7 @@ def test_covered_question_yields_verified_on_topic_claims(run_research):
     report = result.report
     claims = report.claims
     assert len(claims) >= 6
-    assert sum(c.verified for c in claims) / len(claims) > 0.5
+    assert sum(c.grounded for c in claims) / len(claims) > 0.5
     ref_ids = {r.id for r in report.references}
     assert {c.paper_id for c in claims} <= ref_ids
     on_topic = [c for c in claims if "typographic" in report_paper_text(result, c.paper_id)]

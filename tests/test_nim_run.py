@@ -92,7 +92,7 @@ def test_report_claims_come_from_the_scripted_answers_with_checked_spans(full_ru
         assert c.span_match is not None and c.span_match >= 0.9
         assert c.label in ("SUPPORTED", "CONTRADICTED", "NOT_ENOUGH_INFO")
         assert c.label_method == "llm-verifier:meta/llama-3.3-70b-instruct"
-        assert c.verified <= (c.label == "SUPPORTED")  # a claim not labelled SUPPORTED is never verified
+        assert c.grounded <= (c.label == "SUPPORTED")  # a claim not labelled SUPPORTED is never verified
         assert c.baseline_score >= 0.0  # the TF-IDF baseline is kept alongside
     assert any(c.span_match < 1.0 for c in claims)  # a near-verbatim span, stored at its real offsets
     assert all(INVENTED_SPAN not in c.source_span.text for c in claims)

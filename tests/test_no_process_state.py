@@ -18,6 +18,7 @@ PURE_MEMOS = {
     "sovereign_kernel/verification/calibration.py:load_calibration",  # package data file
     "sovereign_kernel/publishing/manifest.py:_version",  # installed package versions
     "sovereign_kernel/llm/response_cache.py:_schema_json",  # a pydantic class's JSON Schema
+    "sovereign_kernel/tribunal/sufficiency.py:load_sufficiency_model",  # package data file
 }
 
 

@@ -11,7 +11,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "examples" / "quickstart.ipynb"
-CLAIMS_HEADER_MD = "| # | Claim | Verified | Confidence |"
+CLAIMS_HEADER_MD = "| # | Claim | Grounded (own source) | Corroborated by |"
 
 
 def _outputs(cell) -> list[dict]:
@@ -39,18 +39,18 @@ def test_quickstart_notebook_executes_and_renders_the_report(sovereign_home, tmp
     code = [c for c in nb.cells if c.cell_type == "code"]
     run, show, claims, figure, html_cell = code[0], code[1], code[2], code[3], code[4]
 
-    assert "ResearchResult(" in _stdout(run) and "claims verified" in _stdout(run)
+    assert "ResearchResult(" in _stdout(run) and "claims corroborated" in _stdout(run)
 
     # `result` displays itself: the Markdown report with its claims table (and HTML once wired).
     md = _data(show, "text/markdown")
     html_out = _data(show, "text/html")
     assert CLAIMS_HEADER_MD in md or ">Claim</th>" in html_out, show.get("outputs")
     if html_out.strip():
-        assert ">Claim</th>" in html_out and ">Verified</th>" in html_out
+        assert ">Claim</th>" in html_out and ">Grounded (own source)</th>" in html_out
 
     # The first claims, as data.
     text = _stdout(claims)
-    assert text.count("verified=") == 3 and "source=arXiv:" in text
+    assert text.count("grounded=") == 3 and "source=arXiv:" in text
     assert "Claim(" in _data(claims, "text/plain")
 
     # The figure is shown and saved next to the report.
@@ -61,5 +61,5 @@ def test_quickstart_notebook_executes_and_renders_the_report(sovereign_home, tmp
 
     # The HTML rendering: the claims table and the tribunal scores, with the figure inline.
     page = _data(html_cell, "text/html")
-    assert ">Claim</th>" in page and ">Confidence</th>" in page and ">Reviewer</th>" in page
+    assert ">Claim</th>" in page and ">Corroboration</th>" in page and ">Reviewer</th>" in page
     assert "SKEPTIC" in page and "data:image/png;base64," in page

@@ -40,7 +40,8 @@ def covered(run_research):
 def test_claims_table_and_tribunal_scores_are_present(covered):
     report, manifest = covered.report, covered.manifest
     page = report_html(report, manifest)
-    for header in ("#", "Claim", "Verified", "Confidence", "Baseline (TF-IDF)", "Source", "Evidence"):
+    for header in ("#", "Claim", "Grounded (own source)", "Corroborated by", "Corroboration", "Baseline (seed TF-IDF)",
+                   "Source", "Corroborating evidence"):
         assert f">{header}</th>" in page
     for header in ("Reviewer", "Score", "Verdict", "Reasons"):
         assert f">{header}</th>" in page

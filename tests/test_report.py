@@ -24,4 +24,4 @@ def test_rendered_report_escapes_hostile_claims(run_research):
     assert "\\<img" in row and not re.search(r"(?<!\\)<", row)  # no unescaped '<' survives
 
     cells = re.split(r"(?<!\\)\|", row)  # unescaped pipes only
-    assert len(cells) == 9  # 7 columns between a leading and a trailing pipe
+    assert len(cells) == 10  # 8 columns between a leading and a trailing pipe

@@ -143,7 +143,7 @@ def test_langgraph_dev_runs_the_graph_with_per_run_settings(dev_server):
     assert all(c["source_span"]["text"] for c in report["claims"])
     assert report["question"] == COVERED_QUESTION
     assert values["report_markdown"].startswith("# ")
-    assert "| # | Claim | Verified |" in values["report_markdown"]
+    assert "| # | Claim | Grounded (own source) | Corroborated by |" in values["report_markdown"]
     assert str(SMALL_CORPUS) in report["methodology"]["corpus"]
     assert manifest["provenance"]["settings"]["retriever"]["max_papers"] == 5
     assert report["results"]["papers_kept"] <= 5

@@ -90,7 +90,8 @@ def _finish(result, out_dir, as_json: bool) -> int:
         print(json.dumps(result.to_json(), ensure_ascii=False))
         return 0
     print(f"{r.report_id}: {r.results.papers_kept} papers kept of {r.results.papers_retrieved}, "
-          f"{r.results.claims_verified}/{r.results.claims_extracted} claims verified, "
+          f"{r.results.claims_corroborated}/{r.results.claims_extracted} claims corroborated "
+          f"({r.results.claims_grounded} grounded), "
           f"tribunal {r.results.tribunal_score:.1f}/10 ({r.results.tribunal_verdict}), "
           f"policy {r.results.policy}, tier {r.quality_tier}")
     print(f"wrote {md} and {mf}; run {result.run_id}: {result.status}")

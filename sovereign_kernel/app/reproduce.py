@@ -22,7 +22,7 @@ from sovereign_kernel.runtime.checkpoints import SERDE
 
 
 def _claims(report) -> dict:
-    return {c.id: (c.text, c.verified, round(c.confidence, 4)) for c in report.claims}
+    return {c.id: (c.text, c.grounded, round(c.confidence, 4), tuple(c.corroborated_by)) for c in report.claims}
 
 
 def compare(published, replayed_state: dict, recorded_sources: list) -> list[str]:
@@ -83,7 +83,7 @@ async def areproduce(report_id: str, settings: Settings | None = None, kernel: K
     evidence = {
         "replayed_at": utc_now(),
         "replay_content_hash": state["manifest"]["content_hash"],
-        "compared": ["sources and their content hashes", "claims (text, verified, confidence)",
+        "compared": ["sources and their content hashes", "claims (text, grounded, confidence, corroborated by)",
                      "tribunal score and verdict", "policy", "quality tier", "manifest content hash"],
         "differences": diffs,
     }

@@ -51,8 +51,8 @@ class ResearchResult:
 
     def __repr__(self) -> str:
         r = self.report
-        return (f"ResearchResult({r.report_id}: {r.results.claims_verified}/{r.results.claims_extracted} claims "
-                f"verified, tribunal {r.results.tribunal_score:.1f}, {r.quality_tier}, {self.status})")
+        return (f"ResearchResult({r.report_id}: {r.results.claims_corroborated}/{r.results.claims_extracted} claims "
+                f"corroborated, tribunal {r.results.tribunal_score:.1f}, {r.quality_tier}, {self.status})")
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -89,19 +89,29 @@ class Claim(_Model):
     source_span: SourceSpan
     extraction_score: float = 0.0
     relevance: float = Field(0.0, description="Similarity of the claim to the research question.")
-    verified: bool = False
-    confidence: float = Field(0.0, ge=0.0, le=1.0)
+    grounded: bool = Field(
+        False, description="Its own source supports it at the recorded span: the span is at its offsets and the "
+                           "calibrated confidence against the source is >= the threshold (and, when a model judged "
+                           "it, the LLM verifier said SUPPORTED). A quote always grounds itself: necessary, not "
+                           "sufficient.")
+    corroborated_by: list[str] = Field(
+        default_factory=list, description="Other papers whose text supports the claim at the calibrated threshold "
+                                          "(independent corroboration; empty for a claim only its own paper states).")
+    confidence: float = Field(0.0, ge=0.0, le=1.0, description="Calibrated confidence against its own source.")
+    corroboration: float = Field(0.0, ge=0.0, le=1.0,
+                                 description="The best calibrated confidence of any other paper for the claim.")
     baseline_score: float = Field(0.0, description="Seed TF-IDF 1-2-gram cosine (baseline).")
     baseline_verified: bool = False
     evidence: list[Evidence] = Field(default_factory=list)
-    supporting_papers: list[str] = Field(default_factory=list)
+    supporting_papers: list[str] = Field(default_factory=list, description="Every paper (its own included) whose "
+                                                                         "text supports the claim at the threshold.")
     method: str = "offline-cue-v1"
     span_match: float | None = Field(
         None, description="LLM-extracted claims: similarity of the model's source span to the abstract text stored "
                           "at the offsets (1.0 = verbatim after whitespace normalisation; >= 0.9 near-verbatim).")
     label: VerifierLabel | None = Field(
         None, description="LLM verifier's label against the evidence passages; CONTRADICTED or NOT_ENOUGH_INFO "
-                          "mark the claim unverified. None when no LLM judged it.")
+                          "take grounding and corroboration away. None when no LLM judged it.")
     label_method: str | None = Field(None, description="Who gave the label, e.g. 'llm-verifier:<model>'.")
     label_rationale: str | None = Field(None, description="The LLM verifier's one- or two-sentence rationale.")
 
@@ -158,6 +168,14 @@ class OwnerDecision(_Model):
     note: str = ""
 
 
+class Sufficiency(_Model):
+    """Evidence sufficiency: calibrated P(the retrieved evidence answers the question), with what it rests on."""
+
+    score: float = Field(ge=0.0, le=1.0)
+    features: dict[str, float] = Field(default_factory=dict)
+    model: str = Field("", description="The calibrated map from the features to the score.")
+
+
 class Publication(_Model):
     """Where a run ended: PUBLISHED in the store, ARCHIVED by the owner, or REPLAYED (reproduction gate)."""
 
@@ -170,7 +188,8 @@ class RunResults(_Model):
     papers_kept: int
     papers_dropped: int
     claims_extracted: int
-    claims_verified: int
+    claims_grounded: int
+    claims_corroborated: int = 0
     tribunal_score: float
     tribunal_verdict: str
     revision_round: int
@@ -276,6 +295,11 @@ class Manifest(BaseModel):
     fallbacks: list[dict] = Field(
         default_factory=list, description="Items (role, item, reason) where the LLM answer was unusable or not asked "
                                           "and the offline algorithm was used instead.")
+    evidence_sufficiency: dict | None = Field(
+        None, description="Calibrated P(the retrieved evidence answers the question): score, features, model.")
+    joint_coverage: dict | None = Field(
+        None, description="The question's facets and, for every pair it joins, the kept papers addressing both "
+                          "(and how many corpus papers do, when none of the kept ones does).")
 
 
 EXPORTED = MappingProxyType({

@@ -58,6 +58,9 @@ class RetrieverSettings(_Group):
     # semantic relevance is this range stretched to 0..1.
     semantic_floor: float = Field(0.15, ge=-1.0, le=1.0, description="Embedding cosine that counts as 0 relevance.")
     semantic_ceil: float = Field(0.70, ge=-1.0, le=1.0, description="Embedding cosine that counts as full relevance.")
+    facet_generic_share: float = Field(
+        0.2, ge=0.0, le=1.0, description="A question facet held by more of the corpus than this does not "
+                                         "distinguish papers: listed, not required to be joined with the others.")
     embed_batch_size: int = Field(32, ge=1, description="Texts per local embedder batch.")
     embed_max_tokens: int = Field(256, ge=16, le=512, description="Local embedder truncation, in word pieces.")
 
@@ -89,14 +92,16 @@ class TribunalSettings(_Group):
     reject_margin: float = Field(2.5, ge=0.0, le=10.0,
                                  description="The tribunal REJECTs below revision_threshold - margin with a REJECT review.")
     off_topic_claim_relevance: float = Field(0.3, description="Claim-question cosine below which a claim is off-topic.")
-    policy_min_aspect_coverage: float = Field(
-        0.5, ge=0.0, le=1.0, description="Share of the question's aspects below which evidence is insufficient.")
     llm_review_weight: float = Field(0.5, ge=0.0, le=1.0, description="The LLM reviewer's share of a review's score.")
     llm_review_max_raise: float = Field(1.0, ge=0.0, le=10.0,
                                         description="Points an LLM reviewer may add above the measured rubric.")
-    doi_min_verified_claims: int = Field(5, ge=1)
-    doi_min_sources: int = Field(3, ge=1)
-    doi_min_aspect_coverage: float = Field(0.75, ge=0.0, le=1.0)
+    sufficiency_threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="Evidence sufficiency (calibrated P(the corpus answers the question)) the "
+                                         "policy needs to publish and DOI grade needs.")
+    doi_min_corroborated_claims: int = Field(
+        2, ge=1, description="Claims corroborated by another paper DOI grade needs (self-grounding never counts).")
+    breadth_sources: int = Field(3, ge=1, description="Distinct papers behind grounded claims the SYNTHESIZER wants "
+                                                      "(breadth: reported and reviewed, not required for DOI grade).")
 
 
 class ArxivSettings(_Group):

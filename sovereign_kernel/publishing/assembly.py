@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Sequence
 
 from sovereign_kernel.domain.aspects import Aspect
+from sovereign_kernel.domain.facets import JointCoverage
 from sovereign_kernel.domain.ids import report_id
 from sovereign_kernel.domain.schemas import (
     Claim,
@@ -25,6 +26,7 @@ from sovereign_kernel.domain.schemas import (
     Report,
     RunResults,
     ScoredPaper,
+    Sufficiency,
     TribunalResult,
 )
 from sovereign_kernel.domain.settings import Settings
@@ -70,6 +72,8 @@ class ReportInputs:
     revision_notes: Sequence[str] = ()
     notes: Sequence[str] = ()  # run-level warnings (a live source failed, the owner's note)
     owner_decision: OwnerDecision | None = None
+    coverage: JointCoverage | None = None
+    sufficiency: Sufficiency | None = None
 
 
 def llm_uncertainties(mode: str, usage: dict) -> list[str]:
@@ -94,20 +98,26 @@ def uncertainties(s: Signals, run: ReportInputs, settings: Settings, facts: RunF
     t, v, r = settings.tribunal, settings.verification, settings.retriever
     if insufficient:
         why = []
+        if s.missing_pairs:
+            why.append(missing_pairs_sentence(run.coverage))
         if s.terms_absent_from_corpus:
             why.append("no paper in the corpus mentions " + ", ".join(repr(x) for x in s.terms_absent_from_corpus))
         if run.draft.aspects_missing:
-            why.append("no verified claim addresses: " + ", ".join(run.draft.aspects_missing))
-        out.append("Insufficient evidence: " + "; ".join(why or ["no verified claims"]) + ".")
-    if s.n_verified < t.doi_min_verified_claims:
-        out.append(f"Thin evidence: {s.n_verified} verified claims (DOI grade needs {t.doi_min_verified_claims}).")
-    if s.single_source_verified:
-        out.append(f"Single-source findings: {s.single_source_verified} of {s.n_verified} verified claims are "
-                   "supported only by the paper they came from.")
+            why.append("no grounded claim addresses: " + ", ".join(run.draft.aspects_missing))
+        if run.sufficiency is not None:
+            why.append(f"evidence sufficiency {run.sufficiency.score:.2f} (publishing needs "
+                       f"{t.sufficiency_threshold:.2f})")
+        out.append("Insufficient evidence: " + "; ".join(why or ["no grounded claims"]) + ".")
+    if s.n_corroborated < t.doi_min_corroborated_claims:
+        out.append(f"Thin evidence: {s.n_corroborated} claims are corroborated by another paper (DOI grade needs "
+                   f"{t.doi_min_corroborated_claims}).")
+    if s.grounded_only:
+        out.append(f"Uncorroborated findings: {s.grounded_only} of {s.n_grounded} grounded claims are supported only "
+                   "by the paper they came from.")
     low = sum(1 for c in run.claims if c.confidence < v.verify_threshold)
     if low:
         out.append(f"Low confidence: {low} of {s.n_claims} claims fall below the verification threshold "
-                   f"{v.verify_threshold:.2f}.")
+                   f"{v.verify_threshold:.2f} against their own source.")
     dropped = s.n_candidates - s.n_kept
     if dropped:
         out.append(f"Off-topic drops: {dropped} of {s.n_candidates} candidate papers were dropped by the relevance "
@@ -119,12 +129,24 @@ def uncertainties(s: Signals, run: ReportInputs, settings: Settings, facts: RunF
     if facts.llm_usage is not None:
         out += llm_uncertainties(facts.mode, facts.llm_usage)
     else:  # offline, or custom embeddings without a chat model
-        out.append(f"{facts.mode.capitalize()} mode: claims are sentences quoted from abstracts, so 'verified' "
-                   "confirms the quote at its offsets and corroboration by other papers is the informative signal; "
+        out.append(f"{facts.mode.capitalize()} mode: claims are sentences quoted from abstracts, so 'grounded' only "
+                   "confirms the quote at its offsets; corroboration by other papers is the informative signal; "
                    "reviews are measured rubrics; no language model read the papers, and only abstracts (not full "
                    "texts) were searched.")
     out += list(run.notes)
     return out
+
+
+def missing_pairs_sentence(coverage: JointCoverage | None) -> str:
+    """"no kept paper addresses A together with B (none in the corpus does)", for each missing pair."""
+    if coverage is None:
+        return ""
+    parts = []
+    for p in coverage.missing_pairs:
+        where = {None: "", 0: " (no paper in the corpus does)"}.get(p.in_corpus, f" ({p.in_corpus} corpus papers do, "
+                                                                                  "none of them kept)")
+        parts.append(f"{p.facets[0]!r} together with {p.facets[1]!r}{where}")
+    return "no kept paper addresses " + "; ".join(parts)
 
 
 def methodology(run: ReportInputs, settings: Settings, facts: RunFacts) -> dict[str, str]:
@@ -189,15 +211,16 @@ def title_of(question: str) -> str:
 def assemble_report(run: ReportInputs, settings: Settings, facts: RunFacts) -> tuple[Report, dict, str]:
     """(Report, manifest, Markdown) for a run."""
     signals = measure(run.claims, run.papers, run.ranked, run.draft, run.aspects,
-                      settings.tribunal.off_topic_claim_relevance)
+                      settings.tribunal.off_topic_claim_relevance, run.coverage)
     claims = order_claims(list(run.claims))
     kept = [sp for sp in run.ranked if sp.kept]
     cited = {c.paper_id for c in claims}
-    aspect_coverage = signals.aspects_covered / signals.n_aspects if signals.n_aspects else 0.0
     insufficient = evidence_insufficient(run.policy_reasons)
+    sufficiency = run.sufficiency.score if run.sufficiency is not None else 0.0
     results = RunResults(
         papers_retrieved=len(run.ranked), papers_kept=len(kept), papers_dropped=len(run.ranked) - len(kept),
-        claims_extracted=len(claims), claims_verified=sum(c.verified for c in claims),
+        claims_extracted=len(claims), claims_grounded=sum(c.grounded for c in claims),
+        claims_corroborated=sum(bool(c.grounded and c.corroborated_by) for c in claims),
         tribunal_score=run.tribunal.score, tribunal_verdict=run.tribunal.verdict, revision_round=run.round,
         policy=run.policy, policy_reasons=list(run.policy_reasons),
     )
@@ -213,7 +236,8 @@ def assemble_report(run: ReportInputs, settings: Settings, facts: RunFacts) -> t
         claims=claims, references=references, tribunal=run.tribunal, quality_tier="Watchlist",
         created_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
     )
-    tier_name, basis = tier(report, settings.tribunal, insufficient, aspect_coverage)
+    joint_complete = run.coverage is not None and run.coverage.complete
+    tier_name, basis = tier(report, settings.tribunal, insufficient, sufficiency, joint_complete)
     report = report.model_copy(update={"quality_tier": tier_name})
     body = report.model_dump(mode="json", exclude={"report_id", "created_at"})
     report = report.model_copy(update={
@@ -227,8 +251,24 @@ def assemble_report(run: ReportInputs, settings: Settings, facts: RunFacts) -> t
         insufficient=insufficient, tier_basis=basis, papers=[sp.paper for sp in kept if sp.paper.id in cited],
         owner_review=run.owner_decision.model_dump() if run.owner_decision else None, llm_usage=facts.llm_usage,
         fallbacks=facts.llm_usage["fallbacks"] if facts.llm_usage is not None else [],
+        sufficiency=run.sufficiency.model_dump() if run.sufficiency is not None else None,
+        joint_coverage=coverage_record(run.coverage),
     )
     return report, manifest, render_markdown(report, manifest)
+
+
+def coverage_record(coverage: JointCoverage | None) -> dict | None:
+    """The manifest's joint coverage: facets (with what addresses them) and the pair matrix."""
+    if coverage is None:
+        return None
+    return {
+        "rule": "a pair of the question's facets is covered when one kept paper addresses both; generic facets "
+                "(held by most of the corpus) are listed but not joined",
+        "share": coverage.share, "complete": coverage.complete,
+        "facets": [{"phrase": f.phrase, "generic": f.generic, "corpus_share": f.corpus_share,
+                    "covered_by": f.covered_by, "missing_from_corpus": f.missing_from_corpus} for f in coverage.facets],
+        "pairs": [p.model_dump() for p in coverage.pairs],
+    }
 
 
 def source_hashes(ranked: Sequence[ScoredPaper]) -> list[tuple[str, str]]:

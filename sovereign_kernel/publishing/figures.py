@@ -1,5 +1,5 @@
-"""One small picture of a report: the tribunal against its threshold, and the claims' confidence
-by source paper.
+"""One small picture of a report: the tribunal against its threshold, and the claims' corroboration
+(the best calibrated confidence of a paper other than their own) by source paper.
 
 Drawn with matplotlib's object API on an Agg canvas (no pyplot, no display, the caller's backend
 untouched), under matplotlib's default style with a fixed size, dpi and font, and saved without
@@ -105,38 +105,39 @@ def _draw_confidence(ax: Any, report: Report, verify_threshold: float) -> None:
     papers = _paper_order(report)
     shown, hidden = papers[:MAX_PAPERS_SHOWN], len(papers) - MAX_PAPERS_SHOWN
     ax.set_xlim(-0.03, 1.03)
-    ax.set_xlabel("claim confidence (calibrated)")
+    ax.set_xlabel("corroboration: best other paper's calibrated confidence")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     if not shown:
         ax.set_yticks([])
         ax.text(0.5, 0.5, "no claims extracted", ha="center", va="center", color=_GUIDE, transform=ax.transAxes)
-        ax.set_title("Claims' confidence by source paper", fontsize=10)
+        ax.set_title("Claims' corroboration by source paper", fontsize=10)
         return
     row = {p: len(shown) - 1 - i for i, p in enumerate(shown)}  # first paper at the top
     pts = {True: ([], []), False: ([], [])}
     for pid in shown:
         claims = [c for c in report.claims if c.paper_id == pid]
         n = len(claims)
-        for k, c in enumerate(claims):  # small fixed offsets so claims with equal confidence stay visible
+        for k, c in enumerate(claims):  # small fixed offsets so claims with equal values stay visible
             offset = 0.0 if n == 1 else -0.22 + 0.44 * k / (n - 1)
-            xs, ys = pts[bool(c.verified)]
-            xs.append(float(c.confidence))
+            # A claim's own paper always grounds a quote: what the dot shows is another paper's support.
+            xs, ys = pts[bool(c.grounded and c.corroborated_by)]
+            xs.append(float(c.corroboration))
             ys.append(row[pid] + offset)
     n_ver, n_unv = len(pts[True][0]), len(pts[False][0])
     if n_ver:
         ax.scatter(*pts[True], s=34, color=_VERIFIED, marker="o", edgecolors="white", linewidths=0.6,
-                   label=f"verified ({n_ver})", zorder=3)
+                   label=f"corroborated ({n_ver})", zorder=3)
     if n_unv:
         ax.scatter(*pts[False], s=38, color=_UNVERIFIED, marker="X", edgecolors="white", linewidths=0.4,
-                   label=f"not verified ({n_unv})", zorder=3)
+                   label=f"own source only ({n_unv})", zorder=3)
     ax.axvline(verify_threshold, color=_GUIDE, linestyle="--", linewidth=1.2)
     ax.set_yticks(list(row.values()))
     ax.set_yticklabels([_label(p) for p in shown])
     ax.set_ylim(-0.6, len(shown) - 0.15)
     for r in range(len(shown)):
         ax.axhline(r, color="#dddddd", linewidth=0.6, zorder=0)
-    title = "Claims' confidence by source paper"
+    title = "Claims' corroboration by source paper"
     if hidden > 0:
         title += f" (top {len(shown)}; {hidden} more)"
     ax.set_title(title, fontsize=10, pad=15)
@@ -148,8 +149,9 @@ def _draw_confidence(ax: Any, report: Report, verify_threshold: float) -> None:
 def tribunal_and_confidence_figure(report: Report, path: str | Path, *, manifest: dict | None = None,
                                    threshold: float | None = None, verify_threshold: float | None = None) -> Path:
     """Write a ``FIGURE_SIZE_PX`` PNG: left, the three reviewers' scores and the combined tribunal score
-    against the publish threshold; right, every claim's calibrated confidence by source paper
-    (verified ● vs not ✕) against the verification threshold.
+    against the publish threshold; right, every claim's corroboration (the best other paper's
+    calibrated confidence) by source paper (corroborated ● vs own source only ✕) against the
+    verification threshold.
 
     Thresholds come from ``threshold``/``verify_threshold``, else from the manifest's recorded
     settings, else the defaults (6.5, 0.5). Returns the written path.

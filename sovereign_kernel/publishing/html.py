@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sovereign_kernel.domain.schemas import Report
 from sovereign_kernel.domain.settings import recorded
+from sovereign_kernel.publishing.markdown import corroborating_evidence
 
 __all__ = ["report_html"]
 
@@ -63,8 +64,9 @@ def _figure_tag(figure: str | Path | bytes | None) -> str:
 
 
 def report_html(report: Report, manifest: dict | None = None, *, figure: str | Path | bytes | None = None) -> str:
-    """HTML of the report: title, abstract, results, tribunal scores, claims (verified, confidence,
-    source and evidence spans), uncertainties, references and a manifest summary.
+    """HTML of the report: title, abstract, results, tribunal scores, claims (grounded in their own
+    source, corroborated by which papers, source and corroborating evidence spans), uncertainties,
+    references and a manifest summary.
 
     ``figure`` (a PNG path or bytes, e.g. from ``tribunal_and_confidence_figure``) is embedded inline.
     """
@@ -85,8 +87,8 @@ def report_html(report: Report, manifest: dict | None = None, *, figure: str | P
         "<h3>Results</h3>",
         "<ul>",
         f"<li>Papers: {r.papers_retrieved} candidates, {r.papers_kept} kept, {r.papers_dropped} dropped.</li>",
-        f"<li>Claims: {r.claims_extracted} extracted, {r.claims_verified} verified "
-        f"(confidence ≥ {verify_at:g}).</li>",
+        f"<li>Claims: {r.claims_extracted} extracted, {r.claims_grounded} grounded in their own source, "
+        f"{r.claims_corroborated} corroborated by another paper (confidence ≥ {verify_at:g}).</li>",
         f"<li>Tribunal: {report.tribunal.score:.1f}/10 → {_e(r.tribunal_verdict)} "
         f"(revision round {r.revision_round}; publish threshold {publish_at:g}).</li>",
         f"<li>Policy: {_e(r.policy)} — {_e('; '.join(r.policy_reasons))}.</li>",
@@ -105,21 +107,23 @@ def report_html(report: Report, manifest: dict | None = None, *, figure: str | P
     out.append("</table>")
 
     out += ["<h3>Findings</h3>", "<ul>"]
-    out += [f"<li>{_e(f)}</li>" for f in report.findings] or ["<li>No verified finding addresses the question.</li>"]
+    out += [f"<li>{_e(f)}</li>" for f in report.findings] or ["<li>No grounded finding addresses the question.</li>"]
     out += ["</ul>", "<h3>Claims</h3>", f"<table {_TABLE}>",
-            _row(["#", "Claim", "Verified", "Confidence", "Baseline (TF-IDF)", "Source", "Evidence"], header=True)]
+            _row(["#", "Claim", "Grounded (own source)", "Corroborated by", "Corroboration", "Baseline (seed TF-IDF)",
+                  "Source", "Corroborating evidence"], header=True)]
     for c in report.claims:
-        ev = c.evidence[0] if c.evidence else None
+        ev = corroborating_evidence(c)
         ev_cell = (f"arXiv:{_e(ev.paper_id)} [{ev.start}:{ev.end}] “{_e(ev.span, 160)}”" if ev else "—")
         source = (_link(f"https://arxiv.org/abs/{c.paper_id}", f"arXiv:{c.paper_id}")
                   + f" [{c.source_span.start}:{c.source_span.end}]")
-        verified = ('<span style="color:#1a9850">✓ yes</span>' if c.verified
-                    else '<span style="color:#d73027">× no</span>')
-        out.append(_row([labels[c.id], _e(c.text, 400), verified, f"{c.confidence:.2f}",
+        grounded = (f'<span style="color:#1a9850">✓ {c.confidence:.2f}</span>' if c.grounded
+                    else f'<span style="color:#d73027">× {c.confidence:.2f}</span>')
+        by = ", ".join(_e(f"arXiv:{p}") for p in c.corroborated_by[:3]) or "—"
+        out.append(_row([labels[c.id], _e(c.text, 400), grounded, by, f"{c.corroboration:.2f}",
                          f"{c.baseline_score:.2f} {'✓' if c.baseline_verified else '×'}", source, ev_cell],
-                        numeric={3}))
+                        numeric={4}))
     if not report.claims:
-        out.append(f'<tr><td {_CELL} colspan="7">No claims were extracted.</td></tr>')
+        out.append(f'<tr><td {_CELL} colspan="8">No claims were extracted.</td></tr>')
     out.append("</table>")
 
     out += ["<h3>Uncertainties</h3>", "<ul>"]

@@ -27,25 +27,25 @@ def content_hash(report: Report) -> str:
 
 def verification_level(report: Report) -> dict:
     claims = report.claims
-    verified = [c for c in claims if c.verified]
-    corroborated = [c for c in verified if len(set(c.supporting_papers) - {c.paper_id}) >= 1]
+    grounded = [c for c in claims if c.grounded]
+    corroborated = [c for c in grounded if c.corroborated_by]
     if not claims:
         level, label = "L0", "No claims"
-    elif not verified:
-        level, label = "L1", "Claims with source spans, none verified"
-    elif len(corroborated) * 2 >= len(verified) and len(verified) >= 2:
+    elif not grounded:
+        level, label = "L1", "Claims with source spans, none grounded"
+    elif len(corroborated) * 2 >= len(grounded) and len(grounded) >= 2:
         level, label = "L3", "Source-grounded and cross-source corroborated claims"
     else:
         level, label = "L2", "Source-grounded claims"
     return {
         "level": level,
         "label": label,
-        "source_grounded_claims": len(verified),
+        "source_grounded_claims": len(grounded),
         "corroborated_claims": len(corroborated),
         "claims": len(claims),
-        "basis": "L1: every claim has a source span; L2: >= 1 claim verified against retrieved text at the "
-                 "calibrated threshold; L3: at least half of >= 2 verified claims also supported by another "
-                 "paper; L4: the reproduction gate passed (replay).",
+        "basis": "L1: every claim has a source span; L2: >= 1 claim grounded (its own source supports it at its "
+                 "offsets, at the calibrated threshold); L3: at least half of >= 2 grounded claims corroborated by "
+                 "another paper; L4: the reproduction gate passed (replay).",
     }
 
 
@@ -55,23 +55,25 @@ def _level(value: float, high: float, medium: float) -> str:
 
 def quality_dimensions(report: Report, t: TribunalSettings, insufficient: bool, mode: str = "offline") -> dict:
     claims = report.claims
-    verified = [c for c in claims if c.verified]
-    mean_conf = sum(c.confidence for c in verified) / len(verified) if verified else 0.0
-    strength = mean_conf * min(1.0, len(verified) / t.doi_min_verified_claims)
-    grounded = sum(1 for c in claims if c.source_span.text) / len(claims) if claims else 0.0
+    corroborated = [c for c in claims if c.grounded and c.corroborated_by]
+    mean_corr = sum(c.corroboration for c in corroborated) / len(corroborated) if corroborated else 0.0
+    want = t.doi_min_corroborated_claims
+    strength = mean_corr * min(1.0, len(corroborated) / want)
+    at_offsets = sum(1 for c in claims if c.source_span.text) / len(claims) if claims else 0.0
     ref_ids = {r.id for r in report.references}
     cited_ok = all(c.paper_id in ref_ids for c in claims)
     return {
         "evidence_strength": {
             "level": "LOW" if insufficient else _level(strength, 0.75, 0.4),
             "value": round(strength, 3),
-            "measurement": f"mean calibrated confidence of {len(verified)} verified claims ({mean_conf:.2f}) x "
-                           f"min(1, verified / {t.doi_min_verified_claims})"
+            "measurement": f"mean confidence of the corroborating papers for {len(corroborated)} claims another "
+                           f"paper corroborates ({mean_corr:.2f}) x min(1, corroborated / {want}); a claim its own "
+                           "source alone supports adds nothing"
                            + ("; capped LOW: insufficient evidence for the question" if insufficient else ""),
         },
         "citation_grounding": {
-            "level": _level(grounded if cited_ok else 0.0, 1.0, 0.8),
-            "value": round(grounded, 3),
+            "level": _level(at_offsets if cited_ok else 0.0, 1.0, 0.8),
+            "value": round(at_offsets, 3),
             "measurement": "share of claims with an exact source span at recorded offsets"
                            + ("" if cited_ok else "; some claims cite papers missing from the references"),
         },
@@ -91,13 +93,19 @@ def quality_dimensions(report: Report, t: TribunalSettings, insufficient: bool, 
     }
 
 
-def tier(report: Report, t: TribunalSettings, insufficient: bool, aspect_coverage: float) -> tuple[str, dict]:
-    verified = [c for c in report.claims if c.verified]
+def tier(report: Report, t: TribunalSettings, insufficient: bool, sufficiency: float,
+         joint_complete: bool) -> tuple[str, dict]:
+    """DOI grade only on earned evidence: the policy published, the evidence is sufficient (calibrated),
+    one paper addresses the facets the question joins, and other papers corroborate claims.
+    Self-grounding never counts; breadth (distinct sources) is reported, not required."""
+    grounded = [c for c in report.claims if c.grounded]
+    corroborated = [c for c in grounded if c.corroborated_by]
     checks = {
         "policy is PUBLISH": report.results.policy == "PUBLISH",
-        f"verified claims >= {t.doi_min_verified_claims}": len(verified) >= t.doi_min_verified_claims,
-        f"distinct verified sources >= {t.doi_min_sources}": len({c.paper_id for c in verified}) >= t.doi_min_sources,
-        f"aspect coverage >= {t.doi_min_aspect_coverage}": aspect_coverage >= t.doi_min_aspect_coverage,
+        f"evidence sufficiency >= {t.sufficiency_threshold:.2f}": sufficiency >= t.sufficiency_threshold,
+        "the question's joined facets addressed together by a kept paper": joint_complete,
+        f"claims corroborated by another paper >= {t.doi_min_corroborated_claims}":
+            len(corroborated) >= t.doi_min_corroborated_claims,
         "evidence sufficient for the question": not insufficient,
     }
     name = "DOI grade" if all(checks.values()) else "Watchlist"
@@ -106,9 +114,10 @@ def tier(report: Report, t: TribunalSettings, insufficient: bool, aspect_coverag
         "checks": [{"check": k, "passed": v} for k, v in checks.items()],
         "measured": {
             "tribunal_score": report.results.tribunal_score,
-            "verified_claims": len(verified),
-            "distinct_sources": len({c.paper_id for c in verified}),
-            "aspect_coverage": round(aspect_coverage, 3),
+            "evidence_sufficiency": round(sufficiency, 4),
+            "grounded_claims": len(grounded),
+            "corroborated_claims": len(corroborated),
+            "breadth_distinct_sources": len({c.paper_id for c in grounded}),
         },
     }
     return name, basis
@@ -128,7 +137,8 @@ def tribunal_record(report: Report, s: TribunalSettings) -> dict:
 
 def build_manifest(report: Report, *, settings: dict, tribunal: TribunalSettings, mode: str, corpus: dict, models: dict,
                    insufficient: bool, tier_basis: dict, papers, owner_review: dict | None = None,
-                   llm_usage: dict | None = None, fallbacks: list | None = None) -> dict:
+                   llm_usage: dict | None = None, fallbacks: list | None = None, sufficiency: dict | None = None,
+                   joint_coverage: dict | None = None) -> dict:
     manifest = {
         "contract": MANIFEST_CONTRACT,
         "report_id": report.report_id,
@@ -163,6 +173,8 @@ def build_manifest(report: Report, *, settings: dict, tribunal: TribunalSettings
         "owner_review": owner_review,
         "llm_usage": llm_usage,
         "fallbacks": list(fallbacks or []),
+        "evidence_sufficiency": sufficiency,
+        "joint_coverage": joint_coverage,
     }
     # Validate against the contract so a drift in this builder fails loudly, not downstream.
     return Manifest.model_validate(manifest).model_dump(mode="json")

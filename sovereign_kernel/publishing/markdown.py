@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from sovereign_kernel.domain.schemas import Report
+from sovereign_kernel.domain.schemas import Claim, Evidence, Report
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
@@ -19,6 +19,12 @@ def escape_md(text: str, limit: int | None = None) -> str:
     if limit and len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def corroborating_evidence(claim: Claim) -> Evidence | None:
+    """The best passage of another paper for the claim (its own paper's never corroborates it)."""
+    return next((e for e in claim.evidence if e.paper_id != claim.paper_id and e.paper_id in claim.corroborated_by),
+                None)
 
 
 def render_markdown(report: Report, manifest: dict) -> str:
@@ -49,7 +55,8 @@ def render_markdown(report: Report, manifest: dict) -> str:
         "",
         f"- Papers retrieved: {r.papers_retrieved} candidates; {r.papers_kept} passed the relevance gate, "
         f"{r.papers_dropped} dropped as off-topic or beyond the limit.",
-        f"- Claims extracted: {r.claims_extracted}; verified: {r.claims_verified}.",
+        f"- Claims extracted: {r.claims_extracted}; grounded in their own source: {r.claims_grounded}; "
+        f"corroborated by another paper: {r.claims_corroborated}.",
         f"- Tribunal: {r.tribunal_score:.1f}/10 → {r.tribunal_verdict} (revision round {r.revision_round}).",
         f"- Policy: {r.policy} — {escape_md('; '.join(r.policy_reasons))}.",
         "",
@@ -61,21 +68,27 @@ def render_markdown(report: Report, manifest: dict) -> str:
     for rev in report.tribunal.reviews:
         lines.append(f"| {rev.role} | {rev.score:.1f} | {rev.verdict} | {escape_md('; '.join(rev.issues))} |")
     lines += ["", "### Findings", ""]
-    lines += [f"- {escape_md(f)}" for f in report.findings] or ["- No verified finding addresses the question."]
+    lines += [f"- {escape_md(f)}" for f in report.findings] or ["- No grounded finding addresses the question."]
     lines += ["", "## Uncertainties", ""]
     lines += [f"- {escape_md(u)}" for u in report.uncertainties]
     lines += [
         "",
         "## Claims",
         "",
-        "| # | Claim | Verified | Confidence | Baseline (TF-IDF) | Source | Evidence |",
-        "|---|---|---|---|---|---|---|",
+        "Grounded: its own source states it at the cited span (a quote always does). Corroborated: another paper "
+        "supports it at the calibrated threshold — the column to read.",
+        "",
+        "| # | Claim | Grounded (own source) | Corroborated by | Corroboration | Baseline (seed TF-IDF) | Source "
+        "| Corroborating evidence |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for c in report.claims:
-        ev = c.evidence[0] if c.evidence else None
+        ev = corroborating_evidence(c)
         ev_text = f"arXiv:{ev.paper_id} [{ev.start}:{ev.end}] “{escape_md(ev.span, 90)}”" if ev else "—"
+        by = ", ".join(f"arXiv:{p}" for p in c.corroborated_by[:3]) + (" …" if len(c.corroborated_by) > 3 else "")
         lines.append(
-            f"| {labels[c.id]} | {escape_md(c.text, 220)} | {'✓' if c.verified else '×'} | {c.confidence:.2f} | "
+            f"| {labels[c.id]} | {escape_md(c.text, 220)} | {'✓' if c.grounded else '×'} {c.confidence:.2f} | "
+            f"{escape_md(by) or '—'} | {c.corroboration:.2f} | "
             f"{c.baseline_score:.2f} {'✓' if c.baseline_verified else '×'} | "
             f"[arXiv:{c.paper_id}](https://arxiv.org/abs/{c.paper_id}) [{c.source_span.start}:{c.source_span.end}] | {ev_text} |"
         )
@@ -91,7 +104,8 @@ def render_markdown(report: Report, manifest: dict) -> str:
         "",
         "## Manifest summary",
         "",
-        f"- Verification level: **{vl['level']}** — {vl['label']} ({vl['source_grounded_claims']} source-grounded claims).",
+        f"- Verification level: **{vl['level']}** — {vl['label']} ({vl['source_grounded_claims']} source-grounded, "
+        f"{vl['corroborated_claims']} corroborated claims).",
         f"- Truth gate: {manifest['truth_gate']['verdict']} — {manifest['truth_gate']['reason']}",
         f"- Quality tier: **{report.quality_tier}** — "
         + "; ".join(f"{c['check']}: {'yes' if c['passed'] else 'no'}" for c in manifest["quality_tier_basis"]["checks"]),

@@ -70,6 +70,13 @@ class BM25Index:
             return 0
         return int(self.weights.indptr[col + 1] - self.weights.indptr[col])
 
+    def documents(self, term: str) -> np.ndarray:
+        """Indexes of the documents holding ``term`` (the BM25 matrix's column, read as is)."""
+        col = self.vocabulary.get(term.lower())
+        if col is None:
+            return np.zeros(0, dtype=np.int32)
+        return self.weights.indices[self.weights.indptr[col] : self.weights.indptr[col + 1]]
+
     def scores(self, query: str) -> np.ndarray:
         cols = [self.vocabulary[t] for t in self._analyze(query) if t in self.vocabulary]
         if not cols:

@@ -26,6 +26,7 @@ from sovereign_kernel.llm.providers import RetryingEmbeddings, make_embeddings
 from sovereign_kernel.llm.response_cache import RESPONSE_CACHE_FILE, ResponseCache
 from sovereign_kernel.retrieval.bm25 import BM25Index, load_or_build_bm25
 from sovereign_kernel.retrieval.embeddings import LocalMiniLMEmbeddings, MiniLMTokenEncoder
+from sovereign_kernel.retrieval.facets import CorpusTerms
 from sovereign_kernel.retrieval.vectors import Embedder, TokenVectorCache, VectorCache
 from sovereign_kernel.sources.arxiv import ArxivSource, RateLimiters
 from sovereign_kernel.sources.corpus import Corpus, corpus_fingerprint, load_corpus
@@ -54,6 +55,11 @@ class Resources:
     tokens: TokenVectorCache  # the verifier's token vectors (local MiniLM), on disk
     calibration: Calibration  # the calibrated verifier's (package data, read off the event loop)
     arxiv: ArxivSource | None = None  # when the run's sources include arxiv
+
+    @cached_property
+    def terms(self) -> CorpusTerms:
+        """Which corpus papers hold which words (facets are built against it)."""
+        return CorpusTerms(self.bm25, self.corpus.papers)
 
     @cached_property
     def corpus_stems(self) -> set[str]:
@@ -95,7 +101,7 @@ class Workspace:
         self._files: dict[tuple, Any] = {}  # (kind..., path) -> an open SQLite-backed cache
         self._nim_embeddings: dict[tuple, RetryingEmbeddings] = {}
         self.arxiv_limiters = RateLimiters()  # one per endpoint for all runs here: arXiv's 3 s rule
-        self.verified = _LRU(KEEP_VERIFIED)  # verify-call key -> scored claims
+        self.verify_results = _LRU(KEEP_VERIFIED)  # verify-call key -> scored claims
 
     # -- per run -------------------------------------------------------------------------------
     def resources(self, settings: Settings, embeddings: Embedder | None = None) -> Resources:

@@ -1,6 +1,6 @@
-"""The synthesis the tribunal reviews, built only from verified claims.
+"""The synthesis the tribunal reviews, built only from grounded claims.
 
-Offline the synthesis is extractive: for each aspect of the question, the strongest verified
+Offline the synthesis is extractive: for each aspect of the question, the strongest grounded
 claims that address it, each cited by its claim number; then what the evidence does not
 cover. Every sentence is traceable to claim rows, and through them to source spans.
 """
@@ -29,15 +29,15 @@ def claim_labels(claims: list[Claim]) -> dict[str, str]:
 
 
 def order_claims(claims: list[Claim]) -> list[Claim]:
-    """Claims-table order: verified first, then by how finding-like and on-question they are."""
-    return sorted(claims, key=lambda c: (not c.verified, -round(c.confidence, 2), -c.extraction_score, c.id))
+    """Claims-table order: grounded first, then by how finding-like and on-question they are."""
+    return sorted(claims, key=lambda c: (not c.grounded, -round(c.confidence, 2), -c.extraction_score, c.id))
 
 
 def build_draft(question: str, claims: Sequence[Claim], papers: dict[str, Paper], aspects: Sequence[Aspect],
                 n_candidates: int) -> Draft:
     ordered = order_claims(claims)
     labels = claim_labels(ordered)
-    verified = [c for c in ordered if c.verified]
+    verified = [c for c in ordered if c.grounded]
     findings: list[str] = []
     finding_claims: list[list[str]] = []
     used: set[str] = set()
@@ -59,7 +59,7 @@ def build_draft(question: str, claims: Sequence[Claim], papers: dict[str, Paper]
         finding_claims.append([c.id for c in picked])
     rest = [c for c in verified if c.id not in used][:3]
     if rest:
-        findings.append("Further verified findings: " + " ".join(
+        findings.append("Further grounded findings: " + " ".join(
             f"{c.text.rstrip('.')} [{labels[c.id]}, arXiv:{c.paper_id}]." for c in rest
         ))
         finding_claims.append([c.id for c in rest])
@@ -67,12 +67,12 @@ def build_draft(question: str, claims: Sequence[Claim], papers: dict[str, Paper]
     sources = sorted({c.paper_id for c in verified})
     parts = [
         f"This synthesis answers the question from {len(papers)} of {n_candidates} candidate papers that passed "
-        f"the relevance gate; {len(claims)} claims were extracted and {len(verified)} verified against the retrieved "
+        f"the relevance gate; {len(claims)} claims were extracted and {len(verified)} grounded in their own source "
         f"text, from {len(sources)} distinct papers."
     ]
     if aspects:
         parts.append(
-            f"The verified evidence addresses {len(covered_phrases)} of the question's {len(aspects)} aspects"
+            f"The grounded evidence addresses {len(covered_phrases)} of the question's {len(aspects)} aspects"
             + (f" ({', '.join(covered_phrases)})" if covered_phrases else "")
             + (f" and does not address {', '.join(missing_phrases)}." if missing_phrases else ".")
         )

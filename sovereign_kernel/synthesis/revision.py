@@ -1,6 +1,6 @@
 """Revision: what changes before the tribunal looks again.
 
-Claims the reviewers flag (unverified, or not about the question) are dropped and, when aspects
+Claims the reviewers flag (ungrounded, or not about the question) are dropped and, when aspects
 of the question are unaddressed, refined queries are planned for them so the next round searches
 again; otherwise the draft is rebuilt from the remaining claims. An LLM reviser's advice is merged
 on top (``merge_advice``): its drops are limited to this round's claims and added to the offline
@@ -25,11 +25,11 @@ class RevisionPlan:
 
 def plan_revision(claims: Sequence[Claim], draft: Draft | None, aspects: Sequence[Aspect],
                   previous_queries: Sequence[str], n_queries: int, off_topic_below: float) -> RevisionPlan:
-    """The offline revision: drop unverified and off-question claims, search for missing aspects."""
-    drop = sorted(c.id for c in claims if not c.verified or c.relevance < off_topic_below)
+    """The offline revision: drop ungrounded and off-question claims, search for missing aspects."""
+    drop = sorted(c.id for c in claims if not c.grounded or c.relevance < off_topic_below)
     notes = []
     if drop:
-        notes.append(f"dropped {len(drop)} claims that were unverified or off the question")
+        notes.append(f"dropped {len(drop)} claims that were ungrounded or off the question")
     by_phrase = {a.phrase: a for a in aspects}
     covered = draft.aspects_covered if draft else []
     anchor = " ".join(covered[:2])
@@ -47,7 +47,7 @@ def plan_revision(claims: Sequence[Claim], draft: Draft | None, aspects: Sequenc
 
 def merge_advice(offline: RevisionPlan, claims: Sequence[Claim], advised_drops: Sequence[str],
                  advised_queries: Sequence[str], advice_notes: Sequence[str]) -> RevisionPlan:
-    """An LLM reviser's advice on top of the offline floor (unverified or off-question claims always
+    """An LLM reviser's advice on top of the offline floor (ungrounded or off-question claims always
     go); ``advised_queries`` are already cleaned and exclude the previous round's."""
     known = {c.id for c in claims}
     llm_drop = set(advised_drops) & known
@@ -55,7 +55,7 @@ def merge_advice(offline: RevisionPlan, claims: Sequence[Claim], advised_drops: 
     queries = list(advised_queries)
     notes = []
     if drop:
-        notes.append(f"dropped {len(drop)} claims ({len(offline.drop)} unverified or off the question, "
+        notes.append(f"dropped {len(drop)} claims ({len(offline.drop)} ungrounded or off the question, "
                      f"{len(llm_drop - set(offline.drop))} more on the LLM reviser's advice)")
     if queries:
         notes.append("searched again for unaddressed aspects: " + "; ".join(queries))

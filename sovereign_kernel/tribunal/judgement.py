@@ -16,7 +16,7 @@ from sovereign_kernel.domain.settings import TribunalSettings
 from sovereign_kernel.tribunal.rubric import Signals
 
 INSUFFICIENT = "insufficient evidence"
-NO_VERIFIED_CLAIMS = "no verified claims"
+NO_GROUNDED_CLAIMS = "no grounded claims"
 
 
 def combine(reviews: Sequence[Review], round_: int, s: TribunalSettings) -> TribunalResult:
@@ -32,23 +32,25 @@ def combine(reviews: Sequence[Review], round_: int, s: TribunalSettings) -> Trib
     return TribunalResult(score=score, verdict=verdict, round=round_, reviews=list(reviews))
 
 
-def decide(tribunal: TribunalResult, signals: Signals, n_verified: int, s: TribunalSettings) -> tuple[Policy, list[str]]:
+def decide(tribunal: TribunalResult, signals: Signals, sufficiency: float, s: TribunalSettings) -> tuple[Policy, list[str]]:
     """PUBLISH, or ESCALATE_TO_OWNER with every reason that fired."""
     reasons = []
     if tribunal.score < s.publish_threshold:
         reasons.append(f"tribunal score {tribunal.score:.1f} < {s.publish_threshold:.1f}")
+    if sufficiency < s.sufficiency_threshold:
+        why = f" (no kept paper addresses {'; '.join(signals.missing_pairs)} together)" if signals.missing_pairs else ""
+        reasons.append(f"{INSUFFICIENT}: sufficiency {sufficiency:.2f} < {s.sufficiency_threshold:.2f}{why}")
     if signals.terms_absent_from_corpus:
         reasons.append(f"{INSUFFICIENT}: question terms absent from the corpus: "
                        + ", ".join(signals.terms_absent_from_corpus))
-    if signals.n_aspects and signals.aspects_covered / signals.n_aspects < s.policy_min_aspect_coverage:
-        reasons.append(f"{INSUFFICIENT}: {signals.aspects_covered}/{signals.n_aspects} aspects addressed")
-    if not n_verified:
-        reasons.append(NO_VERIFIED_CLAIMS)
+    if not signals.n_grounded:
+        reasons.append(NO_GROUNDED_CLAIMS)
     if reasons:
         return "ESCALATE_TO_OWNER", reasons
-    return "PUBLISH", [f"tribunal score {tribunal.score:.1f} >= {s.publish_threshold:.1f} and evidence sufficient"]
+    return "PUBLISH", [f"tribunal score {tribunal.score:.1f} >= {s.publish_threshold:.1f} and evidence sufficient "
+                       f"({sufficiency:.2f} >= {s.sufficiency_threshold:.2f})"]
 
 
 def evidence_insufficient(policy_reasons: Sequence[str]) -> bool:
     """Did the policy find the evidence insufficient for the question (not merely a low score)?"""
-    return any(r.startswith(INSUFFICIENT) or r == NO_VERIFIED_CLAIMS for r in policy_reasons)
+    return any(r.startswith(INSUFFICIENT) or r == NO_GROUNDED_CLAIMS for r in policy_reasons)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from sovereign_kernel.domain.aspects import Aspect
+from sovereign_kernel.domain.facets import JointCoverage
 from sovereign_kernel.domain.schemas import Claim, Draft, Paper, Review, RubricItem, ScoredPaper, Verdict
 from sovereign_kernel.domain.settings import TribunalSettings
 from sovereign_kernel.domain.text import HEDGE_RE
@@ -31,47 +32,70 @@ class Signals:
     n_kept: int
     mean_kept_relevance: float
     n_claims: int
-    n_verified: int
-    mean_confidence_verified: float
+    n_grounded: int  # supported by their own source at the recorded span (a quote always is)
+    mean_confidence_grounded: float
+    n_corroborated: int  # supported by another paper too: the signal that carries information
+    mean_corroboration: float  # of the corroborated claims: the best other paper's confidence
+    corroborated_sources: int  # papers whose claims another paper corroborates
     spans_exact: int
     off_topic_claims: int
     hedged_claims: int
-    single_source_verified: int
+    grounded_only: int  # grounded, not corroborated
     n_aspects: int
     aspects_covered: int
     terms_absent_from_corpus: tuple[str, ...]
-    verified_sources: int
+    grounded_sources: int
     mean_relevance_findings: float
     findings_cited: int
     n_findings: int
+    joint_share: float  # pairs of joined facets some kept paper addresses together
+    facet_pairs: int
+    missing_pairs: tuple[str, ...]  # "A + B" for each joined pair no kept paper addresses
+    required_facets: int
+    facets_covered: int
+    best_paper_facets: int  # required facets the best single kept paper addresses
 
 
 def measure(claims: Sequence[Claim], papers: Sequence[Paper], ranked: Sequence[ScoredPaper], draft: Draft | None,
-            aspects: Sequence[Aspect], off_topic_below: float) -> Signals:
-    """What the reviewers score, measured on this round's claims (``current_claims``) and draft."""
-    verified = [c for c in claims if c.verified]
+            aspects: Sequence[Aspect], off_topic_below: float, coverage: JointCoverage | None = None) -> Signals:
+    """What the reviewers score, measured on this round's claims (``current_claims``), draft and the
+    joint coverage of the question's facets."""
+    grounded = [c for c in claims if c.grounded]
+    corroborated = [c for c in grounded if c.corroborated_by]
     by_id = {p.id: p for p in papers}
     kept = [s for s in ranked if s.kept]
     used_ids = {cid for ids in (draft.finding_claims if draft else []) for cid in ids}
     used = [c for c in claims if c.id in used_ids]
+    coverage = coverage or JointCoverage()
+    required = coverage.required
+    absent = {s for a in aspects for s in a.missing_from_corpus} | {w for f in required for w in f.missing_from_corpus}
     return Signals(
         n_candidates=len(ranked),
         n_kept=len(kept),
         mean_kept_relevance=_mean(s.relevance for s in kept),
         n_claims=len(claims),
-        n_verified=len(verified),
-        mean_confidence_verified=_mean(c.confidence for c in verified),
+        n_grounded=len(grounded),
+        mean_confidence_grounded=_mean(c.confidence for c in grounded),
+        n_corroborated=len(corroborated),
+        mean_corroboration=_mean(c.corroboration for c in corroborated),
+        corroborated_sources=len({c.paper_id for c in corroborated}),
         spans_exact=sum(1 for c in claims if c.paper_id in by_id and span_at_offsets(c, by_id[c.paper_id])),
         off_topic_claims=sum(1 for c in claims if c.relevance < off_topic_below),
         hedged_claims=sum(1 for c in claims if HEDGE_RE.search(c.text)),
-        single_source_verified=sum(1 for c in verified if set(c.supporting_papers) <= {c.paper_id}),
+        grounded_only=len(grounded) - len(corroborated),
         n_aspects=len(aspects),
         aspects_covered=len(draft.aspects_covered) if draft else 0,
-        terms_absent_from_corpus=tuple(sorted({s for a in aspects for s in a.missing_from_corpus})),
-        verified_sources=len({c.paper_id for c in verified}),
+        terms_absent_from_corpus=tuple(sorted(absent)),
+        grounded_sources=len({c.paper_id for c in grounded}),
         mean_relevance_findings=_mean(c.relevance for c in used),
         findings_cited=sum(1 for ids in (draft.finding_claims if draft else []) if ids),
         n_findings=len(draft.findings) if draft else 0,
+        joint_share=coverage.share,
+        facet_pairs=len(coverage.pairs),
+        missing_pairs=tuple(" + ".join(p.facets) for p in coverage.missing_pairs),
+        required_facets=len(required),
+        facets_covered=sum(1 for f in required if f.covered_by),
+        best_paper_facets=coverage.best_paper_facets,
     )
 
 

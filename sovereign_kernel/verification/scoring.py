@@ -43,11 +43,15 @@ def sentence_verify(claims: Sequence[Claim], papers: Sequence[Paper], *, vectors
     out = []
     for claim, ranked in zip(claims, scores):
         span_ok = span_at_offsets(claim, by_id.get(claim.paper_id))
-        confidence = ranked[0].confidence if ranked and span_ok else 0.0
+        own = next((s.confidence for s in ranked if s.paper_id == claim.paper_id), 0.0) if span_ok else 0.0
+        others = [s for s in ranked if s.paper_id != claim.paper_id]
+        corroboration = max((s.confidence for s in others), default=0.0) if span_ok else 0.0
         supporting = sorted({s.paper_id for s in ranked if s.confidence >= threshold})
         out.append(claim.model_copy(update={
-            "verified": span_ok and confidence >= threshold,
-            "confidence": round(confidence, 4),
+            "grounded": span_ok and own >= threshold,
+            "confidence": round(own, 4),
+            "corroboration": round(corroboration, 4),
+            "corroborated_by": sorted(s.paper_id for s in others if s.confidence >= threshold) if span_ok else [],
             "evidence": to_evidence(ranked),
             "supporting_papers": supporting,
             "method": f"{claim.method}+{DEFAULT_METHOD}",
@@ -127,5 +131,5 @@ def labels_from_judgements(asked: Sequence[Claim], passages: Passages, judgement
 
 def with_labels(claims: Sequence[Claim], labels: Sequence[dict | None]) -> list[Claim]:
     """Apply the LLM labels: they can only take verification away (verified needs SUPPORTED)."""
-    return [c if lab is None else c.model_copy(update={**lab, "verified": c.verified and lab["label"] == "SUPPORTED"})
+    return [c if lab is None else c.model_copy(update={**lab, "grounded": c.grounded and lab["label"] == "SUPPORTED"})
             for c, lab in zip(claims, labels)]

@@ -1,0 +1,155 @@
+"""The question's facets, built against the corpus, and which kept papers join them.
+
+A question's content words form runs between stop words and punctuation ("sign language
+recognition models", "adversarial examples"). A run is one facet unless two neighbouring words
+never occur in the same corpus paper — then it is two ("randomized smoothing certify" | "seismic").
+Each word weighs its IDF; neighbouring words the corpus uses as a phrase (most papers holding
+both hold them side by side: "sign language", "point cloud") must be a phrase in a text that
+addresses the facet. A facet held by more than ``generic_share`` of the corpus ("adversarial
+attacks" in an adversarial-robustness corpus, "robust") does not distinguish papers: it is listed
+but not required to be joined with the others.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from itertools import combinations
+from typing import Sequence
+
+from sovereign_kernel.domain.facets import Facet, FacetPair, JointCoverage, addresses, phrase_pattern, text_words
+from sovereign_kernel.domain.schemas import Paper, paper_text
+from sovereign_kernel.domain.text import STOP_WORDS, stem, tokenize
+from sovereign_kernel.retrieval.bm25 import BM25Index
+
+# Verbs and adverbs that link a question's topics without being one ("Can patches *fool* crowd
+# counting models?", "get *past* the guardrails"): they split facets and are not facets themselves.
+LINK_WORDS = frozenset({
+    "fool", "fools", "fooled", "fooling", "defend", "defends", "defended", "defending", "break", "breaks", "broken",
+    "breaking", "keep", "keeps", "kept", "get", "gets", "got", "past", "made", "survive", "survives", "withstand",
+    "withstands", "resist", "resists", "evade", "evades", "bypass", "bypasses", "hold", "holds", "stay", "stays",
+    "remain", "remains", "lead", "leads", "cause", "causes", "caused", "need", "needs", "still", "really", "actually",
+    "generally", "typically", "reliably", "successfully", "also", "even",
+})
+# Outcomes a question asks about ("how robust", "are ... vulnerable"): a facet of these words alone is
+# generic — the answer may well say "fragile" or "fails" instead.
+OUTCOME_WORDS = frozenset({
+    "robust", "robustness", "effective", "effectiveness", "vulnerable", "vulnerability", "susceptible", "resilient",
+    "secure", "safe", "safety", "reliable", "accurate", "accuracy", "successful", "efficient", "practical", "possible",
+    "feasible", "useful", "beneficial", "harmful",
+})
+PHRASE_SHARE = 0.5  # of the papers holding two neighbouring words, hold them as a phrase: a collocation
+PHRASE_MIN_PAPERS = 3
+PHRASE_SAMPLE = 300  # papers read to measure it (the first ones by index: deterministic)
+_NUMBER = re.compile(r"\d+(\.\d+)?%?")
+
+
+def content_runs(question: str) -> list[list[str]]:
+    """Runs of content words, split at stop words, numbers, one-letter tokens and punctuation."""
+    runs: list[list[str]] = []
+    for chunk in re.split(r"[,;:()?!\[\]\"]|\.\s", question):
+        run: list[str] = []
+        for tok in tokenize(chunk):
+            if tok in STOP_WORDS or tok in LINK_WORDS or _NUMBER.fullmatch(tok) or len(tok) < 2:
+                if run:
+                    runs.append(run)
+                run = []
+            else:
+                run.append(tok)
+        if run:
+            runs.append(run)
+    return runs
+
+
+class CorpusTerms:
+    """Which corpus papers hold a word (any simple inflection of it), from the BM25 index."""
+
+    def __init__(self, index: BM25Index, papers: Sequence[Paper]):
+        self.index, self.papers, self.n = index, papers, max(1, len(papers))
+        self._docs: dict[str, frozenset[int]] = {}
+
+    def docs(self, word: str) -> frozenset[int]:
+        if word not in self._docs:
+            s = stem(word)
+            found: set[int] = set()
+            for variant in {word, s, s + "s", s + "es", s[:-1] + "ies" if s.endswith("y") else s}:
+                found.update(self.index.documents(variant))
+            self._docs[word] = frozenset(found)
+        return self._docs[word]
+
+    def idf(self, word: str) -> float:
+        df = len(self.docs(word))
+        return math.log1p((self.n - df + 0.5) / (df + 0.5))
+
+    def joint(self, words: Sequence[str]) -> frozenset[int]:
+        out: frozenset[int] | None = None
+        for w in words:
+            out = self.docs(w) if out is None else out & self.docs(w)
+        return out or frozenset()
+
+    def is_phrase(self, first: str, second: str) -> bool:
+        both = sorted(self.docs(first) & self.docs(second))
+        if len(both) < PHRASE_MIN_PAPERS:
+            return False
+        sample = both[:PHRASE_SAMPLE]
+        pattern = phrase_pattern(first, second)
+        return sum(bool(pattern.search(paper_text(self.papers[i]))) for i in sample) >= PHRASE_SHARE * len(sample)
+
+
+def question_facets(question: str, terms: CorpusTerms, generic_share: float) -> list[Facet]:
+    """The question's facets, each with its weights, collocations, corpus share and genericity."""
+    facets: list[Facet] = []
+    for run in content_runs(question):
+        parts = [[run[0]]]
+        for a, b in zip(run, run[1:]):
+            if terms.docs(a) & terms.docs(b):
+                parts[-1].append(b)
+            else:  # never in the same paper: two facets the question joins
+                parts.append([b])
+        for words in parts:
+            share = len(terms.joint(words)) / terms.n
+            facets.append(Facet(
+                phrase=" ".join(words), words=words, weights=[round(terms.idf(w), 4) for w in words],
+                collocations=[[i, i + 1] for i in range(len(words) - 1) if terms.is_phrase(words[i], words[i + 1])],
+                generic=share > generic_share or all(w in OUTCOME_WORDS for w in words), corpus_share=round(share, 4),
+                missing_from_corpus=[w for w in words if not terms.docs(w)],
+            ))
+    return list({f.phrase: f for f in facets}.values())
+
+
+def joint_coverage(facets: Sequence[Facet], kept: Sequence[Paper], terms: CorpusTerms | None = None) -> JointCoverage:
+    """Which kept papers address each facet and each pair of required facets (every non-generic
+    facet; all of them when every facet is generic). With ``terms``, a pair no kept paper joins is
+    also counted in the whole corpus, so a report can say whether *any* paper joins them."""
+    texts = {p.id: paper_text(p) for p in kept}
+    words = {pid: text_words(t) for pid, t in texts.items()}
+    covered = [f.model_copy(update={"covered_by": sorted(pid for pid in texts if addresses(f, texts[pid], words[pid]))})
+               for f in facets]
+    required = [f for f in covered if not f.generic] or covered
+    pairs = []
+    for a, b in combinations(required, 2):
+        both = sorted(set(a.covered_by) & set(b.covered_by))
+        pairs.append(FacetPair(facets=[a.phrase, b.phrase], papers=both,
+                               in_corpus=_in_corpus(a, b, terms) if terms is not None and not both else None))
+    if pairs:
+        share = sum(bool(p.papers) for p in pairs) / len(pairs)
+    else:
+        share = 1.0 if required and required[0].covered_by else 0.0
+    best, best_n = None, 0
+    for pid in sorted(texts):
+        n = sum(pid in f.covered_by for f in required)
+        if n > best_n:
+            best, best_n = pid, n
+    return JointCoverage(facets=covered, pairs=pairs, share=round(share, 4), best_paper=best, best_paper_facets=best_n)
+
+
+def _in_corpus(a: Facet, b: Facet, terms: CorpusTerms) -> int:
+    """Corpus papers addressing both facets: read only those holding each facet's rarest word."""
+    rare = [f.words[max(range(len(f.weights)), key=lambda i: f.weights[i])] for f in (a, b)]
+    candidates = sorted(terms.docs(rare[0]) & terms.docs(rare[1]))
+    count = 0
+    for i in candidates:
+        text = paper_text(terms.papers[i])
+        seen = text_words(text)
+        count += addresses(a, text, seen) and addresses(b, text, seen)
+    return count
