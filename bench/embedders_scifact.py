@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
