@@ -19,7 +19,7 @@ from sovereign_kernel.domain.schemas import Paper, SearchHit
 from sovereign_kernel.graph.state import RetrieverState, SearchTask
 from sovereign_kernel.llm.schemas import PlannedQueries
 from sovereign_kernel.prompts import render_prompt
-from sovereign_kernel.retrieval.facets import joint_coverage, question_facets
+from sovereign_kernel.retrieval.facets import joint_coverage, joint_papers, question_facets
 from sovereign_kernel.retrieval.planning import arxiv_query, clean_queries, plan_queries_offline
 from sovereign_kernel.retrieval.ranking import score_candidates
 from sovereign_kernel.runtime.context import RunContext
@@ -105,10 +105,17 @@ async def rank_and_gate(state: RetrieverState, runtime: Runtime[RunContext]) -> 
     local = "local" in settings.source_list
 
     def rank():
-        scored, aspects = score_candidates(
-            state["question"], state.get("hits", []), candidates, index=res.bm25, vectors=res.vectors,
-            corpus_stems=res.corpus_stems if local else None, settings=settings.retriever)
         facets = question_facets(state["question"], res.terms, settings.retriever.facet_generic_share)
+        hits = list(state.get("hits", []))
+        if local:  # the papers that join the question's facets are candidates, whatever the queries found
+            joined = [res.corpus.papers[i] for i in joint_papers(facets, res.terms)]
+            query = "facets: " + " + ".join(f.phrase for f in facets if not f.generic)
+            hits += [SearchHit(query=query, query_index=len(state.get("queries", [])), round=state.get("round", 0),
+                               paper_id=p.id, lexical_score=0.0, rank=r) for r, p in enumerate(joined)]
+            candidates.update({p.id: p for p in joined})
+        scored, aspects = score_candidates(
+            state["question"], hits, candidates, index=res.bm25, vectors=res.vectors,
+            corpus_stems=res.corpus_stems if local else None, settings=settings.retriever, facets=facets)
         kept = [s.paper for s in scored if s.kept]
         return scored, aspects, kept, joint_coverage(facets, kept, res.terms if local else None)
 

@@ -145,11 +145,31 @@ def joint_coverage(facets: Sequence[Facet], kept: Sequence[Paper], terms: Corpus
 
 def _in_corpus(a: Facet, b: Facet, terms: CorpusTerms) -> int:
     """Corpus papers addressing both facets: read only those holding each facet's rarest word."""
-    rare = [f.words[max(range(len(f.weights)), key=lambda i: f.weights[i])] for f in (a, b)]
-    candidates = sorted(terms.docs(rare[0]) & terms.docs(rare[1]))
-    count = 0
-    for i in candidates:
+    return len(_addressing([a, b], terms))
+
+
+def joint_papers(facets: Sequence[Facet], terms: CorpusTerms, limit: int = 10) -> list[int]:
+    """Corpus papers (indexes) that join the question's required facets — all of them, or else two
+    at a time — whatever words the planned queries used: the papers a question that joins its
+    facets is most about. Only papers holding each facet's rarest word are read."""
+    required = [f for f in facets if not f.generic] or list(facets)
+    if len(required) < 2:
+        return []
+    every = _addressing(required, terms)
+    if every:
+        return every[:limit]
+    found: list[int] = []
+    for a, b in combinations(required, 2):
+        found += [i for i in _addressing([a, b], terms)[: max(1, limit // 3)] if i not in found]
+    return found[:limit]
+
+
+def _addressing(group: Sequence[Facet], terms: CorpusTerms) -> list[int]:
+    rare = [f.words[max(range(len(f.weights)), key=lambda i: f.weights[i])] for f in group]
+    out = []
+    for i in sorted(terms.joint(rare)):
         text = paper_text(terms.papers[i])
         seen = text_words(text)
-        count += addresses(a, text, seen) and addresses(b, text, seen)
-    return count
+        if all(addresses(f, text, seen) for f in group):
+            out.append(i)
+    return out

@@ -18,6 +18,7 @@ from typing import Mapping, Protocol, Sequence
 import numpy as np
 
 from sovereign_kernel.domain.aspects import Aspect, covers, question_aspects, text_stems
+from sovereign_kernel.domain.facets import Facet, addresses, text_words
 from sovereign_kernel.domain.schemas import Paper, ScoredPaper, SearchHit, paper_text
 from sovereign_kernel.domain.settings import RetrieverSettings
 from sovereign_kernel.domain.text import content_tokens
@@ -30,11 +31,13 @@ class Vectors(Protocol):
 
 def score_candidates(question: str, hits: Sequence[SearchHit], candidates: Mapping[str, Paper], *,
                      index: BM25Index, vectors: Vectors, corpus_stems: set[str] | None,
-                     settings: RetrieverSettings) -> tuple[list[ScoredPaper], list[Aspect]]:
+                     settings: RetrieverSettings, facets: Sequence[Facet] = ()) -> tuple[list[ScoredPaper], list[Aspect]]:
     """Every distinct candidate paper (``candidates``: by id, the papers ``hits`` name) with its
     hybrid relevance and the gate's decision, and the question's aspects with the kept papers
     that cover them. ``corpus_stems``: the local corpus's vocabulary when it was searched (a
-    term in no candidate and not there is missing from the corpus)."""
+    term in no candidate and not there is missing from the corpus). With the question's
+    ``facets``, the gate keeps a paper that joins two of them when no more relevant kept paper
+    does (see ``gate``)."""
     papers, found_by = {}, {}
     for h in hits:
         papers.setdefault(h.paper_id, candidates[h.paper_id])
@@ -74,15 +77,32 @@ def score_candidates(question: str, hits: Sequence[SearchHit], candidates: Mappi
         ))
     # Ties (both semantic scores clipped at 1, same lexical) go to the closer embedding.
     scored.sort(key=lambda s: (-s.relevance, -s.semantic, s.paper.id))
-    gate(scored, settings.relevance_gate, settings.max_papers)
+    gate(scored, settings.relevance_gate, settings.max_papers, facet_pairs(scored, facets))
     kept_ids = {s.paper.id for s in scored if s.kept}
     for a in aspects:
         a.covered_by = sorted(p for p in a.covered_by if p in kept_ids)
     return scored, aspects
 
 
-def gate(scored: Sequence[ScoredPaper], threshold: float, max_papers: int) -> None:
-    """Keep the best ``max_papers`` at or above ``threshold`` (in order); say why each other one went."""
+def facet_pairs(scored: Sequence[ScoredPaper], facets: Sequence[Facet]) -> dict[str, set[tuple[str, str]]]:
+    """For each candidate, the pairs of required facets it addresses together."""
+    required = [f for f in facets if not f.generic] or list(facets)
+    out: dict[str, set[tuple[str, str]]] = {}
+    for sp in scored:
+        text = paper_text(sp.paper)
+        words = text_words(text)
+        covered = [f.phrase for f in required if addresses(f, text, words)]
+        out[sp.paper.id] = {(a, b) for i, a in enumerate(covered) for b in covered[i + 1:]}
+    return out
+
+
+def gate(scored: Sequence[ScoredPaper], threshold: float, max_papers: int,
+         joins: Mapping[str, set[tuple[str, str]]] | None = None) -> None:
+    """Keep the best ``max_papers`` at or above ``threshold`` (in order); say why each other one went.
+
+    Then, for each pair of the question's facets that a candidate above the gate joins but no kept
+    paper does, keep the most relevant such candidate in place of the least relevant kept paper
+    whose pairs others still cover: matching each facet in a different paper is not coverage."""
     kept = 0
     for s in scored:
         if s.relevance < threshold:
@@ -92,3 +112,21 @@ def gate(scored: Sequence[ScoredPaper], threshold: float, max_papers: int) -> No
         else:
             kept += 1
             s.reason = f"relevance {s.relevance:.2f} (semantic {s.semantic:.2f}, lexical {s.lexical:.2f})"
+    if not joins:
+        return
+    for pair in sorted({p for s in scored if s.relevance >= threshold for p in joins.get(s.paper.id, ())}):
+        kept_now = [s for s in scored if s.kept]
+        if any(pair in joins.get(s.paper.id, ()) for s in kept_now):
+            continue
+        joiner = next(s for s in scored if not s.kept and s.relevance >= threshold and pair in joins.get(s.paper.id, ()))
+        if len(kept_now) >= max_papers:
+            # the least relevant kept paper whose pairs other kept papers still join
+            spare = [s for s in reversed(kept_now)
+                     if all(any(q in joins.get(o.paper.id, ()) for o in kept_now if o is not s)
+                            for q in joins.get(s.paper.id, ()))]
+            if not spare:
+                continue
+            spare[0].kept = False
+            spare[0].reason = f"relevance {spare[0].relevance:.2f}, replaced by a paper that joins {pair[0]!r} with {pair[1]!r}"
+        joiner.kept = True
+        joiner.reason = f"relevance {joiner.relevance:.2f}; joins {pair[0]!r} with {pair[1]!r}, which no more relevant paper does"
