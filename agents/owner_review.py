@@ -14,12 +14,12 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from sovereign_kernel.agents.common import round_claims
+from sovereign_kernel.agents.drafter import make_draft
 from sovereign_kernel.agents.publisher import report_update
 from sovereign_kernel.domain.schemas import OwnerDecision
 from sovereign_kernel.graph.state import ResearchState
 from sovereign_kernel.runtime.context import RunContext
 from sovereign_kernel.runtime.progress import progress
-from sovereign_kernel.synthesis.draft import build_draft
 
 
 def review_request(state: ResearchState) -> dict:
@@ -59,9 +59,7 @@ async def owner_review(state: ResearchState, runtime: Runtime[RunContext]) -> di
         updated["dropped_claim_ids"] = sorted(set(state.get("dropped_claim_ids", [])) | set(decision.drop_claims))
         if decision.note:
             updated["notes"] = [*state.get("notes", []), f"Owner's note: {decision.note}"]
-        papers = {p.id: p for p in state.get("papers", [])}
-        updated["draft"] = build_draft(state["question"], round_claims(updated), papers, state.get("aspects", []),
-                                       len(state.get("ranked", [])))
+        updated["draft"] = await make_draft(updated, runtime.context)
         update.update({"dropped_claim_ids": decision.drop_claims, "draft": updated["draft"],
                        "notes": updated.get("notes", [])})
     update.update(await report_update(updated, runtime.context))  # the manifest records the owner's decision

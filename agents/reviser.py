@@ -2,9 +2,11 @@
 (``synthesis.revision``): drop flagged claims and, when aspects of the question are unaddressed,
 plan refined queries so the next round searches again; otherwise re-draft.
 
-With an LLM, the reviser reads the reviews and claims and answers which claims to drop and which
-queries to search next; its advice is merged on top of the offline revision (unverified or
-off-question claims always go). Without a usable answer the offline revision is used.
+With an LLM, the reviser reads the reviews and claims and answers which claims to drop (each with
+its reason) and which queries to search next; its advice is merged on top of the offline revision
+(ungrounded or off-question claims always go; a grounded claim only with a stated reason). Without
+a usable answer the offline revision is used. Whatever the revision does, the judge keeps the best
+round, so a revision that makes the report worse is not the one published.
 """
 
 from __future__ import annotations
@@ -56,4 +58,5 @@ async def with_llm_advice(runtime: Runtime[RunContext], state: ResearchState, of
     if answer is None:
         return None
     queries = clean_queries(answer.refined_queries, n_queries, exclude=set(state.get("queries", [])))
-    return merge_advice(offline, claims, answer.drop_claim_ids, queries, clean_list(answer.notes, 3))
+    drops = [(d.claim_id, d.reason) for d in answer.drops]
+    return merge_advice(offline, claims, drops, queries, clean_list(answer.notes, 3))

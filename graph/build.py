@@ -7,8 +7,10 @@ judge ── score < threshold and rounds left ──→ revise → retriever (r
 judge ── otherwise ──→ policy → render_report ── PUBLISH ──→ publish (store) → END
                                               └─ ESCALATE_TO_OWNER → owner_review (interrupt) → publish → END
 
-The retriever and the extractor are subgraphs, so the drawn graph shows the five agents
-the user names, and ``get_graph(xray=True)`` shows their parallel insides.
+When the rounds are over, the judge puts the best round it judged back in the state (a revision
+that scored lower is never the one published). The retriever and the extractor are subgraphs, so
+the drawn graph shows the five agents the user names, and ``get_graph(xray=True)`` shows their
+parallel insides.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from sovereign_kernel.graph.state import (
     SearchTask,
 )
 from sovereign_kernel.runtime.context import RunContext
+from sovereign_kernel.tribunal.judgement import revise_again
 
 REVIEWERS = ("skeptic", "validator", "synthesizer")
 
@@ -66,11 +69,11 @@ def fan_out_extraction(state: ExtractorState) -> list[Send] | Literal["verify"]:
 
 
 def route_after_judge(state: ResearchState) -> Literal["revise", "policy"]:
-    """Below the threshold with rounds left → revise; otherwise → policy."""
+    """Below the threshold with rounds left → revise; otherwise → policy. Decided on the round just
+    judged (the last of ``tribunal_history``): when the rounds are over the judge may have put an
+    earlier, better round back into ``tribunal`` and ``round``."""
     max_rounds = get_runtime(RunContext).context.settings.tribunal.max_revision_rounds
-    if state["tribunal"].verdict != "PUBLISH" and state.get("round", 0) < max_rounds:
-        return "revise"
-    return "policy"
+    return "revise" if revise_again(state["tribunal_history"][-1], max_rounds) else "policy"
 
 
 def route_after_revise(state: ResearchState) -> Literal["retriever", "draft"]:

@@ -14,6 +14,7 @@ from typing_extensions import TypedDict  # typing.TypedDict on 3.11 defeats lang
 
 from sovereign_kernel.domain.aspects import Aspect
 from sovereign_kernel.domain.facets import JointCoverage
+from sovereign_kernel.domain.rounds import KeptRound
 from sovereign_kernel.domain.schemas import (
     Claim,
     Draft,
@@ -79,6 +80,7 @@ class ResearchState(TypedDict, total=False):
     reviews: Annotated[list[Review], merge_reviews]
     tribunal: TribunalResult
     tribunal_history: Annotated[list[TribunalResult], operator.add]
+    kept_round: KeptRound  # the best round judged so far (score, then sufficiency): what is published
     revision_notes: Annotated[list[str], operator.add]
     sufficiency: Sufficiency  # calibrated P(the evidence answers the question), set by the policy
     policy: Policy

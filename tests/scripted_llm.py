@@ -9,7 +9,11 @@ model would, so a full run goes through every agent's LLM path:
   one claim whose span is invented (the agent must reject it);
 - verifier: per claim of the batch, SUPPORTED on passage 0 (NOT_ENOUGH_INFO without passages,
   CONTRADICTED when the claim contains ``CONTRADICT_MARKER``);
-- reviewers: the rubric score they were given + 0.5; reviser: one refined query, no drops.
+- writer: the first two claim rows it may cite, each restated as a sentence citing its row, plus
+  one sentence the rows do not support and one citing a row that does not exist (the audit must
+  cut both);
+- reviewers: the rubric score they were given + 0.5; reviser: one refined query, no drops
+  (``ScriptedChat(drop_every_claim=reason)``: every claim dropped, with that reason or none).
 
 ``ResearchNIMServer`` is the scripted NIM server answering chat with ``answer`` (optionally
 after a fixed latency) and embeddings with the local MiniLM, so a nim-mode run ranks and
@@ -41,6 +45,7 @@ ROLE_MARKERS = {
     "planner": "query planner",
     "extractor": "You extract atomic claims",
     "verifier": "You check claims against",
+    "writer": "You write the Answer that opens",
     "skeptic": "You are the SKEPTIC",
     "validator": "You are the VALIDATOR",
     "synthesizer": "You are the SYNTHESIZER",
@@ -88,6 +93,20 @@ def verifier_judgement(number: str, claim: str, passages: str) -> dict:
             "evidence_index": 0}
 
 
+WRITER_UNSUPPORTED = "Every defense fully eliminates typographic attacks in all deployed systems."
+WRITER_MISSING_ROW = "C999"
+
+
+def writer_answer(claims: str) -> dict:
+    """Sentences restating the first two citable rows, one unsupported sentence, one citing no real row."""
+    rows = re.findall(r"^(C\d+) \| [^|]*\| [^|]*\| (.*)$", claims, re.M)
+    sentences = [{"text": text.rstrip("."), "rows": [row]} for row, text in rows[:2]]
+    if rows:
+        sentences.append({"text": WRITER_UNSUPPORTED, "rows": [rows[0][0]]})
+        sentences.append({"text": rows[0][1], "rows": [WRITER_MISSING_ROW]})
+    return {"sentences": sentences or [{"text": "Nothing to cite.", "rows": ["C1"]}]}
+
+
 def answer(text: str) -> dict | None:
     """The scripted answer for a prompt (None: a prompt this script does not know)."""
     role = role_of(text)
@@ -103,6 +122,8 @@ def answer(text: str) -> dict | None:
     if role == "verifier":
         return {"judgements": [verifier_judgement(n, claim, passages) for n, claim, passages in
                                re.findall(r"^Claim (\d+): (.*)\n((?:  \[\d+\] .*\n?)*)", block(text, "CLAIMS"), re.M)]}
+    if role == "writer":
+        return writer_answer(block(text, "CLAIMS"))
     if role in ("skeptic", "validator", "synthesizer"):
         m = re.search(r"rubric score derived from them is ([\d.]+)/10", text)
         rubric = float(m.group(1)) if m else 5.0
@@ -112,9 +133,17 @@ def answer(text: str) -> dict | None:
         missing = re.search(r"no verified claim addresses: (.*)", text)
         question = block(text, "QUESTION")
         base = (missing.group(1).strip() if missing else "") or " ".join(content_tokens(question)[:3])
-        return {"drop_claim_ids": [], "refined_queries": [f"{base} evaluation benchmark"],
+        return {"drops": [], "refined_queries": [f"{base} evaluation benchmark"],
                 "notes": ["scripted: searched again for the missing aspects"]}
     return None
+
+
+def reviser_dropping_every_claim(text: str, reason: str) -> dict:
+    """A reviser that drops every claim of the prompt (each with ``reason``; "" states none) and
+    searches nothing: the measured failure of issue 12, where round 1 was left with no claim."""
+    ids = re.findall(r"^(\S+) \| (?:grounded|ungrounded) ", block(text, "CLAIMS"), re.M)
+    return {"drops": [{"claim_id": cid, "reason": reason} for cid in ids], "refined_queries": [],
+            "notes": ["scripted: dropped every claim"]}
 
 
 class ResearchNIMServer(NIMServer):
@@ -173,6 +202,8 @@ class ScriptedChat(BaseChatModel):
 
     model_name: str = "scripted-chat"
     calls: list = Field(default_factory=list)
+    # None: the script's reviser; a string: the reviser drops every claim with this reason ("": none).
+    drop_every_claim: str | None = None
 
     @property
     def _llm_type(self) -> str:
@@ -181,6 +212,8 @@ class ScriptedChat(BaseChatModel):
     def _generate(self, messages, stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
         text = "\n".join(m.content if isinstance(m.content, str) else json.dumps(m.content) for m in messages)
         reply = answer(text)
+        if self.drop_every_claim is not None and role_of(text) == "reviser":
+            reply = reviser_dropping_every_claim(text, self.drop_every_claim)
         content = json.dumps(reply) if reply is not None else "I do not know."
         self.calls.append((role_of(text), content))
         usage = {"input_tokens": words(text), "output_tokens": words(content),

@@ -40,7 +40,7 @@ def test_generic_fake_chat_model_runs_the_graph_and_falls_back_where_its_answers
                  "judgements": [{"claim": n, "label": "SUPPORTED", "rationale": "Passage [0].", "evidence_index": 0}
                                 for n in range(3)],  # claims_per_paper: one per claim of a paper
                  "score": 7.0, "reasons": ["fine"], "recommendations": [],
-                 "drop_claim_ids": [], "refined_queries": [], "notes": ["nothing to change"]}
+                 "drops": [], "refined_queries": [], "notes": ["nothing to change"]}
     fake = GenericFakeChatModel(messages=itertools.repeat(AIMessage(json.dumps(universal))))
     result = research(COVERED_QUESTION, corpus=str(SMALL_CORPUS), home=str(tmp_path), llm=fake)
     manifest, report = result.manifest, result.report
@@ -52,7 +52,11 @@ def test_generic_fake_chat_model_runs_the_graph_and_falls_back_where_its_answers
     assert report.claims and all(c.method.startswith("offline-cue-v1") for c in report.claims)
     extractor = manifest["llm_usage"]["roles"]["extractor"]
     assert extractor["fallbacks"] == extractor["items"] == extractor["rejected"] > 0  # one invented claim per paper
-    assert all(f["role"] == "extractor" for f in manifest["fallbacks"])
+    # the writer's answer has no sentences: invalid, so the Answer is the extractive one
+    assert {f["role"] for f in manifest["fallbacks"]} == {"extractor", "writer"}
+    assert [f["reason"] for f in manifest["fallbacks"] if f["role"] == "writer"] == [
+        "invalid or incomplete output after 2 attempts"]
+    assert report.answer.method == "extractive-v1"
     assert all(c.label == "SUPPORTED" for c in report.claims)
     assert all(r.llm_score == 7.0 for r in report.tribunal.reviews)
     # no usage reported by this model: tokens are estimated (~4 characters a token)

@@ -49,11 +49,13 @@ def test_claims_table_and_tribunal_scores_are_present(covered):
         assert f">{review.role}</td>" in page
         assert f">{review.score:.1f}</td>" in page
     assert f"<strong>{report.tribunal.score:.1f}</strong>" in page
-    assert page.count("<tr>") == 1 + len(report.claims) + 1 + len(report.tribunal.reviews) + 1
+    comparison = len(report.comparison) + 1 if report.comparison else 0  # "which defenses work" compares
+    assert report.comparison and page.count("<tr>") == (1 + len(report.claims) + 1 + len(report.tribunal.reviews) + 1
+                                                        + comparison)
     assert f">C{len(report.claims)}</td>" in page
     assert report.report_id in page and manifest["verification_level"]["level"] in page
     tags = parse(page).tags
-    assert [t for t, _ in tags].count("table") == 2
+    assert [t for t, _ in tags].count("table") == 3
     assert all(a.get("href", "").startswith("https://") for t, a in tags if t == "a")
 
 

@@ -116,12 +116,76 @@ class Claim(_Model):
     label_rationale: str | None = Field(None, description="The LLM verifier's one- or two-sentence rationale.")
 
 
+class AnswerSentence(_Model):
+    """One sentence of the report's Answer and the claims (by id) it rests on."""
+
+    text: str = Field(description="The sentence as the report shows it, its claim rows cited as [C1, C2].")
+    claim_ids: list[str] = Field(default_factory=list, description="Claims it cites (empty for a statement of what "
+                                                                   "the corpus does not hold).")
+
+
+class CutSentence(_Model):
+    """A generated answer sentence the audit removed, and why."""
+
+    text: str
+    rows: list[str] = Field(default_factory=list, description="The claim rows it cited.")
+    reason: str
+
+
+class Answer(_Model):
+    """The report's Answer: 2-5 sentences from corroborated claims, or what the corpus cannot answer and why."""
+
+    status: Literal["answered", "unanswerable"] = Field(
+        description="answered: every sentence cites corroborated claims; unanswerable: the question joins facets no "
+                    "kept paper joins, or no claim is corroborated — the sentences say which and list the closest "
+                    "partial evidence.")
+    sentences: list[AnswerSentence] = Field(default_factory=list)
+    gaps: list[str] = Field(default_factory=list, description="Facets of the question no corroborated claim addresses.")
+    method: str = Field("extractive-v1", description="extractive-v1 (claims chosen to cover the question's facets) "
+                                                    "or llm-writer:<model> (generated, then audited).")
+    cut: list[CutSentence] = Field(default_factory=list, description="Generated sentences the audit removed.")
+
+
+class Theme(_Model):
+    """Findings grouped by what they are about (claims clustered), named from their shared terms."""
+
+    name: str
+    claim_ids: list[str] = Field(description="Its claims, in the order the finding cites them.")
+    corroborated: int = Field(0, description="How many of its claims another paper corroborates.")
+    text: str = Field(description="The finding: its claims, each cited by row, 'our method' named.")
+
+
+class ComparisonRow(_Model):
+    """One method's reported effect, from a claim that carries a number."""
+
+    method: str
+    paper_id: str
+    paper_title: str
+    setting: str = Field(description="Where it was measured (datasets, models), as the claim states it; may be empty.")
+    effect: str = Field(description="The reported effect: the claim's clause that carries the number.")
+    claim_id: str
+    corroborated: bool = False
+
+
+class Limitation(_Model):
+    """A limitation a paper states of its own method, quoted at its offsets in the abstract."""
+
+    paper_id: str
+    paper_title: str = ""
+    method: str = Field("", description="The paper's method, when it names one.")
+    span: SourceSpan
+
+
 class Draft(_Model):
     abstract: str
     findings: list[str] = Field(default_factory=list, description="Synthesis sentences.")
     finding_claims: list[list[str]] = Field(default_factory=list, description="Claim ids per finding.")
     aspects_covered: list[str] = Field(default_factory=list)
     aspects_missing: list[str] = Field(default_factory=list)
+    answer: Answer | None = None
+    themes: list[Theme] = Field(default_factory=list, description="The findings by theme (``findings`` is their text).")
+    comparison: list[ComparisonRow] = Field(default_factory=list)
+    limitations: list[Limitation] = Field(default_factory=list)
 
 
 Role = Literal["SKEPTIC", "VALIDATOR", "SYNTHESIZER"]
@@ -222,6 +286,12 @@ class Report(_Model):
     tribunal: TribunalResult
     quality_tier: Literal["DOI grade", "Watchlist"]
     created_at: str
+    answer: Answer | None = Field(None, description="The Answer the report opens with.")
+    themes: list[Theme] = Field(default_factory=list, description="Findings grouped by theme.")
+    comparison: list[ComparisonRow] = Field(
+        default_factory=list, description="Methods and their reported effects, for questions that compare methods.")
+    limitations: list[Limitation] = Field(default_factory=list, description="Limitations papers state of their own "
+                                                                            "methods.")
 
 
 # ---- paper-manifest-v1.1 -------------------------------------------------------------------

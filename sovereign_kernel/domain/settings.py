@@ -1,8 +1,8 @@
 """Run settings: one configuration model, grouped by stage, every threshold with its default.
 
 ``Settings`` holds where a run reads and writes (``home``, ``corpus``, ``sources``) and one group
-per stage: ``retriever``, ``extraction``, ``verification``, ``tribunal``, ``arxiv``, ``llm``. Every
-field also has a *flat name*, unique across groups (``max_papers``, ``arxiv_url``,
+per stage: ``retriever``, ``extraction``, ``verification``, ``tribunal``, ``synthesis``, ``arxiv``,
+``llm``. Every field also has a *flat name*, unique across groups (``max_papers``, ``arxiv_url``,
 ``chat_model``): it is the environment variable after ``SOVEREIGN_`` (``SOVEREIGN_MAX_PAPERS``),
 the keyword of ``research(..., max_papers=5)`` and the field name in LangGraph Studio's form.
 
@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 MAX_QUESTION_CHARS = 2000
 MIN_QUESTION_WORDS = 3
 
-LLMRole = Literal["planner", "extractor", "verifier", "skeptic", "validator", "synthesizer", "reviser"]
+LLMRole = Literal["planner", "extractor", "verifier", "writer", "skeptic", "validator", "synthesizer", "reviser"]
 LLM_ROLES: tuple[str, ...] = get_args(LLMRole)
 API_KEY_ENV = "NVIDIA_API_KEY"
 
@@ -102,6 +102,20 @@ class TribunalSettings(_Group):
         2, ge=1, description="Claims corroborated by another paper DOI grade needs (self-grounding never counts).")
     breadth_sources: int = Field(3, ge=1, description="Distinct papers behind grounded claims the SYNTHESIZER wants "
                                                       "(breadth: reported and reviewed, not required for DOI grade).")
+
+
+class SynthesisSettings(_Group):
+    answer_max_sentences: int = Field(5, ge=2, le=5, description="Sentences of the report's Answer, at most.")
+    answer_min_overlap: float = Field(
+        0.6, ge=0.0, le=1.0, description="A generated Answer sentence survives the audit when its cited claims hold "
+                                         "this share of its content words (or the calibrated verifier supports it "
+                                         "against them and they hold half of this share).")
+    theme_similarity: float = Field(
+        0.05, ge=-1.0, le=1.0, description="Claims' similarity (cosine after removing what all of them share) above "
+                                           "which findings are grouped into one theme.")
+    max_themes: int = Field(5, ge=1, le=12, description="Named themes of the findings; the rest are 'Other findings'.")
+    claims_per_theme: int = Field(3, ge=1, le=10, description="Claims a theme's finding cites.")
+    comparison_max_rows: int = Field(8, ge=1, le=30, description="Rows of the comparison table.")
 
 
 class ArxivSettings(_Group):
@@ -184,7 +198,7 @@ class LLMSettings(_Group):
 
 GROUPS: Mapping[str, type[_Group]] = MappingProxyType({
     "retriever": RetrieverSettings, "extraction": ExtractionSettings, "verification": VerificationSettings,
-    "tribunal": TribunalSettings, "arxiv": ArxivSettings, "llm": LLMSettings,
+    "tribunal": TribunalSettings, "synthesis": SynthesisSettings, "arxiv": ArxivSettings, "llm": LLMSettings,
 })
 
 
@@ -211,6 +225,7 @@ class Settings(BaseSettings):
     extraction: ExtractionSettings = Field(default_factory=ExtractionSettings)
     verification: VerificationSettings = Field(default_factory=VerificationSettings)
     tribunal: TribunalSettings = Field(default_factory=TribunalSettings)
+    synthesis: SynthesisSettings = Field(default_factory=SynthesisSettings)
     arxiv: ArxivSettings = Field(default_factory=ArxivSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
 

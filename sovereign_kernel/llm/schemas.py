@@ -50,6 +50,19 @@ class VerifierJudgements(BaseModel):
     judgements: list[VerifierJudgement] = Field(max_length=20, description="One judgement per claim, in claim order.")
 
 
+class AnswerSentenceDraft(BaseModel):
+    text: str = Field(min_length=1, description="One sentence of the answer, without citation markers.")
+    rows: list[str] = Field(min_length=1, max_length=6,
+                            description="The claim rows (C1, C2, ...) that state what the sentence says.")
+
+
+class WrittenAnswer(BaseModel):
+    """writer: the report's Answer, 2 to 5 sentences, each citing the claim rows it rests on."""
+
+    sentences: list[AnswerSentenceDraft] = Field(min_length=1, max_length=5,
+                                                 description="The answer's sentences, most direct first.")
+
+
 class ReviewerAssessment(BaseModel):
     """skeptic / validator / synthesizer: a score with its reasons."""
 
@@ -58,10 +71,16 @@ class ReviewerAssessment(BaseModel):
     recommendations: list[str] = Field(description="Concrete changes that would raise the score.")
 
 
-class Revision(BaseModel):
-    """reviser: what to change before the tribunal looks again."""
+class ClaimDrop(BaseModel):
+    claim_id: str = Field(min_length=1, description="Id of a claim to drop, from the given list.")
+    reason: str = Field(description="Why it must go: the reviewer's point or the measured signal it fails. "
+                                    "A grounded claim dropped without a reason is kept.")
 
-    drop_claim_ids: list[str] = Field(description="Ids of claims to drop (only ids from the given list).")
+
+class Revision(BaseModel):
+    """reviser: what to change before the tribunal looks again (each drop with its reason)."""
+
+    drops: list[ClaimDrop] = Field(description="Claims to drop, each with its reason (only ids from the given list).")
     refined_queries: list[str] = Field(max_length=8, description="New search queries for unaddressed aspects; empty if none.")
     notes: list[str] = Field(description="What was changed and why.")
 
@@ -70,6 +89,7 @@ ROLE_SCHEMAS: Mapping[str, type[BaseModel]] = MappingProxyType({
     "planner": PlannedQueries,
     "extractor": ExtractedClaims,
     "verifier": VerifierJudgements,
+    "writer": WrittenAnswer,
     "skeptic": ReviewerAssessment,
     "validator": ReviewerAssessment,
     "synthesizer": ReviewerAssessment,

@@ -149,6 +149,8 @@ def assemble_report(run: ReportInputs, settings: Settings, facts: RunFacts) -> t
         uncertainties=uncertainties(signals, run, settings, facts, insufficient),
         claims=claims, references=references, tribunal=run.tribunal, quality_tier="Watchlist",
         created_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        answer=run.draft.answer, themes=run.draft.themes, comparison=run.draft.comparison,
+        limitations=run.draft.limitations,
     )
     joint_complete = run.coverage is not None and run.coverage.complete
     tier_name, basis = tier(report, settings.tribunal, insufficient, sufficiency, joint_complete)

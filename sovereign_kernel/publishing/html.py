@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sovereign_kernel.domain.schemas import Report
 from sovereign_kernel.domain.settings import recorded
-from sovereign_kernel.publishing.markdown import corroborating_evidence
+from sovereign_kernel.publishing.markdown import answer_method, corroborating_evidence
 
 __all__ = ["report_html"]
 
@@ -63,10 +63,53 @@ def _figure_tag(figure: str | Path | bytes | None) -> str:
             f'src="data:image/png;base64,{b64}" style="max-width:100%"/></p>')
 
 
+def _answer(report: Report) -> list[str]:
+    """The Answer the report opens with: how it was made, its sentences, what it does not cover, what was cut."""
+    answer = report.answer
+    if answer is None:
+        return []
+    out = ["<h3>Answer</h3>", f'<p style="color:#555"><em>{_e(answer_method(answer))}</em></p>',
+           "<p>" + (" ".join(_e(s.text) for s in answer.sentences) or "No sentence of the answer survived.") + "</p>"]
+    if answer.gaps and answer.status == "answered":
+        out.append(f"<p>Not addressed by any corroborated claim: {_e(', '.join(answer.gaps))}.</p>")
+    if answer.cut:
+        out += ["<p>Cut by the audit:</p>", "<ul>"]
+        out += [f"<li>“{_e(c.text, 200)}” ({_e(', '.join(c.rows)) or 'no rows'}): {_e(c.reason)}</li>"
+                for c in answer.cut]
+        out.append("</ul>")
+    return out
+
+
+def _synthesis(report: Report, labels: dict[str, str]) -> list[str]:
+    """Findings by theme, the comparison table (when the question compares methods), limitations."""
+    out = ["<h3>Findings</h3>", "<ul>"]
+    if report.themes:
+        out += [f"<li><strong>{_e(t.name)}</strong> ({len(t.claim_ids)} claim{'s' if len(t.claim_ids) != 1 else ''}, "
+                f"{t.corroborated} corroborated): {_e(t.text)}</li>" for t in report.themes]
+    else:
+        out += [f"<li>{_e(f)}</li>" for f in report.findings] or ["<li>No grounded finding addresses the question.</li>"]
+    out.append("</ul>")
+    if report.comparison:
+        out += ["<h3>Comparison</h3>",
+                "<p>Reported effects, as each claim states them (not re-measured; settings differ).</p>",
+                f"<table {_TABLE}>", _row(["Method", "Paper", "Setting", "Reported effect", "Claim"], header=True)]
+        out += [_row([_e(r.method, 60), _link(f"https://arxiv.org/abs/{r.paper_id}", f"arXiv:{r.paper_id}") + " "
+                      + _e(r.paper_title, 70), _e(r.setting, 100) or "—", _e(r.effect, 220),
+                      _e(labels.get(r.claim_id, "?")) + (" (corroborated)" if r.corroborated else "")])
+                for r in report.comparison]
+        out.append("</table>")
+    out += ["<h3>Limitations</h3>", "<ul>"]
+    out += [f"<li>{_e(x.method) + ' — ' if x.method else ''}{_e(x.paper_title)} (arXiv:{_e(x.paper_id)} "
+            f"[{x.span.start}:{x.span.end}]): “{_e(x.span.text, 300)}”</li>" for x in report.limitations] \
+        or ["<li>No kept paper states a limitation of its own method in its abstract.</li>"]
+    out.append("</ul>")
+    return out
+
+
 def report_html(report: Report, manifest: dict | None = None, *, figure: str | Path | bytes | None = None) -> str:
-    """HTML of the report: title, abstract, results, tribunal scores, claims (grounded in their own
-    source, corroborated by which papers, source and corroborating evidence spans), uncertainties,
-    references and a manifest summary.
+    """HTML of the report: title, the Answer, abstract, findings by theme, comparison, limitations,
+    results, tribunal scores, claims (grounded in their own source, corroborated by which papers,
+    source and corroborating evidence spans), uncertainties, references and a manifest summary.
 
     ``figure`` (a PNG path or bytes, e.g. from ``tribunal_and_confidence_figure``) is embedded inline.
     """
@@ -81,9 +124,11 @@ def report_html(report: Report, manifest: dict | None = None, *, figure: str | P
         f'<p style="color:#555"><em>SOVEREIGN Research Kernel · report <code>{_e(report.report_id)}</code> · '
         f"{_e(report.created_at)} · quality tier <strong>{_e(report.quality_tier)}</strong> · "
         f"policy <strong>{_e(r.policy)}</strong></em></p>",
+        *_answer(report),
         "<h3>Abstract</h3>",
         f"<p>{_e(report.abstract)}</p>",
         f"<p><strong>Research question:</strong> {_e(report.question)}</p>",
+        *_synthesis(report, labels),
         "<h3>Results</h3>",
         "<ul>",
         f"<li>Papers: {r.papers_retrieved} candidates, {r.papers_kept} kept, {r.papers_dropped} dropped.</li>",
@@ -106,9 +151,7 @@ def report_html(report: Report, manifest: dict | None = None, *, figure: str | P
                      f"combined score vs threshold {publish_at:g}"], numeric={1}))
     out.append("</table>")
 
-    out += ["<h3>Findings</h3>", "<ul>"]
-    out += [f"<li>{_e(f)}</li>" for f in report.findings] or ["<li>No grounded finding addresses the question.</li>"]
-    out += ["</ul>", "<h3>Claims</h3>", f"<table {_TABLE}>",
+    out += ["<h3>Claims</h3>", f"<table {_TABLE}>",
             _row(["#", "Claim", "Grounded (own source)", "Corroborated by", "Corroboration", "Baseline (seed TF-IDF)",
                   "Source", "Corroborating evidence"], header=True)]
     for c in report.claims:

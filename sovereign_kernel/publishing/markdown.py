@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from sovereign_kernel.domain.schemas import Claim, Evidence, Report
+from sovereign_kernel.domain.schemas import Answer, Claim, Evidence, Report
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
@@ -27,6 +27,65 @@ def corroborating_evidence(claim: Claim) -> Evidence | None:
                 None)
 
 
+def answer_method(answer: Answer) -> str:
+    """How the Answer was made, in a sentence: extractive, or generated and audited (how many cut)."""
+    if answer.status == "unanswerable":
+        how = "What the corpus cannot answer, from the joint coverage of the question's facets."
+    elif answer.method.startswith("llm-"):
+        how = (f"Written by {answer.method.removeprefix('llm-writer:')} from corroborated claims and audited: "
+               f"{len(answer.sentences)} sentence{'s' if len(answer.sentences) != 1 else ''} kept")
+        how += f", {len(answer.cut)} cut." if answer.cut else "."
+    else:
+        how = "Extractive: corroborated claims chosen to cover the question's facets, each citing its claim row."
+        if answer.cut:
+            how += f" (A generated answer was audited and all {len(answer.cut)} of its sentences were cut.)"
+    return how
+
+
+def answer_lines(report: Report) -> list[str]:
+    """The Answer section the report opens with (a report without one, from an earlier version, has none)."""
+    answer = report.answer
+    if answer is None:
+        return []
+    lines = ["## Answer", "", f"*{escape_md(answer_method(answer))}*", ""]
+    lines.append(" ".join(escape_md(s.text) for s in answer.sentences) or "No sentence of the answer survived.")
+    if answer.gaps and answer.status == "answered":
+        lines += ["", "Not addressed by any corroborated claim: " + escape_md(", ".join(answer.gaps)) + "."]
+    if answer.cut:
+        lines += ["", "Cut by the audit:"]
+        lines += [f"- “{escape_md(c.text, 200)}” ({escape_md(', '.join(c.rows)) or 'no rows'}): {escape_md(c.reason)}"
+                  for c in answer.cut]
+    return lines + [""]
+
+
+def synthesis_lines(report: Report) -> list[str]:
+    """Findings by theme, the comparison table (when the question compares methods), limitations."""
+    lines = ["## Findings", ""]
+    if report.themes:
+        for t in report.themes:
+            n = len(t.claim_ids)
+            lines.append(f"- **{escape_md(t.name)}** ({n} claim{'s' if n != 1 else ''}, {t.corroborated} "
+                         f"corroborated): {escape_md(t.text)}")
+    else:
+        lines += [f"- {escape_md(f)}" for f in report.findings] or ["- No grounded finding addresses the question."]
+    lines.append("")
+    if report.comparison:
+        labels = {c.id: f"C{i}" for i, c in enumerate(report.claims, 1)}
+        lines += ["## Comparison", "", "Reported effects, as each claim states them (not re-measured; settings differ).",
+                  "", "| Method | Paper | Setting | Reported effect | Claim |", "|---|---|---|---|---|"]
+        lines += [f"| {escape_md(r.method, 60)} | [arXiv:{escape_md(r.paper_id)}](https://arxiv.org/abs/"
+                  f"{escape_md(r.paper_id)}) {escape_md(r.paper_title, 70)} | {escape_md(r.setting, 100) or '—'} | "
+                  f"{escape_md(r.effect, 220)} | {labels.get(r.claim_id, '?')}{' (corroborated)' if r.corroborated else ''} |"
+                  for r in report.comparison]
+        lines.append("")
+    lines += ["## Limitations", ""]
+    lines += [f"- {escape_md(x.method) + ' — ' if x.method else ''}{escape_md(x.paper_title)} (arXiv:"
+              f"{escape_md(x.paper_id)} [{x.span.start}:{x.span.end}]): “{escape_md(x.span.text, 300)}”"
+              for x in report.limitations] \
+        or ["- No kept paper states a limitation of its own method in its abstract."]
+    return lines + [""]
+
+
 def render_markdown(report: Report, manifest: dict) -> str:
     r = report.results
     labels = {c.id: f"C{i}" for i, c in enumerate(report.claims, 1)}
@@ -37,6 +96,7 @@ def render_markdown(report: Report, manifest: dict) -> str:
         f"*SOVEREIGN Research Kernel · report `{report.report_id}` · {report.created_at} · "
         f"quality tier **{report.quality_tier}** · policy **{r.policy}***",
         "",
+        *answer_lines(report),
         "## Abstract",
         "",
         escape_md(report.abstract),
@@ -45,6 +105,7 @@ def render_markdown(report: Report, manifest: dict) -> str:
         "",
         escape_md(report.question),
         "",
+        *synthesis_lines(report),
         "## Methodology",
         "",
     ]
@@ -67,8 +128,6 @@ def render_markdown(report: Report, manifest: dict) -> str:
     ]
     for rev in report.tribunal.reviews:
         lines.append(f"| {rev.role} | {rev.score:.1f} | {rev.verdict} | {escape_md('; '.join(rev.issues))} |")
-    lines += ["", "### Findings", ""]
-    lines += [f"- {escape_md(f)}" for f in report.findings] or ["- No grounded finding addresses the question."]
     lines += ["", "## Uncertainties", ""]
     lines += [f"- {escape_md(u)}" for u in report.uncertainties]
     lines += [

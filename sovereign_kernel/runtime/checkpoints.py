@@ -14,7 +14,7 @@ from typing import AsyncIterator
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-from sovereign_kernel.domain import aspects, facets, schemas
+from sovereign_kernel.domain import aspects, facets, rounds, schemas
 from sovereign_kernel.domain.settings import Settings
 
 # The state holds our pydantic contracts; allow exactly those (and LangGraph's own safe types)
@@ -23,7 +23,7 @@ STATE_TYPES = (
     *(getattr(schemas, name) for name in (
         "Paper", "ScoredPaper", "SearchHit", "Evidence", "SourceSpan", "Claim", "Draft", "RubricItem", "Review",
         "TribunalResult", "RunResults", "Reference", "Report", "OwnerDecision", "Publication", "Sufficiency")),
-    aspects.Aspect, facets.Facet, facets.FacetPair, facets.JointCoverage,
+    aspects.Aspect, facets.Facet, facets.FacetPair, facets.JointCoverage, rounds.KeptRound,
 )
 SERDE = JsonPlusSerializer(allowed_msgpack_modules=[(t.__module__, t.__name__) for t in STATE_TYPES])
 

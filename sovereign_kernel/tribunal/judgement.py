@@ -3,17 +3,19 @@
 The judge averages this round's three reviews. With LLM reviewers, each review's score is
 already the bounded combination of its measured rubric and its LLM's score (``rubric.py``: at
 most ``llm_review_max_raise`` above the rubric), so the tribunal can never pass on the LLM's
-word alone. The policy publishes only when the tribunal passes *and* the evidence is sufficient;
-otherwise it escalates to the owner.
+word alone — and an LLM reviewer's raise counts only for a role the model really answered
+(``llm_raises_where_answered``: most of that role's items, not a few amid fallbacks). The policy
+publishes only when the tribunal passes *and* the evidence is sufficient; otherwise it escalates
+to the owner. ``revise_again`` is the judge's edge: below the threshold with rounds left.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Collection, Sequence
 
 from sovereign_kernel.domain.schemas import Policy, Review, TribunalResult
 from sovereign_kernel.domain.settings import TribunalSettings
-from sovereign_kernel.tribunal.rubric import Signals
+from sovereign_kernel.tribunal.rubric import Signals, verdict_for
 
 INSUFFICIENT = "insufficient evidence"
 NO_GROUNDED_CLAIMS = "no grounded claims"
@@ -30,6 +32,29 @@ def combine(reviews: Sequence[Review], round_: int, s: TribunalSettings) -> Trib
     else:
         verdict = "REVISE"
     return TribunalResult(score=score, verdict=verdict, round=round_, reviews=list(reviews))
+
+
+def revise_again(latest: TribunalResult, max_rounds: int) -> bool:
+    """After judging round ``latest.round``: revise (below the threshold, rounds left) or end."""
+    return latest.verdict != "PUBLISH" and latest.round < max_rounds
+
+
+def llm_raises_where_answered(reviews: Sequence[Review], answered_roles: Collection[str],
+                              s: TribunalSettings) -> list[Review]:
+    """The reviews, with the raise of an LLM reviewer whose role the model mostly did not answer
+    (``answered_roles``: lower-case roles; most items of the others fell back) taken back to the
+    rubric score. Its lowering stands: a model's doubt costs nothing, its praise must be earned."""
+    out = []
+    for r in reviews:
+        role = r.role.lower()
+        if r.llm_score is None or role in answered_roles or r.rubric_score is None or r.score <= r.rubric_score:
+            out.append(r)
+            continue
+        out.append(r.model_copy(update={
+            "score": r.rubric_score, "verdict": verdict_for(r.rubric_score, s),
+            "issues": [*r.issues, f"LLM raise not counted (score {r.score:g} -> rubric {r.rubric_score:g}): most "
+                                  f"of the {role}'s items fell back to the offline algorithm"]}))
+    return out
 
 
 def decide(tribunal: TribunalResult, signals: Signals, sufficiency: float, s: TribunalSettings) -> tuple[Policy, list[str]]:

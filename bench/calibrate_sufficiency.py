@@ -1,0 +1,109 @@
+"""Fit the evidence-sufficiency calibration on labelled questions (answerable / not).
+
+    python bench/calibrate_sufficiency.py [--questions FILE ...] [--corpus ../shared/data/arxiv] [--write]
+
+Runs each tuning question through the kernel (one Kernel; offline), reads the sufficiency features
+the run measured (``manifest["evidence_sufficiency"]["features"]``), and fits a logistic map from
+them to "the corpus answers this question" (scikit-learn, L2, class-balanced). Prints leave-one-out
+accuracy and AUROC next to the weights in use; ``--write`` stores the fit in
+``sovereign_kernel/data/sufficiency_calibration.json``. Tune only on the shared calibration file
+and ``bench/data/answerability_train.jsonl``; the held-out file is for the final measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sovereign_kernel import Kernel, SovereignError  # noqa: E402
+from sovereign_kernel.tribunal.sufficiency import FEATURES, load_sufficiency_model  # noqa: E402
+
+SHARED = REPO.parent / "shared" / "data"
+DEFAULT = [SHARED / "questions" / "calibration_train.jsonl", REPO / "bench" / "data" / "answerability_train.jsonl"]
+OUT = REPO / "sovereign_kernel" / "data" / "sufficiency_calibration.json"
+C = 1.0  # L2 strength: a few dozen questions, six features
+
+
+def measure(paths: list[Path], corpus: str) -> list[dict]:
+    rows = []
+    with Kernel() as kernel:
+        for path in paths:
+            for line in path.read_text().splitlines():
+                if not line.strip():
+                    continue
+                q = json.loads(line)
+                try:
+                    result = kernel.research(q["q"], corpus=corpus)
+                except SovereignError as exc:  # a non-question: nothing to fit on
+                    print(f"skip ({exc}) | {q['q'][:70]}", flush=True)
+                    continue
+                feats = result.manifest["evidence_sufficiency"]["features"]
+                rows.append({"q": q["q"], "answerable": bool(q["answerable"]), "features": feats, "file": path.name})
+                print(f"{'A' if q['answerable'] else 'U'} {json.dumps(feats)} | {q['q'][:70]}", flush=True)
+    return rows
+
+
+def matrix(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([[r["features"][f] for f in FEATURES] for r in rows]), np.array([r["answerable"] for r in rows])
+
+
+def fit(x: np.ndarray, y: np.ndarray) -> LogisticRegression:
+    return LogisticRegression(C=C, class_weight="balanced", max_iter=1000).fit(x, y)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--questions", nargs="*", type=Path)
+    ap.add_argument("--corpus", default=str(SHARED / "arxiv"))
+    ap.add_argument("--features", type=Path, default=REPO / "bench" / "results" / "sufficiency_features.json",
+                    help="measured features: reused when present (delete it to re-measure)")
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+    paths = args.questions or [p for p in DEFAULT if p.is_file()]
+    if args.features.is_file():
+        rows = json.loads(args.features.read_text())
+    else:
+        rows = measure(paths, args.corpus)
+        args.features.write_text(json.dumps(rows, indent=1) + "\n")
+    x, y = matrix(rows)
+    shipped = load_sufficiency_model()
+    current = np.array([shipped.score(r["features"]) for r in rows])
+    loo = []
+    for i in range(len(rows)):  # leave one question out: the fit never scores a question it saw
+        keep = np.arange(len(rows)) != i
+        loo.append(fit(x[keep], y[keep]).predict_proba(x[i : i + 1])[0, 1])
+    loo = np.array(loo)
+    model = fit(x, y)
+    print(f"{len(rows)} questions ({int(y.sum())} answerable)")
+    print(f"shipped ({shipped.fitted_on}): accuracy at 0.5 {np.mean((current >= 0.5) == y):.3f}, "
+          f"AUROC {roc_auc_score(y, current):.3f}")
+    print(f"refit, leave-one-out: accuracy at 0.5 {np.mean((loo >= 0.5) == y):.3f}, AUROC {roc_auc_score(y, loo):.3f}")
+    weights = {f: round(float(w), 4) for f, w in zip(FEATURES, model.coef_[0])}
+    print("refit weights:", json.dumps(weights), "bias", round(float(model.intercept_[0]), 4))
+    for r, p in sorted(zip(rows, loo), key=lambda t: t[1]):
+        wrong = (p >= 0.5) != r["answerable"]
+        print(f"{'WRONG ' if wrong else '      '}{'A' if r['answerable'] else 'U'} loo {p:.2f} | {r['q'][:80]}")
+    if args.write:
+        data = {"method": f"logistic (scikit-learn, L2 C={C}, class-balanced)",
+                "fitted_on": f"{len(rows)} labelled questions ({int(y.sum())} answerable): "
+                             + ", ".join(sorted({r['file'] for r in rows})) + f"; {date.today().isoformat()}",
+                "bias": round(float(model.intercept_[0]), 4), "weights": weights,
+                "leave_one_out": {"accuracy": round(float(np.mean((loo >= 0.5) == y)), 4),
+                                  "auroc": round(float(roc_auc_score(y, loo)), 4)}}
+        OUT.write_text(json.dumps(data, indent=2) + "\n")
+        print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
