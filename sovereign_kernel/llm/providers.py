@@ -163,6 +163,7 @@ class RetryingEmbeddings(Embeddings):
 
         self.inner = inner
         self.model = getattr(inner, "model", None) or type(inner).__name__  # the vector cache's id
+        self.base_url = getattr(inner, "base_url", None)  # ... with the endpoint (see Workspace.resources_for)
         self._secrets = llm_settings.secrets()
         s = llm_settings
         self._retry = dict(

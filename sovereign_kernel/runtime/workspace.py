@@ -126,7 +126,11 @@ class Workspace:
                                           lambda p: VectorCache(p, local, local_id))
             if embeddings is not None:
                 embedder_id = str(getattr(embeddings, "model", None) or type(embeddings).__name__)
-                vectors = VectorCache(caches / VECTORS_FILE, embeddings, embedder_id)
+                # Cached per endpoint too: two servers may serve different vectors under one model name
+                # (a self-hosted NIM of another version, a test server), and mixing them breaks every cosine.
+                endpoint = getattr(embeddings, "base_url", None)
+                vectors = VectorCache(caches / VECTORS_FILE, embeddings,
+                                      f"{embedder_id}@{endpoint}" if endpoint else embedder_id)
             else:
                 embedder_id, vectors = local_id, verifier_vectors
             tokens = self._file(("tokens",), caches / VECTORS_FILE, lambda p: TokenVectorCache(p, self.token_encoder()))
