@@ -54,6 +54,8 @@ def run(rows: list[dict], corpus: str, home: str | None) -> list[dict]:
                 outcome=report.quality_tier, policy=report.results.policy, tribunal=report.results.tribunal_score,
                 sufficiency=suff, cites_target=bool(target & cited) if target else None,
                 seconds=round(time.perf_counter() - t0, 1),
+                answer_status=report.answer.status if report.answer else None,
+                answer=" ".join(s.text for s in report.answer.sentences)[:600] if report.answer else None,
             )
             if r["answerable"]:
                 entry["ok"] = entry["cites_target"] and report.quality_tier == "DOI grade"
@@ -62,8 +64,10 @@ def run(rows: list[dict], corpus: str, home: str | None) -> list[dict]:
             out.append(entry)
             print(f"{'ok ' if entry['ok'] else 'BAD'} {'A' if r['answerable'] else 'U'} {entry['outcome']:9s} "
                   f"tribunal {entry['tribunal']:.1f} suff {suff if suff is not None else '-'} "
-                  f"target {'cited' if entry['cites_target'] else ('MISSED' if target else '-')} | {r['q'][:90]}",
-                  flush=True)
+                  f"target {'cited' if entry['cites_target'] else ('MISSED' if target else '-')} "
+                  f"answer {entry['answer_status']} | {r['q'][:90]}", flush=True)
+            if not r["answerable"]:
+                print(f"    answer: {entry['answer'][:300]}", flush=True)
     return out
 
 
@@ -74,21 +78,29 @@ def main() -> int:
     ap.add_argument("--home", default=None)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    paths = args.questions or [*DEFAULT_QUESTIONS, *sorted((REPO / "bench" / "data").glob("answerability_*.jsonl"))]
+    paths = args.questions or [*DEFAULT_QUESTIONS, *sorted((REPO / "bench" / "data").glob("answerability_*.jsonl")),
+                               REPO / "bench" / "data" / "issue12_examples.jsonl"]
     rows = run(load(paths), args.corpus, args.home)
+    for name in sorted({r["file"] for r in rows}):
+        print(name, json.dumps(summarise([r for r in rows if r["file"] == name])))
+    print("all", json.dumps(summarise(rows)))
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    return 0
+
+
+def summarise(rows: list[dict]) -> dict:
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
-    summary = {
+    return {
         "answerable": len(answerable), "answerable_ok": sum(bool(r["ok"]) for r in answerable),
         "answerable_cite_target": sum(bool(r.get("cites_target")) for r in answerable),
         "answerable_doi": sum(r.get("outcome") == "DOI grade" for r in answerable),
         "unanswerable": len(unanswerable), "unanswerable_ok": sum(bool(r["ok"]) for r in unanswerable),
         "unanswerable_doi": sum(r.get("outcome") == "DOI grade" for r in unanswerable),
+        "unanswerable_error": sum(r.get("outcome") == "error" for r in unanswerable),
+        "unanswerable_answer_says_so": sum(r.get("answer_status") == "unanswerable" for r in unanswerable),
     }
-    print(json.dumps(summary))
-    if args.json:
-        print(json.dumps(rows, indent=1))
-    return 0
 
 
 if __name__ == "__main__":

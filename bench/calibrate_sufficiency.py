@@ -47,8 +47,16 @@ def measure(paths: list[Path], corpus: str) -> list[dict]:
                 except SovereignError as exc:  # a non-question: nothing to fit on
                     print(f"skip ({exc}) | {q['q'][:70]}", flush=True)
                     continue
-                feats = result.manifest["evidence_sufficiency"]["features"]
-                rows.append({"q": q["q"], "answerable": bool(q["answerable"]), "features": feats, "file": path.name})
+                m = result.manifest
+                feats = m["evidence_sufficiency"]["features"]
+                cited = {c.paper_id for c in result.report.claims} | {r.id for r in result.report.references}
+                rows.append({"q": q["q"], "answerable": bool(q["answerable"]), "features": feats, "file": path.name,
+                             # what the run ended as, to read beside the fit (the held-out measurement re-runs)
+                             "tier": m["quality_tier"], "policy": result.report.results.policy,
+                             "sufficiency": m["evidence_sufficiency"]["score"],
+                             "tribunal": result.report.tribunal.score,
+                             "checks": {c["check"]: c["passed"] for c in m["quality_tier_basis"]["checks"]},
+                             "cites_target": bool(set(q.get("target") or []) & cited)})
                 print(f"{'A' if q['answerable'] else 'U'} {json.dumps(feats)} | {q['q'][:70]}", flush=True)
     return rows
 

@@ -65,8 +65,14 @@ def test_hostile_paper_text_is_escaped(covered):
               *report.claims[1:]]
     refs = [report.references[0].model_copy(update={"title": HOSTILE, "url": "javascript:alert(1)",
                                                      "authors": [HOSTILE]}), *report.references[1:]]
+    answer = report.answer.model_copy(update={"sentences": [s.model_copy(update={"text": HOSTILE})
+                                                             for s in report.answer.sentences]})
+    themes = [t.model_copy(update={"name": HOSTILE, "text": HOSTILE}) for t in report.themes]
+    comparison = [r.model_copy(update={"method": HOSTILE, "effect": HOSTILE}) for r in report.comparison]
+    assert answer.sentences and themes and comparison  # the hostile text reaches every synthesis block
     hostile = report.model_copy(update={"title": HOSTILE, "abstract": HOSTILE, "claims": claims, "references": refs,
-                                        "uncertainties": [HOSTILE], "findings": [HOSTILE]})
+                                        "uncertainties": [HOSTILE], "findings": [HOSTILE], "answer": answer,
+                                        "themes": themes, "comparison": comparison})
     page = report_html(hostile, covered.manifest)
 
     assert "<script" not in page and "<img src=x" not in page

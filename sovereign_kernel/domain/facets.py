@@ -20,7 +20,8 @@ from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sovereign_kernel.domain.text import stem, tokenize
+from sovereign_kernel.domain.aspects import text_stems
+from sovereign_kernel.domain.text import stem
 
 MIN_WEIGHT_SHARE = 2 / 3  # of a facet's IDF weight a text must hold (facets of three or more words)
 
@@ -99,12 +100,7 @@ def phrase_pattern(first: str, second: str) -> re.Pattern:
 
 def text_words(text: str) -> set[str]:
     """The stems a text holds, hyphen parts included ('moe-vlms' gives moe-vlm, moe and vlm)."""
-    out: set[str] = set()
-    for tok in tokenize(text):
-        out.add(stem(tok))
-        if "-" in tok:
-            out.update(stem(part) for part in tok.split("-") if part)
-    return out
+    return text_stems(text)
 
 
 def addresses(facet: Facet, text: str, words: set[str] | None = None) -> bool:
