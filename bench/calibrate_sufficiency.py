@@ -32,6 +32,11 @@ SHARED = REPO.parent / "shared" / "data"
 DEFAULT = [SHARED / "questions" / "calibration_train.jsonl", REPO / "bench" / "data" / "answerability_train.jsonl"]
 OUT = REPO / "sovereign_kernel" / "data" / "sufficiency_calibration.json"
 C = 1.0  # L2 strength: a few dozen questions, six features
+# Features the labelled (offline) runs cannot fit: they are 0 on every one of them. Their weight is
+# set by hand and kept through every refit, and the data file says so.
+FIXED = {"contradicted": (-3.0, "hand-set, not fit: offline runs label no claim CONTRADICTED; a model verifier's "
+                                "contradictions lower sufficiency")}
+FIT = tuple(f for f in FEATURES if f not in FIXED)
 
 
 def measure(paths: list[Path], corpus: str) -> list[dict]:
@@ -62,7 +67,8 @@ def measure(paths: list[Path], corpus: str) -> list[dict]:
 
 
 def matrix(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    return np.array([[r["features"][f] for f in FEATURES] for r in rows]), np.array([r["answerable"] for r in rows])
+    return (np.array([[r["features"].get(f, 0.0) for f in FIT] for r in rows]),
+            np.array([r["answerable"] for r in rows]))
 
 
 def fit(x: np.ndarray, y: np.ndarray) -> LogisticRegression:
@@ -96,7 +102,7 @@ def main() -> int:
     print(f"shipped ({shipped.fitted_on}): accuracy at 0.5 {np.mean((current >= 0.5) == y):.3f}, "
           f"AUROC {roc_auc_score(y, current):.3f}")
     print(f"refit, leave-one-out: accuracy at 0.5 {np.mean((loo >= 0.5) == y):.3f}, AUROC {roc_auc_score(y, loo):.3f}")
-    weights = {f: round(float(w), 4) for f, w in zip(FEATURES, model.coef_[0])}
+    weights = {f: round(float(w), 4) for f, w in zip(FIT, model.coef_[0])} | {f: w for f, (w, _) in FIXED.items()}
     print("refit weights:", json.dumps(weights), "bias", round(float(model.intercept_[0]), 4))
     for r, p in sorted(zip(rows, loo), key=lambda t: t[1]):
         wrong = (p >= 0.5) != r["answerable"]
@@ -106,6 +112,7 @@ def main() -> int:
                 "fitted_on": f"{len(rows)} labelled questions ({int(y.sum())} answerable): "
                              + ", ".join(sorted({r['file'] for r in rows})) + f"; {date.today().isoformat()}",
                 "bias": round(float(model.intercept_[0]), 4), "weights": weights,
+                "fixed": {f: why for f, (_, why) in FIXED.items()},
                 "leave_one_out": {"accuracy": round(float(np.mean((loo >= 0.5) == y)), 4),
                                   "auroc": round(float(roc_auc_score(y, loo)), 4)}}
         OUT.write_text(json.dumps(data, indent=2) + "\n")

@@ -96,6 +96,19 @@ class CorpusTerms:
         return sum(bool(pattern.search(paper_text(self.papers[i]))) for i in sample) >= PHRASE_SHARE * len(sample)
 
 
+def outcomes_apart(words: list[str]) -> list[list[str]]:
+    """Outcome words at either end of a run are a facet of their own (a generic one): in "are music
+    generation models vulnerable to ..." the subject is "music generation models", and a paper
+    about it need not say "vulnerable"."""
+    lead = 0
+    while lead < len(words) - 1 and words[lead] in OUTCOME_WORDS:
+        lead += 1
+    tail = len(words)
+    while tail > lead + 1 and words[tail - 1] in OUTCOME_WORDS:
+        tail -= 1
+    return [[w] for w in words[:lead]] + [words[lead:tail]] + [[w] for w in words[tail:]]
+
+
 def question_facets(question: str, terms: CorpusTerms, generic_share: float) -> list[Facet]:
     """The question's facets, each with its weights, collocations, corpus share and genericity."""
     facets: list[Facet] = []
@@ -106,7 +119,7 @@ def question_facets(question: str, terms: CorpusTerms, generic_share: float) -> 
                 parts[-1].append(b)
             else:  # never in the same paper: two facets the question joins
                 parts.append([b])
-        for words in parts:
+        for words in (piece for part in parts for piece in outcomes_apart(part)):
             share = len(terms.joint(words)) / terms.n
             facets.append(Facet(
                 phrase=" ".join(words), words=words, weights=[round(terms.idf(w), 4) for w in words],

@@ -54,6 +54,7 @@ class Signals:
     required_facets: int
     facets_covered: int
     best_paper_facets: int  # required facets the best single kept paper addresses
+    n_contradicted: int = 0  # claims a model verifier labelled CONTRADICTED (offline: none are)
 
 
 def measure(claims: Sequence[Claim], papers: Sequence[Paper], ranked: Sequence[ScoredPaper], draft: Draft | None,
@@ -96,6 +97,7 @@ def measure(claims: Sequence[Claim], papers: Sequence[Paper], ranked: Sequence[S
         required_facets=len(required),
         facets_covered=sum(1 for f in required if f.covered_by),
         best_paper_facets=coverage.best_paper_facets,
+        n_contradicted=sum(c.label == "CONTRADICTED" for c in claims),
     )
 
 

@@ -11,7 +11,10 @@ Features (each in [0, 1]):
 - ``best_paper``: required facets the single best kept paper addresses;
 - ``relevance``: mean hybrid relevance of the three most relevant kept papers;
 - ``corroboration``: grounded claims another paper corroborates;
-- ``absent``: 1 when a word of a required facet is in no corpus paper at all.
+- ``absent``: 1 when a word of a required facet is in no corpus paper at all;
+- ``contradicted``: claims a model verifier labelled CONTRADICTED. Offline no claim is, so the
+  labelled (offline) runs cannot fit its weight: it is set by hand, stated as such in the data file
+  (``fixed``), and kept through every refit.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Mapping, Sequence
 from sovereign_kernel.domain.schemas import ScoredPaper
 from sovereign_kernel.tribunal.rubric import Signals, ratio
 
-FEATURES = ("joint", "facets", "best_paper", "relevance", "corroboration", "absent")
+FEATURES = ("joint", "facets", "best_paper", "relevance", "corroboration", "absent", "contradicted")
 
 
 @dataclass(frozen=True)
@@ -36,14 +39,16 @@ class SufficiencyModel:
     bias: float
     fitted_on: str
     method: str = "logistic"
+    fixed: tuple[str, ...] = ()  # features whose weight is hand-set, not fit
 
     def score(self, features: Mapping[str, float]) -> float:
         z = self.bias + sum(w * float(features.get(f, 0.0)) for f, w in self.weights.items())
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
     def describe(self) -> str:
-        terms = " + ".join(f"{w:+.2f} x {f}" for f, w in self.weights.items())
-        return f"{self.method}: sigmoid({self.bias:+.2f} {terms}), fit on {self.fitted_on}"
+        terms = " ".join(f"{w:+.2f} x {f}" for f, w in self.weights.items())
+        hand = f"; hand-set, not fit: {', '.join(self.fixed)}" if self.fixed else ""
+        return f"{self.method}: sigmoid({self.bias:+.2f} {terms}), fit on {self.fitted_on}{hand}"
 
 
 @lru_cache(maxsize=1)  # package data, read once: a memo of a constant, not state
@@ -53,7 +58,7 @@ def load_sufficiency_model() -> SufficiencyModel:
     if unknown:
         raise ValueError(f"sufficiency calibration names unknown features: {unknown}")
     return SufficiencyModel(MappingProxyType(dict(data["weights"])), float(data["bias"]), data["fitted_on"],
-                            data.get("method", "logistic"))
+                            data.get("method", "logistic"), tuple(sorted(data.get("fixed", {}))))
 
 
 def sufficiency_features(s: Signals, ranked: Sequence[ScoredPaper]) -> dict[str, float]:
@@ -65,6 +70,7 @@ def sufficiency_features(s: Signals, ranked: Sequence[ScoredPaper]) -> dict[str,
         "relevance": sum(top) / len(top) if top else 0.0,
         "corroboration": ratio(s.n_corroborated, s.n_grounded),
         "absent": 1.0 if s.terms_absent_from_corpus else 0.0,
+        "contradicted": ratio(s.n_contradicted, s.n_claims),
     }
 
 
