@@ -4,7 +4,7 @@
 
 Runs each tuning question through the kernel (one Kernel; offline), reads the sufficiency features
 the run measured (``manifest["evidence_sufficiency"]["features"]``), and fits a logistic map from
-them to "the corpus answers this question" (scikit-learn, L2, class-balanced). Prints leave-one-out
+them to "the corpus answers this question" (L2, class-balanced, each weight held to its meaningful sign). Prints leave-one-out
 accuracy and AUROC next to the weights in use; ``--write`` stores the fit in
 ``sovereign_kernel/data/sufficiency_calibration.json``. Tune only on the shared calibration file
 and ``bench/data/answerability_train.jsonl``; the held-out file is for the final measurement.
@@ -15,11 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
+from scipy.optimize import minimize
 from sklearn.metrics import roc_auc_score
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,8 +72,40 @@ def matrix(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
             np.array([r["answerable"] for r in rows]))
 
 
-def fit(x: np.ndarray, y: np.ndarray) -> LogisticRegression:
-    return LogisticRegression(C=C, class_weight="balanced", max_iter=1000).fit(x, y)
+# The sign each weight may take: more joint coverage, facets, relevance or corroboration never
+# lowers sufficiency, a facet absent from the corpus never raises it. On a few dozen questions an
+# unconstrained fit gave corroboration a negative weight (related papers corroborate each facet of
+# an unanswerable question apart); the constraint keeps the score meaning what the manifest says.
+SIGNS = {"joint": 1, "facets": 1, "best_paper": 1, "relevance": 1, "corroboration": 1, "absent": -1}
+
+
+@dataclass
+class SignedLogistic:
+    """Class-balanced L2 logistic regression with sign-constrained weights (scipy L-BFGS-B)."""
+
+    coef_: np.ndarray
+    intercept_: np.ndarray
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        p = 1.0 / (1.0 + np.exp(-(x @ self.coef_[0] + self.intercept_[0])))
+        return np.column_stack([1 - p, p])
+
+
+def fit(x: np.ndarray, y: np.ndarray) -> SignedLogistic:
+    weight = np.where(y, len(y) / (2 * max(1, y.sum())), len(y) / (2 * max(1, (~y).sum())))  # class-balanced
+    t = y.astype(float)
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:-1], theta[-1]
+        z = x @ w + b
+        p = 1.0 / (1.0 + np.exp(-z))
+        nll = np.sum(weight * (np.logaddexp(0, z) - t * z))
+        g = weight * (p - t)
+        return nll + np.dot(w, w) / (2 * C), np.append(x.T @ g + w / C, g.sum())
+
+    bounds = [(0, None) if SIGNS.get(f, 0) > 0 else (None, 0) if SIGNS.get(f, 0) < 0 else (None, None) for f in FIT]
+    res = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B", bounds=[*bounds, (None, None)])
+    return SignedLogistic(res.x[None, :-1], res.x[-1:])
 
 
 def main() -> int:
@@ -108,7 +141,7 @@ def main() -> int:
         wrong = (p >= 0.5) != r["answerable"]
         print(f"{'WRONG ' if wrong else '      '}{'A' if r['answerable'] else 'U'} loo {p:.2f} | {r['q'][:80]}")
     if args.write:
-        data = {"method": f"logistic (scikit-learn, L2 C={C}, class-balanced)",
+        data = {"method": f"logistic (L2 C={C}, class-balanced, weights sign-constrained; scipy L-BFGS-B)",
                 "fitted_on": f"{len(rows)} labelled questions ({int(y.sum())} answerable): "
                              + ", ".join(sorted({r['file'] for r in rows})) + f"; {date.today().isoformat()}",
                 "bias": round(float(model.intercept_[0]), 4), "weights": weights,

@@ -171,8 +171,9 @@ def cannot_answer(inp: AnswerInputs) -> Answer:
     sentences: list[str] = []
     if cov is not None:
         absent = [f.phrase for f in cov.facets if f.missing_from_corpus]
-        if absent:
-            sentences.append("No paper in the corpus mentions " + " or ".join(repr(a) for a in absent) + ".")
+        words = sorted({w for f in cov.facets for w in f.missing_from_corpus})
+        if words:
+            sentences.append("No paper in the corpus mentions " + " or ".join(repr(w) for w in words) + ".")
         pairs = [p for p in cov.missing_pairs if not set(p.facets) & set(absent)]
         pairs.sort(key=lambda p: (p.in_corpus is None, p.in_corpus or 0))
         for p in pairs[:2]:

@@ -63,8 +63,15 @@ def decide(tribunal: TribunalResult, signals: Signals, sufficiency: float, s: Tr
     if tribunal.score < s.publish_threshold:
         reasons.append(f"tribunal score {tribunal.score:.1f} < {s.publish_threshold:.1f}")
     if sufficiency < s.sufficiency_threshold:
-        why = f" (no kept paper addresses {'; '.join(signals.missing_pairs)} together)" if signals.missing_pairs else ""
-        reasons.append(f"{INSUFFICIENT}: sufficiency {sufficiency:.2f} < {s.sufficiency_threshold:.2f}{why}")
+        reasons.append(f"{INSUFFICIENT}: sufficiency {sufficiency:.2f} < {s.sufficiency_threshold:.2f}")
+    # The question's joined facets must meet in one kept paper: a report stitched from papers that
+    # each match one facet answers a different question, however high its scores.
+    if signals.missing_pairs:
+        reasons.append(f"{INSUFFICIENT}: no kept paper addresses {'; '.join(signals.missing_pairs)} together")
+    if signals.facets_covered < signals.required_facets:
+        missed = signals.required_facets - signals.facets_covered
+        reasons.append(f"{INSUFFICIENT}: {missed} of the question's {signals.required_facets} facets addressed by no "
+                       "kept paper")
     if signals.terms_absent_from_corpus:
         reasons.append(f"{INSUFFICIENT}: question terms absent from the corpus: "
                        + ", ".join(signals.terms_absent_from_corpus))

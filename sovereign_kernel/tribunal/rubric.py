@@ -69,7 +69,13 @@ def measure(claims: Sequence[Claim], papers: Sequence[Paper], ranked: Sequence[S
     used = [c for c in claims if c.id in used_ids]
     coverage = coverage or JointCoverage()
     required = coverage.required
-    absent = {s for a in aspects for s in a.missing_from_corpus} | {w for f in required for w in f.missing_from_corpus}
+    # A facet or aspect is absent from the corpus when none of its words is in any paper ("smoes-based
+    # moe-vlms", "blueberries"); one word of several missing ("hammering" rows, British "behaviours")
+    # is a wording the corpus does not use, not a topic it lacks.
+    absent = {s for a in aspects if a.missing_from_corpus and set(a.missing_from_corpus) >= set(a.stems)
+              for s in a.missing_from_corpus}
+    absent |= {w for f in required if f.missing_from_corpus and set(f.missing_from_corpus) >= set(f.words)
+               for w in f.missing_from_corpus}
     return Signals(
         n_candidates=len(ranked),
         n_kept=len(kept),
