@@ -80,3 +80,23 @@ def test_contradictions_lower_sufficiency_and_the_hand_set_weight_is_stated():
     assert shipped.score({**answered, "joint": 0.0, "best_paper": 0.5}) < shipped.score(answered)
     toy = SufficiencyModel({"joint": 2.0}, -1.0, "toy")
     assert toy.score({"joint": 1.0}) == pytest.approx(1 / (1 + 2.718281828459045 ** -1.0))
+
+
+def test_a_word_papers_rarely_name_in_titles_is_not_a_facet_to_join(workspace):
+    terms = workspace.resources(Settings()).terms
+    # "typographic" names its papers (a third of those using it have it in the title); "recently" names none
+    assert terms.topicality("typographic") > 0.3 > 0.1 > terms.topicality("recently")
+    facets = {f.phrase: f for f in question_facets("Recently, have typographic attacks fooled CLIP?", terms,
+                                                   Settings().retriever.facet_generic_share)}
+    assert facets["recently"].generic and not facets["typographic attacks"].generic
+    assert facets["recently"].corpus_share < 0.2  # not common: rarely a topic
+
+
+def test_a_british_spelling_finds_the_papers_that_spell_it_otherwise(workspace):
+    from sovereign_kernel.retrieval.facets import spellings
+
+    assert spellings("behaviours") == ["behaviours", "behaviors"] and spellings("neutralised")[-1] == "neutralized"
+    assert spellings("four") == ["four"] and spellings("noise") == ["noise"] and spellings("colour")[-1] == "color"
+    terms = workspace.resources(Settings()).terms
+    assert terms.docs("characterised") == terms.docs("characterized") != frozenset()  # no paper here writes -ised
+    assert terms.docs("colour") != terms.docs("color")  # the other spelling is tried only when no paper uses this one

@@ -37,7 +37,8 @@ class Facet(BaseModel):
     collocations: list[list[int]] = Field(
         default_factory=list, description="Pairs of adjacent words (indexes) the corpus uses as a phrase: a text "
                                           "must hold them as a phrase too.")
-    generic: bool = Field(False, description="So common in the corpus that it does not distinguish papers: listed, "
+    generic: bool = Field(False, description="So common in the corpus that it does not distinguish papers, or a single "
+                                             "word papers rarely name in their titles (a verb, a quantifier): listed, "
                                              "but not required to be joined with the others.")
     corpus_share: float = Field(0.0, description="Share of corpus papers holding all its words.")
     missing_from_corpus: list[str] = Field(default_factory=list, description="Its words no corpus paper holds.")

@@ -7,13 +7,17 @@ Each word weighs its IDF; neighbouring words the corpus uses as a phrase (most p
 both hold them side by side: "sign language", "point cloud") must be a phrase in a text that
 addresses the facet. A facet held by more than ``generic_share`` of the corpus ("adversarial
 attacks" in an adversarial-robustness corpus, "robust") does not distinguish papers: it is listed
-but not required to be joined with the others.
+but not required to be joined with the others. So is a single word the corpus rarely makes a topic
+of ("happens", "handful", "bypassed", "planted"): of the papers that use it, few name it in their
+title (``CorpusTerms.topicality``); a question's verbs and quantifiers are not what a paper must
+join.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from functools import cached_property
 from itertools import combinations
 from typing import Sequence
 
@@ -38,6 +42,10 @@ OUTCOME_WORDS = frozenset({
     "secure", "safe", "safety", "reliable", "accurate", "accuracy", "successful", "efficient", "practical", "possible",
     "feasible", "useful", "beneficial", "harmful",
 })
+# A single-word facet is a topic when papers name it in their titles: the share of the papers using
+# the word that have it in the title, smoothed towards TOPIC_PRIOR with TOPIC_PRIOR_PAPERS papers'
+# weight (few papers say little). Below TOPICAL_MIN it is listed but not joined.
+TOPIC_PRIOR, TOPIC_PRIOR_PAPERS, TOPICAL_MIN = 0.2, 5, 0.1
 PHRASE_SHARE = 0.5  # of the papers holding two neighbouring words, hold them as a phrase: a collocation
 PHRASE_MIN_PAPERS = 3
 PHRASE_SAMPLE = 300  # papers read to measure it (the first ones by index: deterministic)
@@ -61,6 +69,21 @@ def content_runs(question: str) -> list[list[str]]:
     return runs
 
 
+# British spellings the corpus (mostly American English) writes otherwise: "behaviours", "neutralised".
+_BRITISH = ((re.compile(r"(?<=\w\w)our(s?)$"), r"or\1"),
+            (re.compile(r"(?<=\w\w\w)is(e|ed|es|ing|ation|ations)$"), r"iz\1"),
+            (re.compile(r"(?<=\w\w)ys(e|ed|es|ing)$"), r"yz\1"))
+
+
+def spellings(word: str) -> list[str]:
+    """The word, then its American spelling when it looks British ("behaviours" -> "behaviors")."""
+    out = [word]
+    for pattern, american in _BRITISH:
+        if pattern.search(word) and pattern.sub(american, word) not in out:
+            out.append(pattern.sub(american, word))
+    return out
+
+
 class CorpusTerms:
     """Which corpus papers hold a word (any simple inflection of it), from the BM25 index."""
 
@@ -70,12 +93,35 @@ class CorpusTerms:
 
     def docs(self, word: str) -> frozenset[int]:
         if word not in self._docs:
-            s = stem(word)
-            found: set[int] = set()
-            for variant in {word, s, s + "s", s + "es", s[:-1] + "ies" if s.endswith("y") else s}:
-                found.update(self.index.documents(variant))
-            self._docs[word] = frozenset(found)
+            self._docs[word] = frozenset()
+            for spelling in spellings(word):  # the word as written first; its American spelling if no paper uses it
+                s = stem(spelling)
+                found: set[int] = set()
+                for variant in {spelling, s, s + "s", s + "es", s[:-1] + "ies" if s.endswith("y") else s}:
+                    found.update(self.index.documents(variant))
+                if found:
+                    self._docs[word] = frozenset(found)
+                    break
         return self._docs[word]
+
+    @cached_property
+    def _title_words(self) -> dict[str, frozenset[int]]:
+        found: dict[str, set[int]] = {}
+        for i, p in enumerate(self.papers):
+            for tok in tokenize(p.title):
+                for w in {tok, stem(tok)}:
+                    found.setdefault(w, set()).add(i)
+        return {w: frozenset(ids) for w, ids in found.items()}
+
+    def topicality(self, word: str) -> float:
+        """Smoothed share of the papers using ``word`` that name it in their title."""
+        docs = self.docs(word)
+        titled: set[int] = set()
+        for spelling in spellings(word):
+            s = stem(spelling)
+            for variant in {spelling, s, s + "s", s + "es"}:
+                titled |= self._title_words.get(variant, frozenset())
+        return (len(titled & docs) + TOPIC_PRIOR * TOPIC_PRIOR_PAPERS) / (len(docs) + TOPIC_PRIOR_PAPERS)
 
     def idf(self, word: str) -> float:
         df = len(self.docs(word))
@@ -124,7 +170,9 @@ def question_facets(question: str, terms: CorpusTerms, generic_share: float) -> 
             facets.append(Facet(
                 phrase=" ".join(words), words=words, weights=[round(terms.idf(w), 4) for w in words],
                 collocations=[[i, i + 1] for i in range(len(words) - 1) if terms.is_phrase(words[i], words[i + 1])],
-                generic=share > generic_share or all(w in OUTCOME_WORDS for w in words), corpus_share=round(share, 4),
+                generic=share > generic_share or all(w in OUTCOME_WORDS for w in words)
+                or (len(words) == 1 and bool(terms.docs(words[0])) and terms.topicality(words[0]) < TOPICAL_MIN),
+                corpus_share=round(share, 4),
                 missing_from_corpus=[w for w in words if not terms.docs(w)],
             ))
     return list({f.phrase: f for f in facets}.values())
