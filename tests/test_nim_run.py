@@ -242,6 +242,12 @@ def test_budget_stops_llm_calls_and_the_run_finishes_offline(srv, home):
     assert claims and all(c.method.startswith("offline-cue-v1") and c.label is None for c in claims)
     assert all(r.llm_score is None and r.score == r.rubric_score for r in result.report.tribunal.reviews)
     assert any(u.startswith("LLM fallbacks:") for u in result.report.uncertainties)
+    # the methodology says where the budget stopped calls, and describes the stages as the offline ones that ran
+    m = result.report.methodology
+    assert "token budget 100 tokens: spent; it stopped calls from the extractor on" in m["llm"], m["llm"]
+    assert "LLM atomic claims" not in m["extraction"] and "was configured but not used" in m["extraction"]
+    assert "token budget spent" in m["extraction"]
+    assert "LLM planner" in m["queries"]  # the one stage the model did answer
 
 
 def test_resumed_run_repeats_no_finished_llm_call(srv, home, monkeypatch):
