@@ -41,10 +41,10 @@ PINS = {name: dict(zip(PARTS, values)) for name, values in {
         '889d16791bbf4daa',
     ),
     "offline-covered": (
-        'SRK-439e5f0e1d2e',
-        'sha256:56f04f22cfa030c5ed9aba582b6dfce52cbbf3bfae68f36694fef95229d3f8e8',
+        'SRK-0e347441f703',
+        'sha256:887d153068a862cce14faebe07e27f9273e6eef5913ef41839b89b96b7102278',
         '31d8a906ffba9f52',
-        '95c4a0e39f76e3e8',
+        '4de5c061513a626d',
         '30995e2b83266783',
         '151ad0ab14aa62f9',
         '67de198c9dcf4942',

@@ -36,7 +36,8 @@ def answer_method(answer: Answer) -> str:
                f"{len(answer.sentences)} sentence{'s' if len(answer.sentences) != 1 else ''} kept")
         how += f", {len(answer.cut)} cut." if answer.cut else "."
     else:
-        how = "Extractive: corroborated claims chosen to cover the question's facets, each citing its claim row."
+        how = ("Extractive: corroborated claims chosen to cover the question's facets, each citing its claim row; "
+               "a finding only one paper states is marked as such.")
         if answer.cut:
             how += f" (A generated answer was audited and all {len(answer.cut)} of its sentences were cut.)"
     return how

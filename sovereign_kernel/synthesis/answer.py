@@ -132,15 +132,50 @@ def extractive_answer(inp: AnswerInputs, max_sentences: int) -> Answer:
         if c not in chosen and c.paper_id not in cited_papers and not repeats(c):
             chosen.append(c)
             cited_papers.add(c.paper_id)
+    single = single_source(inp, chosen, covered, max_sentences - len(chosen))
+    reach.update({c.id: _reach(inp, c) for c in single})
     facet_index = {f.phrase: i for i, f in enumerate(inp.facets)}
 
     def place(c: Claim) -> tuple:
         own = [facet_index[f] for f, r in reach[c.id].items() if r == 1.0]
-        return (min(own, default=len(facet_index)), order[c.id])
+        return (c in single, min(own, default=len(facet_index)), order[c.id])
 
-    sentences = [AnswerSentence(text=f"{inp.named(c).rstrip('.')} {cited([c], inp.labels)}.", claim_ids=[c.id])
-                 for c in sorted(chosen, key=place)]
+    sentences = [AnswerSentence(text=f"{inp.named(c).rstrip('.')} {cited([c], inp.labels)}"
+                                     + (f" ({SINGLE_SOURCE})." if c in single else "."), claim_ids=[c.id])
+                 for c in sorted([*chosen, *single], key=place)]
     return Answer(status="answered", sentences=sentences, gaps=gaps(inp, candidates), method="extractive-v1")
+
+
+SINGLE_SOURCE = "one paper's finding: no other kept paper corroborates it"
+
+
+def single_source(inp: AnswerInputs, chosen: Sequence[Claim], covered: dict[str, float], room: int) -> list[Claim]:
+    """Grounded findings no other paper corroborates, for what the corroborated ones leave out: the
+    required facets no chosen claim states in its own words, then up to two sentences in all. Each
+    is said to rest on one paper; the Answer's gaps still name what no corroborated claim addresses."""
+    required = {f.phrase for f in (inp.coverage.required if inp.coverage is not None else [])}
+    pool = [c for c in inp.claims if c.id in inp.findings and c.grounded and not c.corroborated_by]
+    reach = {c.id: _reach(inp, c) for c in pool}
+    order = {c.id: i for i, c in enumerate(inp.claims)}
+    out: list[Claim] = []
+    have = dict(covered)
+    stems = {c.id: _stems(c.text) for c in [*chosen, *pool]}
+
+    def repeats(c: Claim) -> bool:
+        return any(len(stems[c.id] & stems[o.id]) > _REPEATS * max(1, min(len(stems[c.id]), len(stems[o.id])))
+                   for o in [*chosen, *out])
+
+    while len(out) < room:
+        scored = [(-sum(max(0.0, r - have.get(f, 0.0)) for f, r in reach[c.id].items() if f in required and r == 1.0),
+                   -round(c.relevance, 4), order[c.id], c) for c in pool if c not in out and not repeats(c)]
+        scored = [s for s in scored if s[0] < 0 or len(chosen) + len(out) < MIN_SENTENCES]
+        if not scored:
+            break
+        best = min(scored, key=lambda s: s[:3])[3]
+        out.append(best)
+        for f, r in reach[best.id].items():
+            have[f] = max(have.get(f, 0.0), r)
+    return out
 
 
 def gaps(inp: AnswerInputs, candidates: Sequence[Claim]) -> list[str]:
