@@ -55,6 +55,9 @@ def test_a_question_the_corpus_answers_is_published_with_its_joint_coverage(run_
     assert set(sufficiency["features"]) == set(FEATURES) and "sigmoid(" in sufficiency["model"]
     assert result.report.quality_tier == "DOI grade"
     assert all(c["passed"] for c in manifest["quality_tier_basis"]["checks"])
+    # what no corroborated claim addresses is reported beside the tier (the Answer marks single-source findings)
+    measured = manifest["quality_tier_basis"]["measured"]
+    assert measured["answer_facets_without_corroboration"] == result.report.answer.gaps
 
 
 def test_outcome_words_at_the_end_of_a_run_are_a_facet_of_their_own():

@@ -118,6 +118,8 @@ def tier(report: Report, t: TribunalSettings, insufficient: bool, sufficiency: f
             "grounded_claims": len(grounded),
             "corroborated_claims": len(corroborated),
             "breadth_distinct_sources": len({c.paper_id for c in grounded}),
+            # reported, not required: a niche result is often stated by one paper only (the Answer marks it)
+            "answer_facets_without_corroboration": list(report.answer.gaps) if report.answer else [],
         },
     }
     return name, basis
