@@ -1,7 +1,8 @@
 """The contracts: every object that crosses a node boundary, a file or the public API.
 
 They are pydantic models so that the offline and the LLM paths produce the same shapes,
-LangGraph can checkpoint them, and ``schemas/`` can carry their JSON Schemas.
+LangGraph can checkpoint them, and ``schemas/`` can carry their JSON Schemas. The manifest's
+contract lives in ``manifest_contract`` and is re-exported here.
 """
 
 from __future__ import annotations
@@ -11,9 +12,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MANIFEST_CONTRACT = "paper-manifest-v1.1"
-CORRECTION_CONTRACT = "correction-record-v1"
-PROVENANCE_CONTRACT = "source-provenance-v1"
+from sovereign_kernel.domain.manifest_contract import (  # re-exported: the manifest is a contract too
+    CORRECTION_CONTRACT,  # noqa: F401
+    MANIFEST_CONTRACT,  # noqa: F401
+    PROVENANCE_CONTRACT,  # noqa: F401
+    CorrectionEntry,  # noqa: F401
+    CorrectionRecord,  # noqa: F401
+    Level,  # noqa: F401
+    Manifest,  # noqa: F401
+    Provenance,  # noqa: F401
+    QualityDimension,  # noqa: F401
+    SourceRecord,  # noqa: F401
+)
 
 Mode = Literal["offline", "nim", "custom"]  # offline: no model; nim: NVIDIA NIM; custom: models passed from Python
 VerifierLabel = Literal["SUPPORTED", "CONTRADICTED", "NOT_ENOUGH_INFO"]
@@ -292,84 +302,6 @@ class Report(_Model):
         default_factory=list, description="Methods and their reported effects, for questions that compare methods.")
     limitations: list[Limitation] = Field(default_factory=list, description="Limitations papers state of their own "
                                                                             "methods.")
-
-
-# ---- paper-manifest-v1.1 -------------------------------------------------------------------
-
-Level = Literal["LOW", "MEDIUM", "HIGH"]
-
-
-class QualityDimension(BaseModel):
-    level: Level
-    value: float | int | str
-    measurement: str = Field(description="What was measured to give this level.")
-
-
-class CorrectionEntry(BaseModel):
-    """One row of a report's append-only corrections record."""
-
-    id: int
-    created_at: str
-    kind: Literal["CORRECTION", "RETRACTION"]
-    claim_id: str | None = None
-    reason: str
-
-
-class CorrectionRecord(BaseModel):
-    contract: Literal["correction-record-v1"] = CORRECTION_CONTRACT
-    status: Literal["CURRENT", "CORRECTED", "RETRACTED"] = "CURRENT"
-    count: int = 0
-    entries: list[CorrectionEntry] = Field(default_factory=list)
-
-
-class SourceRecord(BaseModel):
-    id: str
-    version: int | None = None
-    url: str
-    source: str
-    content_hash: str
-
-
-class Provenance(BaseModel):
-    contract: Literal["source-provenance-v1"] = PROVENANCE_CONTRACT
-    publisher: str
-    mode: str
-    corpus: dict
-    sources: list[SourceRecord]
-    models: dict
-    settings: dict
-    software: dict[str, str]
-
-
-class Manifest(BaseModel):
-    """``paper-manifest-v1.1``: how much to trust a report, each statement with its measurement."""
-
-    contract: Literal["paper-manifest-v1.1"] = MANIFEST_CONTRACT
-    report_id: str
-    content_hash: str
-    created_at: str
-    question: str
-    verification_level: dict
-    truth_gate: dict
-    quality_tier: Literal["DOI grade", "Watchlist"]
-    quality_tier_basis: dict
-    quality_dimensions: dict[str, QualityDimension]
-    tribunal: dict
-    policy: dict
-    provenance: Provenance
-    corrections: CorrectionRecord = Field(default_factory=CorrectionRecord)
-    owner_review: dict | None = Field(None, description="The owner's decision when the run was escalated.")
-    llm_usage: dict | None = Field(
-        None, description="LLM calls, prompt/completion tokens, cache hits, rejected claims and fallbacks per role, "
-                          "totals and the token budget; None in offline mode.")
-    fallbacks: list[dict] = Field(
-        default_factory=list, description="Items (role, item, reason) where the LLM answer was unusable or not asked "
-                                          "and the offline algorithm was used instead.")
-    evidence_sufficiency: dict | None = Field(
-        None, description="Calibrated P(the retrieved evidence answers the question): score, features, model.")
-    joint_coverage: dict | None = Field(
-        None, description="The question's facets and, for every pair it joins, the kept papers addressing both "
-                          "(and how many corpus papers do, when none of the kept ones does).")
 
 
 EXPORTED = MappingProxyType({
