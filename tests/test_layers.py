@@ -22,7 +22,8 @@ def lint(tree: Path) -> subprocess.CompletedProcess:
 
 def copy_tree(dest: Path) -> Path:
     for name in ("sovereign_kernel", "agents", "graph", "prompts", ".ci"):
-        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        # symlinks kept: sovereign_kernel/agents etc. point at the top-level packages, as in the tree
+        shutil.copytree(ROOT / name, dest / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", dest / "pyproject.toml")
     return dest
 
@@ -31,6 +32,16 @@ def test_the_contracts_pass_on_the_tree():
     out = lint(ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Contracts: 5 kept, 0 broken." in out.stdout
+
+
+def test_a_plain_lint_imports_at_the_root_sees_the_installed_layout():
+    env_bin = Path(sys.executable).parent
+    out = subprocess.run([str(env_bin / "lint-imports"), "--no-cache"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300, env={"PATH": f"{env_bin}:/usr/bin:/bin"})
+    assert out.returncode == 0 and "Contracts: 5 kept, 0 broken." in out.stdout, out.stdout + out.stderr
+    for pkg in ("agents", "graph", "prompts"):
+        link = ROOT / "sovereign_kernel" / pkg
+        assert link.is_symlink() and link.resolve() == (ROOT / pkg).resolve()
 
 
 @pytest.mark.parametrize(("probe", "contract"), [
