@@ -19,7 +19,7 @@ from langgraph.runtime import Runtime
 
 from sovereign_kernel.agents.common import round_claims
 from sovereign_kernel.domain.schemas import Answer, Claim, Draft, Paper
-from sovereign_kernel.domain.text import NUMBER_RE, clip, split_sentences
+from sovereign_kernel.domain.text import clip, split_sentences
 from sovereign_kernel.graph.state import ResearchState
 from sovereign_kernel.llm.schemas import WrittenAnswer
 from sovereign_kernel.prompts import render_prompt
@@ -28,11 +28,8 @@ from sovereign_kernel.runtime.progress import progress
 from sovereign_kernel.runtime.workspace import Resources
 from sovereign_kernel.synthesis.answer import AnswerInputs, audit, build_answer, gaps, unanswerable_reasons
 from sovereign_kernel.synthesis.draft import answer_inputs, build_draft
-from sovereign_kernel.verification.claim_cues import _AIM, _BACKGROUND, _FINDING, _REPORTS_RESULT
+from sovereign_kernel.verification.claim_cues import states_no_finding
 from sovereign_kernel.verification.sentence_verifier import SentenceVerifier
-
-_PRIOR_WORK = ("existing ", "current ", "prior ", "previous ", "conventional ", "traditional ")
-
 
 async def draft(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     result = await make_draft(state, runtime.context)
@@ -67,20 +64,14 @@ async def make_draft(state: ResearchState, ctx: RunContext) -> Draft:
 
 
 def not_findings(claims: Sequence[Claim], papers: dict[str, Paper]) -> set[str]:
-    """Claims that state background, motivation or an aim, not a finding (the claim-cue patterns the
-    extraction penalises): "X have become ...", "In this paper, we study ...", "Existing methods ...",
-    or the abstract's opening sentence when it reports nothing (no finding cue, no number)."""
+    """Claims that state background, motivation or an aim, not a finding (``states_no_finding``)."""
     out = set()
     for c in claims:
-        text = c.text
-        reports = bool(_REPORTS_RESULT.search(text))
         paper = papers.get(c.paper_id)
         opening = paper is not None and next(
             (i for i, s in enumerate(split_sentences(paper.abstract)) if s.start <= c.source_span.start < s.end + 1),
             None) == 0
-        if (_BACKGROUND.search(text) and not reports) or (_AIM.search(text) and not reports) \
-                or text.lower().startswith(_PRIOR_WORK) \
-                or (opening and not _FINDING.search(text) and not NUMBER_RE.search(text)):
+        if states_no_finding(c.text, opening):
             out.add(c.id)
     return out
 

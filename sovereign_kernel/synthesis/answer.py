@@ -132,8 +132,7 @@ def extractive_answer(inp: AnswerInputs, max_sentences: int) -> Answer:
         if c not in chosen and c.paper_id not in cited_papers and not repeats(c):
             chosen.append(c)
             cited_papers.add(c.paper_id)
-    single = single_source(inp, chosen, covered, max_sentences - len(chosen))
-    reach.update({c.id: _reach(inp, c) for c in single})
+    single = single_source(inp, chosen, covered, max_sentences - len(chosen), reach)
     facet_index = {f.phrase: i for i, f in enumerate(inp.facets)}
 
     def place(c: Claim) -> tuple:
@@ -149,13 +148,15 @@ def extractive_answer(inp: AnswerInputs, max_sentences: int) -> Answer:
 SINGLE_SOURCE = "one paper's finding: no other kept paper corroborates it"
 
 
-def single_source(inp: AnswerInputs, chosen: Sequence[Claim], covered: dict[str, float], room: int) -> list[Claim]:
+def single_source(inp: AnswerInputs, chosen: Sequence[Claim], covered: dict[str, float], room: int,
+                  reach: dict[str, dict[str, float]]) -> list[Claim]:
     """Grounded findings no other paper corroborates, for what the corroborated ones leave out: the
     required facets no chosen claim states in its own words, then up to two sentences in all. Each
-    is said to rest on one paper; the Answer's gaps still name what no corroborated claim addresses."""
+    is said to rest on one paper; the Answer's gaps still name what no corroborated claim addresses.
+    ``reach`` (claim id -> facets it reaches) gains the entries of the claims read here."""
     required = {f.phrase for f in (inp.coverage.required if inp.coverage is not None else [])}
     pool = [c for c in inp.claims if c.id in inp.findings and c.grounded and not c.corroborated_by]
-    reach = {c.id: _reach(inp, c) for c in pool}
+    reach.update({c.id: _reach(inp, c) for c in pool})
     order = {c.id: i for i, c in enumerate(inp.claims)}
     out: list[Claim] = []
     have = dict(covered)

@@ -67,3 +67,15 @@ def claim_text(span_text: str) -> str:
     """The claim as stated: the sentence without a leading discourse marker."""
     text = _LEADING_MARKER.sub("", span_text)
     return text[:1].upper() + text[1:]
+
+
+_PRIOR_WORK = ("existing ", "current ", "prior ", "previous ", "conventional ", "traditional ")
+
+
+def states_no_finding(text: str, opens_abstract: bool) -> bool:
+    """Does a claim state background, motivation or an aim rather than a finding? "X have become
+    ...", "In this paper, we study ...", "Existing methods ...", or an abstract's opening sentence
+    that reports nothing (no finding cue, no number). The same cues the extraction penalises."""
+    reports = bool(_REPORTS_RESULT.search(text))
+    return ((_BACKGROUND.search(text) or _AIM.search(text)) and not reports) or text.lower().startswith(_PRIOR_WORK) \
+        or (opens_abstract and not _FINDING.search(text) and not NUMBER_RE.search(text))
