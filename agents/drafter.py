@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 from langgraph.runtime import Runtime
 
+from sovereign_kernel.domain.ids import source_label
 from sovereign_kernel.agents.common import round_claims
 from sovereign_kernel.domain.schemas import Answer, Claim, Draft, Paper
 from sovereign_kernel.domain.text import clip, split_sentences
@@ -81,14 +82,14 @@ def facet_counts(state: ResearchState, res: Resources) -> dict[str, int]:
     coverage = state.get("coverage")
     if coverage is None or not any(p.in_corpus is not None for p in coverage.pairs):
         return {}
-    return {f.phrase: len(res.terms.joint(f.words)) for f in coverage.facets}
+    return {f.phrase: res.terms.papers_holding(f.words) for f in coverage.facets}
 
 
 def writer_block(inp: AnswerInputs) -> str:
     """The facets, then one line per claim row the answer may cite (corroborated findings only)."""
     facets = "; ".join(f.phrase for f in inp.facets) or "(none recorded)"
     rows = [f"{inp.labels[c.id]} | corroborated by {len(c.corroborated_by)} other paper"
-            f"{'s' if len(c.corroborated_by) != 1 else ''} | arXiv:{c.paper_id} | {clip(inp.named(c), 400)}"
+            f"{'s' if len(c.corroborated_by) != 1 else ''} | {source_label(c.paper_id)} | {clip(inp.named(c), 400)}"
             for c in inp.corroborated()]
     return "\n".join([f"Facets of the question: {facets}", *rows])
 

@@ -10,6 +10,7 @@ With an LLM, the model plans the first round's queries.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -20,6 +21,7 @@ from sovereign_kernel.graph.state import RetrieverState, SearchTask
 from sovereign_kernel.llm.schemas import PlannedQueries
 from sovereign_kernel.prompts import render_prompt
 from sovereign_kernel.retrieval.facets import joint_coverage, joint_papers, question_facets
+from sovereign_kernel.retrieval.passages import PassageIndex
 from sovereign_kernel.retrieval.planning import arxiv_query, clean_queries, plan_queries_offline
 from sovereign_kernel.retrieval.ranking import score_candidates
 from sovereign_kernel.runtime.context import RunContext
@@ -27,6 +29,7 @@ from sovereign_kernel.runtime.progress import progress
 from sovereign_kernel.runtime.workspace import Resources
 
 ARXIV_FAILED = "Live arXiv source failed"
+FULL_TEXT_FAILED = "Full text unavailable"
 
 
 async def plan_queries(state: RetrieverState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -76,6 +79,9 @@ async def search(task: SearchTask, runtime: Runtime[RunContext]) -> dict[str, An
         if source == "local":
             hits = await asyncio.to_thread(res.bm25.search, task["query"], k)
             found += [(res.corpus.papers[idx], score) for idx, score in hits]
+            if res.passages is not None and settings.retriever.read_full_text:  # the papers whose passages match
+                in_text = await asyncio.to_thread(res.passages.search_papers, task["query"], k)
+                found += [(res.corpus.by_id[pid], score) for pid, score in in_text]
         elif source == "arxiv":
             try:
                 papers = await res.arxiv.search(arxiv_query(task["query"]), k)
@@ -113,6 +119,11 @@ async def rank_and_gate(state: RetrieverState, runtime: Runtime[RunContext]) -> 
             hits += [SearchHit(query=query, query_index=len(state.get("queries", [])), round=state.get("round", 0),
                                paper_id=p.id, lexical_score=0.0, rank=r) for r, p in enumerate(joined)]
             candidates.update({p.id: p for p in joined})
+        if res.passages is not None and settings.retriever.read_full_text:  # read the best-matching full texts
+            r = settings.retriever
+            candidates.update(res.passages.read(
+                list(candidates.values()), state["question"], res.vectors, max_papers=2 * r.max_papers,
+                candidates=r.passage_candidates, keep=r.passages_per_paper, semantic_weight=r.passage_semantic_weight))
         scored, aspects = score_candidates(
             state["question"], hits, candidates, index=res.bm25, vectors=res.vectors,
             corpus_stems=res.corpus_stems if local else None, settings=settings.retriever, facets=facets)
@@ -122,4 +133,63 @@ async def rank_and_gate(state: RetrieverState, runtime: Runtime[RunContext]) -> 
     scored, aspects, kept, coverage = await asyncio.to_thread(rank)
     progress("rank", candidates=len(scored), kept=len(kept), dropped=len(scored) - len(kept),
              joint_coverage=coverage.share)
-    return {"ranked": scored, "papers": kept, "aspects": aspects, "coverage": coverage}
+    return {"ranked": scored, "papers": kept, "aspects": aspects, "coverage": coverage,
+            "notes": library_notes(res.corpus) if local else []}
+
+
+def library_notes(corpus) -> list[str]:
+    """What a library could not give: the PDFs skipped (each named with its reason) and duplicates."""
+    notes = []
+    if skipped := corpus.skipped_files:
+        listed = "; ".join(f"{s.file} ({s.reason}{': ' + s.detail if s.detail else ''})" for s in skipped[:8])
+        notes.append(f"Library files skipped: {len(skipped)} PDF file(s) could not be read and were left out: "
+                      f"{listed}{' …' if len(skipped) > 8 else ''}.")
+    if dupes := corpus.duplicate_files:
+        notes.append(f"Library duplicates: {len(dupes)} PDF file(s) repeat a paper another file gives (read once): "
+                     f"{', '.join(dupes[:8])}{' …' if len(dupes) > 8 else ''}.")
+    return notes
+
+
+async def read_full_text(state: RetrieverState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """With ``--source arxiv --full-text``: download the kept arXiv papers' PDFs (through the same
+    3-second limiter as the searches, cached by URL), parse them and read each one's best passages.
+    A PDF that cannot be had or read leaves its paper read from the abstract, and the report says so.
+    A library's PDFs were read before ranking (``rank_and_gate``): nothing to do for them here."""
+    res = await runtime.context.aresources()
+    settings = runtime.context.settings
+    todo = [p for p in state.get("papers", []) if not p.full_text and p.source.startswith("arxiv")]
+    if not settings.arxiv.full_text or res.arxiv_pdf is None or not todo:
+        return {}
+    notes: list[str] = []
+    paths: dict[str, Path] = {}
+    for paper, got in zip(todo, await asyncio.gather(*(res.arxiv_pdf.fetch(p.id, p.version) for p in todo),
+                                                     return_exceptions=True)):
+        if isinstance(got, BaseException):
+            if not isinstance(got, SourceError):
+                raise got
+            notes.append(f"{FULL_TEXT_FAILED}: arXiv:{paper.id} read from its abstract ({got})")
+        else:
+            paths[paper.id] = got
+        progress("download", paper=paper.id, ok=paper.id in paths, done=len(paths), total=len(todo))
+    texts = await asyncio.to_thread(res.parse_pdfs, list(paths.values()))
+    full = {}
+    for pid, (ft, skipped) in zip(paths, texts):
+        if ft is None:
+            notes.append(f"{FULL_TEXT_FAILED}: arXiv:{pid} read from its abstract (its PDF: {skipped.reason})")
+        else:
+            full[pid] = ft.model_copy(update={"paper_id": pid})
+    read: dict[str, Paper] = {}
+    if full:
+        r = settings.retriever
+        index = await asyncio.to_thread(PassageIndex.build, list(full.values()))
+        readable = [p.model_copy(update={"full_text": True}) for p in todo if p.id in full]
+        read = await asyncio.to_thread(lambda: index.read(
+            readable, state["question"], res.vectors, max_papers=len(readable), candidates=r.passage_candidates,
+            keep=r.passages_per_paper, semantic_weight=r.passage_semantic_weight))
+    papers = [read.get(p.id, p) for p in state["papers"]]
+    ranked = [sp.model_copy(update={"paper": read[sp.paper.id]}) if sp.paper.id in read else sp
+              for sp in state.get("ranked", [])]
+    facets = [f.model_copy(update={"covered_by": []}) for f in state["coverage"].facets]
+    coverage = joint_coverage(facets, papers, res.terms if "local" in settings.source_list else None)
+    progress("full_text", read=len(read), failed=len(todo) - len(read))
+    return {"papers": papers, "ranked": ranked, "coverage": coverage, "notes": notes}

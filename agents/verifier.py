@@ -81,7 +81,7 @@ async def calibrated_scores(claims: list[Claim], papers: list[Paper], res: Resou
     workspace's memory: the whole call is the unit, since the TF-IDF part is fit on the batch."""
     v, cal = settings.verification, res.calibration
     key = (tuple((c.id, c.text, c.paper_id, c.source_span.start, c.source_span.end, c.method) for c in claims),
-           tuple((p.id, p.title, p.abstract) for p in papers), v.verify_threshold, v.baseline_threshold, cal.fitted_on,
+           tuple((p.id, p.title, p.abstract, tuple((x.start, x.end) for x in p.passages)) for p in papers), v.verify_threshold, v.baseline_threshold, cal.fitted_on,
            id(res.verifier_vectors))
     if (known := workspace.verify_results.get(key)) is not None:
         return known

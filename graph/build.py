@@ -1,6 +1,6 @@
 """The research graph, wired to read like the pipeline diagram.
 
-START → retriever [plan_queries → search ×4 (Send) → rank_and_gate]
+START → retriever [plan_queries → search ×4 (Send) → rank_and_gate → read_full_text]
       → extractor [extract ×N papers (Send) (+ encode_papers, with an LLM) → verify] → draft
       → skeptic | validator | synthesizer (parallel) → judge
 judge ── score < threshold and rounds left ──→ revise → retriever (refined queries) | draft
@@ -27,7 +27,7 @@ from sovereign_kernel.agents.extractor import extract
 from sovereign_kernel.agents.judge import judge, policy
 from sovereign_kernel.agents.owner_review import owner_review
 from sovereign_kernel.agents.publisher import publish, render_report
-from sovereign_kernel.agents.retriever import plan_queries, rank_and_gate, search
+from sovereign_kernel.agents.retriever import plan_queries, rank_and_gate, read_full_text, search
 from sovereign_kernel.agents.reviser import revise
 from sovereign_kernel.agents.skeptic import skeptic
 from sovereign_kernel.agents.synthesizer import synthesizer
@@ -87,15 +87,18 @@ def route_after_report(state: ResearchState) -> Literal["owner_review", "publish
 
 
 def build_retriever() -> StateGraph:
-    """retriever: plan → search ×N (parallel) → rank and gate."""
+    """retriever: plan → search ×N (parallel) → rank and gate → read the kept arXiv papers' full text
+    (with ``--full-text``; a library's PDFs are read before ranking)."""
     g = StateGraph(RetrieverState, context_schema=RunContext, output_schema=RetrieverOutput)
     g.add_node("plan_queries", plan_queries)
     g.add_node("search", search)
     g.add_node("rank_and_gate", rank_and_gate)
+    g.add_node("read_full_text", read_full_text)
     g.add_edge(START, "plan_queries")
     g.add_conditional_edges("plan_queries", fan_out_searches, ["search"])
     g.add_edge("search", "rank_and_gate")
-    g.add_edge("rank_and_gate", END)
+    g.add_edge("rank_and_gate", "read_full_text")
+    g.add_edge("read_full_text", END)
     return g
 
 

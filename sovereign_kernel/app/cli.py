@@ -25,9 +25,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("research", help="research a question and write report.md + manifest.json")
     r.add_argument("question")
-    r.add_argument("--corpus", help="JSONL file or folder of JSONL files (default: the bundled demo corpus)")
+    r.add_argument("--corpus", help="a JSONL or PDF file, or a folder of them — a library of PDFs is read in full "
+                                    "(default: the bundled demo corpus)")
     r.add_argument("--out", default="out", help="output directory (default: ./out)")
     r.add_argument("--source", dest="sources", help="where to search: local (default), arxiv, or arxiv,local")
+    r.add_argument("--full-text", action="store_true",
+                   help="with --source arxiv: download the kept papers' PDFs (3 s apart, cached) and read their full text")
     r.add_argument("--json", action="store_true", help="print the Report as one JSON object on stdout")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     r.add_argument("--max-papers", type=int, help="papers kept after the relevance gate")
@@ -44,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     sf.add_argument("--mode", choices=["offline", "nim"], default="offline")
     sf.add_argument("--limit", type=int, default=None, help="only the first N claims with evidence")
     sf.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    lq = which.add_parser("litqa", help="LitQA2-format questions over a PDF library: evidence recall, selective "
+                                        "answering, source rank; beside an abstract-only baseline")
+    lq.add_argument("--questions", required=True, help="LitQA2 JSONL (question, key_passage, sources, in_library)")
+    lq.add_argument("--library", required=True, help="folder of the PDFs to research over")
+    lq.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    lq.add_argument("--no-baseline", action="store_true", help="skip the abstract-only baseline")
+    lq.add_argument("--json", action="store_true", help="print one JSON object (with per-question rows)")
     return p
 
 
@@ -111,6 +121,7 @@ async def _research(args) -> int:
         async for kind, payload in kernel.stream(
             args.question, corpus=args.corpus, sources=args.sources, max_papers=args.max_papers,
             max_revision_rounds=args.max_revision_rounds, run_id=args.run_id, out_dir=str(Path(args.out).resolve()),
+            arxiv_full_text=True if args.full_text else None,
         ):
             if kind == "progress":
                 show(payload)
@@ -126,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "research":
             return asyncio.run(_research(args))
         if args.command == "eval":
+            if args.benchmark == "litqa":
+                from sovereign_kernel.app.eval_litqa import run_litqa_command
+
+                return run_litqa_command(args)
             from sovereign_kernel.app.evaluation import run_eval_command
 
             return run_eval_command(args)

@@ -5,6 +5,7 @@ wrong and, where there is one, what to do; none carries a key or a traceback's w
     ├── InvalidQuestionError   the question is empty, too long or has no topic   (also ValueError)
     ├── RunError               no such run, a run id already taken, not waiting for review (ValueError)
     ├── CorpusError            a corpus path, file or record set that cannot be used (ValueError)
+    │   └── PdfSkippedError      a library PDF skipped: not a PDF, encrypted, no text, corrupt, too long
     ├── SourceError            a live source could not answer                      (also RuntimeError)
     │   ├── SourceUnavailableError   unreachable, or nothing cached in cache-only mode: fall back
     │   └── ArxivQueryError          arXiv rejected the query itself: retrying will not help
@@ -16,6 +17,11 @@ A keyword that is not a setting is a plain ``TypeError`` (as Python does for any
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the error carries the record; errors.py itself stays import-free
+    from sovereign_kernel.domain.fulltext import SkippedFile
 
 
 class SovereignError(Exception):
@@ -32,6 +38,18 @@ class RunError(SovereignError, ValueError):
 
 class CorpusError(SovereignError, ValueError):
     """The corpus cannot be loaded (missing path, no JSONL files, no valid record)."""
+
+
+class PdfSkippedError(CorpusError):
+    """A library PDF that cannot be used; ``.skipped`` says which file, why, and what was found."""
+
+    def __init__(self, skipped: SkippedFile) -> None:
+        detail = f" ({skipped.detail})" if skipped.detail else ""
+        super().__init__(f"{skipped.file}: skipped, {skipped.reason}{detail}")
+        self.skipped = skipped
+
+    def __reduce__(self):  # picklable across processes despite the one-argument __init__
+        return (type(self), (self.skipped,))
 
 
 class SourceError(SovereignError, RuntimeError):

@@ -53,3 +53,30 @@ def report_id(question: str, corpus_hash: str, settings: dict, body: dict) -> st
     idempotent), while different content — say, after a software change — never takes an old id."""
     digest = hashlib.sha256(canonical_json([question, corpus_hash, settings, body]).encode()).hexdigest()
     return f"SRK-{digest[:12]}"
+
+
+def is_doi(paper_id: str) -> bool:
+    """A library paper's id is its DOI when the PDF gave one (``10.1128/msphere.00109-24``)."""
+    return paper_id.startswith("10.") and "/" in paper_id
+
+
+def source_label(paper_id: str) -> str:
+    """How a report names a source: ``arXiv:2402.19150``, ``doi:10.1128/…`` or ``pdf-3f2a…`` (a PDF
+    that printed neither)."""
+    if is_doi(paper_id):
+        return f"doi:{paper_id}"
+    if paper_id.startswith("pdf-"):
+        return paper_id
+    return f"arXiv:{paper_id}"
+
+
+def source_url(paper_id: str, url: str = "") -> str:
+    """A link that works for the source: its recorded URL, else the DOI resolver or arXiv's abstract
+    page; empty for a PDF with neither (a link to nowhere is worse than none)."""
+    if url:
+        return url
+    if is_doi(paper_id):
+        return f"https://doi.org/{paper_id}"
+    if paper_id.startswith("pdf-"):
+        return ""
+    return f"https://arxiv.org/abs/{paper_id}"

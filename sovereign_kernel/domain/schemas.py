@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sovereign_kernel.domain.fulltext import Passage
 from sovereign_kernel.domain.manifest_contract import (  # re-exported: the manifest is a contract too
     CORRECTION_CONTRACT,  # noqa: F401
     MANIFEST_CONTRACT,  # noqa: F401
@@ -35,7 +36,8 @@ class _Model(BaseModel):
 
 
 class Paper(_Model):
-    """One source document. ``id`` is the arXiv id without version."""
+    """One source document. ``id`` is the arXiv id without version, or for a PDF of a library its
+    DOI (else its arXiv id, else ``pdf-<hash>``)."""
 
     id: str
     title: str
@@ -47,11 +49,29 @@ class Paper(_Model):
     url: str = ""
     source: str = "local"
     content_hash: str = ""
+    doi: str | None = Field(None, description="The paper's DOI, when known (lower-case, no https://doi.org/).")
+    full_text: bool = Field(False, description="Its full text (a parsed PDF) is available to read.")
+    passages: list[Passage] = Field(
+        default_factory=list, description="The passages of its full text this run reads: the question's best, "
+                                          "chosen by the retriever (empty for a paper read from its abstract).")
 
 
 def paper_text(paper: Paper) -> str:
     """What retrieval indexes and embeds for a paper: its title and abstract."""
     return f"{paper.title}. {paper.abstract}"
+
+
+def evidence_text(paper: Paper) -> str:
+    """What a run reads of a paper: its title and abstract, and the passages of its full text it chose."""
+    if not paper.passages:
+        return paper_text(paper)
+    return paper_text(paper) + "\n" + "\n".join(p.text for p in paper.passages)
+
+
+def paper_units(paper: Paper) -> list[str]:
+    """The texts a question's facets must meet together in: the title with the abstract, and the title
+    with each passage read — so that two facets a paper mentions 20 pages apart are not a join."""
+    return [paper_text(paper)] + [f"{paper.title}. {p.text}" for p in paper.passages]
 
 
 class ScoredPaper(_Model):
@@ -81,15 +101,21 @@ class SearchHit(_Model):
 class Evidence(_Model):
     paper_id: str
     span: str
-    start: int
+    start: int = Field(description="Offset in the abstract, or in the body for body evidence (location).")
     end: int
     score: float
+    location: Literal["abstract", "body"] = "abstract"
+    page: int | None = Field(None, description="Page of the PDF (body evidence).")
+    section: str | None = None
 
 
 class SourceSpan(_Model):
-    start: int
+    start: int = Field(description="Offset in the abstract, or in the paper's full-text body (location 'body').")
     end: int
     text: str
+    location: Literal["abstract", "body"] = "abstract"
+    page: int | None = Field(None, description="Page of the PDF the span is on (body spans).")
+    section: str | None = Field(None, description="Heading of the section the span is in, when the text shows one.")
 
 
 class Claim(_Model):
@@ -107,6 +133,10 @@ class Claim(_Model):
     corroborated_by: list[str] = Field(
         default_factory=list, description="Other papers whose text supports the claim at the calibrated threshold "
                                           "(independent corroboration; empty for a claim only its own paper states).")
+    corroborated_in_paper: Evidence | None = Field(
+        None, description="Full text: another section of its own paper that supports it at the calibrated threshold "
+                          "(e.g. an abstract claim the results state again); never the claim's own sentence or a "
+                          "near-copy of it.")
     confidence: float = Field(0.0, ge=0.0, le=1.0, description="Calibrated confidence against its own source.")
     corroboration: float = Field(0.0, ge=0.0, le=1.0,
                                  description="The best calibrated confidence of any other paper for the claim.")
@@ -124,6 +154,11 @@ class Claim(_Model):
                           "take grounding and corroboration away. None when no LLM judged it.")
     label_method: str | None = Field(None, description="Who gave the label, e.g. 'llm-verifier:<model>'.")
     label_rationale: str | None = Field(None, description="The LLM verifier's one- or two-sentence rationale.")
+
+    @property
+    def is_corroborated(self) -> bool:
+        """Another paper supports it, or (full text) another section of its own paper does."""
+        return bool(self.corroborated_by) or self.corroborated_in_paper is not None
 
 
 class AnswerSentence(_Model):
@@ -278,6 +313,7 @@ class Reference(_Model):
     published: str | None = None
     url: str
     relevance: float
+    doi: str | None = Field(None, description="The paper's DOI, when known.")
 
 
 class Report(_Model):
@@ -302,6 +338,9 @@ class Report(_Model):
         default_factory=list, description="Methods and their reported effects, for questions that compare methods.")
     limitations: list[Limitation] = Field(default_factory=list, description="Limitations papers state of their own "
                                                                             "methods.")
+    passages_read: list[Passage] = Field(
+        default_factory=list, description="Full text: the passages of the kept papers the run read (the question's "
+                                          "best, page-anchored) — the text its body claims come from.")
 
 
 EXPORTED = MappingProxyType({

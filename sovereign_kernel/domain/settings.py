@@ -61,12 +61,24 @@ class RetrieverSettings(_Group):
     facet_generic_share: float = Field(
         0.2, ge=0.0, le=1.0, description="A question facet held by more of the corpus than this does not "
                                          "distinguish papers: listed, not required to be joined with the others.")
+    read_full_text: bool = Field(True, description="Read a library's PDFs in full (False: each from the abstract "
+                                                   "on its first page, the baseline).")
+    passages_per_paper: int = Field(
+        6, ge=1, le=20, description="Full text: passages of a paper the run reads (its best for the question).")
+    passage_semantic_weight: float = Field(
+        0.5, ge=0.0, le=1.0, description="Full text: weight of the embedding cosine (vs BM25) ranking a paper's passages.")
+    passage_candidates: int = Field(
+        12, ge=1, le=100, description="Full text: a paper's passages BM25 brings up to be embedded and ranked.")
+    max_pdf_pages: int = Field(300, ge=1, description="A longer PDF (a book, a thesis) is skipped, and said so.",
+                               json_schema_extra=_operational())
     embed_batch_size: int = Field(32, ge=1, description="Texts per local embedder batch.")
     embed_max_tokens: int = Field(256, ge=16, le=512, description="Local embedder truncation, in word pieces.")
 
 
 class ExtractionSettings(_Group):
     claims_per_paper: int = Field(3, ge=1, le=10)
+    body_claims_per_paper: int = Field(3, ge=0, le=10, description="Full text: claims from the passages read, "
+                                                                  "besides the abstract's.")
     min_claim_score: float = Field(0.35, ge=0.0, le=1.0, description="Offline: min claim score to keep a sentence.")
     claim_cue_weight: float = Field(
         0.5, ge=0.0, le=1.0, description="Claim score = w x claim-cue score + (1 - w) x relevance to the question.")
@@ -124,6 +136,10 @@ class ArxivSettings(_Group):
 
     url: str | None = Field(None, description="arXiv query API or a mirror (None: arXiv's).",
                             json_schema_extra=_operational())
+    pdf_url: str | None = Field(None, description="arXiv's PDF endpoint or a mirror (None: https://arxiv.org/pdf/).",
+                                json_schema_extra=_operational())
+    full_text: bool = Field(False, description="Download the kept papers' PDFs and read their full text (live arXiv "
+                                               "source).")
     min_interval: float = Field(3.0, ge=0.0, description="Seconds between arXiv requests (arXiv asks for 3).",
                                 json_schema_extra=_operational())
     cache_ttl: float = Field(7 * 24 * 3600, ge=0.0, description="Seconds a cached arXiv response is reused.",

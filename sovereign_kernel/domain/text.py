@@ -76,6 +76,18 @@ def split_sentences(text: str) -> list[Sentence]:
     return sentences
 
 
+def body_sentences(text: str, offset: int = 0) -> list[Sentence]:
+    """Sentences of full text with offsets (plus ``offset``): paragraphs and headings, which the PDF
+    parser keeps on lines of their own, never run into one sentence."""
+    out: list[Sentence] = []
+    pos = 0
+    for line in text.split("\n"):
+        for s in split_sentences(line):
+            out.append(Sentence(s.text, offset + pos + s.start, offset + pos + s.end))
+        pos += len(line) + 1
+    return out
+
+
 def _append(out: list[Sentence], text: str, start: int, end: int) -> None:
     while start < end and text[start].isspace():
         start += 1

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Sequence
 
+from sovereign_kernel.domain.ids import source_url
 from sovereign_kernel.domain.aspects import Aspect
 from sovereign_kernel.domain.facets import JointCoverage
 from sovereign_kernel.domain.ids import report_id
@@ -134,13 +135,13 @@ def assemble_report(run: ReportInputs, settings: Settings, facts: RunFacts) -> t
     results = RunResults(
         papers_retrieved=len(run.ranked), papers_kept=len(kept), papers_dropped=len(run.ranked) - len(kept),
         claims_extracted=len(claims), claims_grounded=sum(c.grounded for c in claims),
-        claims_corroborated=sum(bool(c.grounded and c.corroborated_by) for c in claims),
+        claims_corroborated=sum(bool(c.grounded and c.is_corroborated) for c in claims),
         tribunal_score=run.tribunal.score, tribunal_verdict=run.tribunal.verdict, revision_round=run.round,
         policy=run.policy, policy_reasons=list(run.policy_reasons),
     )
     references = [
         Reference(id=sp.paper.id, title=sp.paper.title, authors=sp.paper.authors, published=sp.paper.published,
-                  url=sp.paper.url or f"https://arxiv.org/abs/{sp.paper.id}", relevance=sp.relevance)
+                  url=source_url(sp.paper.id, sp.paper.url), relevance=sp.relevance, doi=sp.paper.doi)
         for sp in kept if sp.paper.id in cited
     ]
     report = Report(
@@ -151,6 +152,7 @@ def assemble_report(run: ReportInputs, settings: Settings, facts: RunFacts) -> t
         created_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         answer=run.draft.answer, themes=run.draft.themes, comparison=run.draft.comparison,
         limitations=run.draft.limitations,
+        passages_read=[p for sp in kept if sp.paper.id in cited for p in sp.paper.passages],
     )
     joint_complete = run.coverage is not None and run.coverage.complete
     tier_name, basis = tier(report, settings.tribunal, insufficient, sufficiency, joint_complete)

@@ -121,7 +121,7 @@ def _draw_confidence(ax: Any, report: Report, verify_threshold: float) -> None:
         for k, c in enumerate(claims):  # small fixed offsets so claims with equal values stay visible
             offset = 0.0 if n == 1 else -0.22 + 0.44 * k / (n - 1)
             # A claim's own paper always grounds a quote: what the dot shows is another paper's support.
-            xs, ys = pts[bool(c.grounded and c.corroborated_by)]
+            xs, ys = pts[bool(c.grounded and c.is_corroborated)]
             xs.append(float(c.corroboration))
             ys.append(row[pid] + offset)
     n_ver, n_unv = len(pts[True][0]), len(pts[False][0])

@@ -13,9 +13,11 @@ import html
 import re
 from pathlib import Path
 
+from sovereign_kernel.domain.ids import source_label, source_url
 from sovereign_kernel.domain.schemas import Report
 from sovereign_kernel.domain.settings import recorded
-from sovereign_kernel.publishing.markdown import answer_method, corroborating_evidence
+from sovereign_kernel.domain.units import where
+from sovereign_kernel.publishing.markdown import answer_method, corroborating_evidence, corroborators
 
 __all__ = ["report_html"]
 
@@ -31,6 +33,12 @@ def _e(value: object, limit: int | None = None) -> str:
     if limit and len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return html.escape(text, quote=True)
+
+
+def _source(paper_id: str) -> str:
+    """A source's label, linked where there is somewhere to link to."""
+    link = source_url(paper_id)
+    return _link(link, source_label(paper_id)) if link else _e(source_label(paper_id))
 
 
 def _link(url: str, text: str) -> str:
@@ -93,14 +101,14 @@ def _synthesis(report: Report, labels: dict[str, str]) -> list[str]:
         out += ["<h3>Comparison</h3>",
                 "<p>Reported effects, as each claim states them (not re-measured; settings differ).</p>",
                 f"<table {_TABLE}>", _row(["Method", "Paper", "Setting", "Reported effect", "Claim"], header=True)]
-        out += [_row([_e(r.method, 60), _link(f"https://arxiv.org/abs/{r.paper_id}", f"arXiv:{r.paper_id}") + " "
+        out += [_row([_e(r.method, 60), _source(r.paper_id) + " "
                       + _e(r.paper_title, 70), _e(r.setting, 100) or "—", _e(r.effect, 220),
                       _e(labels.get(r.claim_id, "?")) + (" (corroborated)" if r.corroborated else "")])
                 for r in report.comparison]
         out.append("</table>")
     out += ["<h3>Limitations</h3>", "<ul>"]
-    out += [f"<li>{_e(x.method) + ' — ' if x.method else ''}{_e(x.paper_title)} (arXiv:{_e(x.paper_id)} "
-            f"[{x.span.start}:{x.span.end}]): “{_e(x.span.text, 300)}”</li>" for x in report.limitations] \
+    out += [f"<li>{_e(x.method) + ' — ' if x.method else ''}{_e(x.paper_title)} ({_e(source_label(x.paper_id))} "
+            f"{where(x.span)}): “{_e(x.span.text, 300)}”</li>" for x in report.limitations] \
         or ["<li>No kept paper states a limitation of its own method in its abstract.</li>"]
     out.append("</ul>")
     return out
@@ -156,12 +164,11 @@ def report_html(report: Report, manifest: dict | None = None, *, figure: str | P
                   "Source", "Corroborating evidence"], header=True)]
     for c in report.claims:
         ev = corroborating_evidence(c)
-        ev_cell = (f"arXiv:{_e(ev.paper_id)} [{ev.start}:{ev.end}] “{_e(ev.span, 160)}”" if ev else "—")
-        source = (_link(f"https://arxiv.org/abs/{c.paper_id}", f"arXiv:{c.paper_id}")
-                  + f" [{c.source_span.start}:{c.source_span.end}]")
+        ev_cell = (f"{_e(source_label(ev.paper_id))} {where(ev)} “{_e(ev.span, 160)}”" if ev else "—")
+        source = _source(c.paper_id) + f" {where(c.source_span)}"
         grounded = (f'<span style="color:#1a9850">✓ {c.confidence:.2f}</span>' if c.grounded
                     else f'<span style="color:#d73027">× {c.confidence:.2f}</span>')
-        by = ", ".join(_e(f"arXiv:{p}") for p in c.corroborated_by[:3]) or "—"
+        by = _e(corroborators(c)) or "—"
         out.append(_row([labels[c.id], _e(c.text, 400), grounded, by, f"{c.corroboration:.2f}",
                          f"{c.baseline_score:.2f} {'✓' if c.baseline_verified else '×'}", source, ev_cell],
                         numeric={4}))

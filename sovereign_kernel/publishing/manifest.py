@@ -28,7 +28,7 @@ def content_hash(report: Report) -> str:
 def verification_level(report: Report) -> dict:
     claims = report.claims
     grounded = [c for c in claims if c.grounded]
-    corroborated = [c for c in grounded if c.corroborated_by]
+    corroborated = [c for c in grounded if c.is_corroborated]
     if not claims:
         level, label = "L0", "No claims"
     elif not grounded:
@@ -55,7 +55,7 @@ def _level(value: float, high: float, medium: float) -> str:
 
 def quality_dimensions(report: Report, t: TribunalSettings, insufficient: bool, mode: str = "offline") -> dict:
     claims = report.claims
-    corroborated = [c for c in claims if c.grounded and c.corroborated_by]
+    corroborated = [c for c in claims if c.grounded and c.is_corroborated]
     mean_corr = sum(c.corroboration for c in corroborated) / len(corroborated) if corroborated else 0.0
     want = t.doi_min_corroborated_claims
     strength = mean_corr * min(1.0, len(corroborated) / want)
@@ -99,7 +99,7 @@ def tier(report: Report, t: TribunalSettings, insufficient: bool, sufficiency: f
     one paper addresses the facets the question joins, and other papers corroborate claims.
     Self-grounding never counts; breadth (distinct sources) is reported, not required."""
     grounded = [c for c in report.claims if c.grounded]
-    corroborated = [c for c in grounded if c.corroborated_by]
+    corroborated = [c for c in grounded if c.is_corroborated]
     checks = {
         "policy is PUBLISH": report.results.policy == "PUBLISH",
         f"evidence sufficiency >= {t.sufficiency_threshold:.2f}": sufficiency >= t.sufficiency_threshold,

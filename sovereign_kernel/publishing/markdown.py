@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 
+from sovereign_kernel.domain.ids import source_label, source_url
 from sovereign_kernel.domain.schemas import Answer, Claim, Evidence, Report
+from sovereign_kernel.domain.units import where
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
@@ -22,9 +24,24 @@ def escape_md(text: str, limit: int | None = None) -> str:
 
 
 def corroborating_evidence(claim: Claim) -> Evidence | None:
-    """The best passage of another paper for the claim (its own paper's never corroborates it)."""
+    """The best passage of another paper for the claim; else, read in full, another section of its own
+    paper that states it (its own sentence never corroborates it)."""
     return next((e for e in claim.evidence if e.paper_id != claim.paper_id and e.paper_id in claim.corroborated_by),
-                None)
+                claim.corroborated_in_paper)
+
+
+def corroborators(claim: Claim) -> str:
+    """Who corroborates a claim: other papers, and (full text) its own paper's other section."""
+    by = [source_label(p) for p in claim.corroborated_by[:3]] + (["…"] if len(claim.corroborated_by) > 3 else [])
+    if (own := claim.corroborated_in_paper) is not None:
+        by.append(f"its own {own.section or 'full text'}" + (f" (p. {own.page})" if own.page else ""))
+    return ", ".join(by)
+
+
+def source_md(paper_id: str, url: str = "") -> str:
+    """A source as a Markdown link (plain text when there is nowhere to link to)."""
+    link = source_url(paper_id, url)
+    return f"[{escape_md(source_label(paper_id))}]({link})" if link else escape_md(source_label(paper_id))
 
 
 def answer_method(answer: Answer) -> str:
@@ -74,14 +91,13 @@ def synthesis_lines(report: Report) -> list[str]:
         labels = {c.id: f"C{i}" for i, c in enumerate(report.claims, 1)}
         lines += ["## Comparison", "", "Reported effects, as each claim states them (not re-measured; settings differ).",
                   "", "| Method | Paper | Setting | Reported effect | Claim |", "|---|---|---|---|---|"]
-        lines += [f"| {escape_md(r.method, 60)} | [arXiv:{escape_md(r.paper_id)}](https://arxiv.org/abs/"
-                  f"{escape_md(r.paper_id)}) {escape_md(r.paper_title, 70)} | {escape_md(r.setting, 100) or '—'} | "
+        lines += [f"| {escape_md(r.method, 60)} | {source_md(r.paper_id)} {escape_md(r.paper_title, 70)} | {escape_md(r.setting, 100) or '—'} | "
                   f"{escape_md(r.effect, 220)} | {labels.get(r.claim_id, '?')}{' (corroborated)' if r.corroborated else ''} |"
                   for r in report.comparison]
         lines.append("")
     lines += ["## Limitations", ""]
-    lines += [f"- {escape_md(x.method) + ' — ' if x.method else ''}{escape_md(x.paper_title)} (arXiv:"
-              f"{escape_md(x.paper_id)} [{x.span.start}:{x.span.end}]): “{escape_md(x.span.text, 300)}”"
+    lines += [f"- {escape_md(x.method) + ' — ' if x.method else ''}{escape_md(x.paper_title)} "
+              f"({escape_md(source_label(x.paper_id))} {where(x.span)}): “{escape_md(x.span.text, 300)}”"
               for x in report.limitations] \
         or ["- No kept paper states a limitation of its own method in its abstract."]
     return lines + [""]
@@ -144,19 +160,19 @@ def render_markdown(report: Report, manifest: dict) -> str:
     ]
     for c in report.claims:
         ev = corroborating_evidence(c)
-        ev_text = f"arXiv:{ev.paper_id} [{ev.start}:{ev.end}] “{escape_md(ev.span, 90)}”" if ev else "—"
-        by = ", ".join(f"arXiv:{p}" for p in c.corroborated_by[:3]) + (" …" if len(c.corroborated_by) > 3 else "")
+        ev_text = f"{escape_md(source_label(ev.paper_id))} {where(ev)} “{escape_md(ev.span, 90)}”" if ev else "—"
+        by = escape_md(corroborators(c))
         lines.append(
             f"| {labels[c.id]} | {escape_md(c.text, 220)} | {'✓' if c.grounded else '×'} {c.confidence:.2f} | "
-            f"{escape_md(by) or '—'} | {c.corroboration:.2f} | "
+            f"{by or '—'} | {c.corroboration:.2f} | "
             f"{c.baseline_score:.2f} {'✓' if c.baseline_verified else '×'} | "
-            f"[arXiv:{c.paper_id}](https://arxiv.org/abs/{c.paper_id}) [{c.source_span.start}:{c.source_span.end}] | {ev_text} |"
+            f"{source_md(c.paper_id)} {where(c.source_span)} | {ev_text} |"
         )
     lines += ["", "## References", ""]
     for ref in report.references:
         authors = ", ".join(ref.authors[:3]) + (" et al." if len(ref.authors) > 3 else "")
         lines.append(
-            f"- [{ref.id}]({ref.url}) {escape_md(ref.title)} — {escape_md(authors)}"
+            f"- {source_md(ref.id, ref.url)} {escape_md(ref.title)} — {escape_md(authors)}"
             f"{' (' + ref.published + ')' if ref.published else ''}; relevance {ref.relevance:.2f}"
         )
     vl, qd = manifest["verification_level"], manifest["quality_dimensions"]

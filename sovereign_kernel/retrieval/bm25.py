@@ -49,8 +49,13 @@ class BM25Index:
 
     @classmethod
     def build(cls, papers: Sequence[Paper]) -> "BM25Index":
+        return cls.build_texts([paper_text(p) for p in papers], [p.id for p in papers])
+
+    @classmethod
+    def build_texts(cls, texts: Sequence[str], ids: Sequence[str]) -> "BM25Index":
+        """An index over any texts (a library's passages), each under its id."""
         vec = _analyzer()
-        tf = vec.fit_transform([paper_text(p) for p in papers]).tocsr().astype(np.float32)
+        tf = vec.fit_transform(list(texts)).tocsr().astype(np.float32)
         n_docs = tf.shape[0]
         doc_len = np.asarray(tf.sum(axis=1)).ravel()
         avg_len = float(doc_len.mean()) if n_docs else 1.0
@@ -62,7 +67,7 @@ class BM25Index:
         data = tf.data * (BM25_K1 + 1) / (tf.data + norm[rows]) * idf[tf.indices]
         weights = sparse.csr_matrix((data, tf.indices, tf.indptr), shape=tf.shape).tocsc()
         vocab = {term: int(i) for term, i in vec.vocabulary_.items()}
-        return cls(weights, vocab, [p.id for p in papers])
+        return cls(weights, vocab, list(ids))
 
     def document_frequency(self, term: str) -> int:
         col = self.vocabulary.get(term.lower())

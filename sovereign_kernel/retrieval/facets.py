@@ -22,7 +22,7 @@ from itertools import combinations
 from typing import Sequence
 
 from sovereign_kernel.domain.facets import Facet, FacetPair, JointCoverage, addresses, phrase_pattern, text_words
-from sovereign_kernel.domain.schemas import Paper, paper_text
+from sovereign_kernel.domain.schemas import Paper, paper_text, paper_units
 from sovereign_kernel.domain.text import STOP_WORDS, stem, tokenize
 from sovereign_kernel.retrieval.bm25 import BM25Index
 
@@ -85,11 +85,39 @@ def spellings(word: str) -> list[str]:
 
 
 class CorpusTerms:
-    """Which corpus papers hold a word (any simple inflection of it), from the BM25 index."""
+    """Which texts of the corpus hold a word (any simple inflection of it), from a BM25 index over them.
 
-    def __init__(self, index: BM25Index, papers: Sequence[Paper]):
-        self.index, self.papers, self.n = index, papers, max(1, len(papers))
+    A text is a paper's title and abstract; in a library read in full, also each passage of its
+    body (with its title), so that words a question joins must meet in one passage, not merely
+    somewhere in 30 pages. ``owners[i]`` is the paper (index into ``papers``) text ``i`` is from."""
+
+    def __init__(self, index: BM25Index, papers: Sequence[Paper], texts: Sequence[str] | None = None,
+                 owners: Sequence[int] | None = None):
+        self.index, self.papers = index, papers
+        self._texts, self._owners = texts, owners
+        self.n = max(1, len(texts) if texts is not None else len(papers))
         self._docs: dict[str, frozenset[int]] = {}
+
+    def text(self, i: int) -> str:
+        return self._texts[i] if self._texts is not None else paper_text(self.papers[i])
+
+    def owner(self, i: int) -> int:
+        return self._owners[i] if self._owners is not None else i
+
+    @cached_property
+    def _row(self) -> dict[str, int]:
+        return {p.id: i for i, p in enumerate(self.papers)}
+
+    def units_of(self, paper: Paper) -> list[str]:
+        """The texts of a kept paper a question's facets must meet in: its whole text when the corpus
+        holds it in full, else its title with its abstract and with each passage read."""
+        if self._texts is not None and self._owners is None and paper.id in self._row:
+            return [self._texts[self._row[paper.id]]]
+        return paper_units(paper)
+
+    def papers_holding(self, words: Sequence[str]) -> int:
+        """How many papers hold all the words in one of their texts."""
+        return len({self.owner(i) for i in self.joint(words)})
 
     def docs(self, word: str) -> frozenset[int]:
         if word not in self._docs:
@@ -107,8 +135,8 @@ class CorpusTerms:
     @cached_property
     def _title_words(self) -> dict[str, frozenset[int]]:
         found: dict[str, set[int]] = {}
-        for i, p in enumerate(self.papers):
-            for tok in tokenize(p.title):
+        for i in range(self.n):
+            for tok in tokenize(self.papers[self.owner(i)].title):
                 for w in {tok, stem(tok)}:
                     found.setdefault(w, set()).add(i)
         return {w: frozenset(ids) for w, ids in found.items()}
@@ -139,7 +167,7 @@ class CorpusTerms:
             return False
         sample = both[:PHRASE_SAMPLE]
         pattern = phrase_pattern(first, second)
-        return sum(bool(pattern.search(paper_text(self.papers[i]))) for i in sample) >= PHRASE_SHARE * len(sample)
+        return sum(bool(pattern.search(self.text(i))) for i in sample) >= PHRASE_SHARE * len(sample)
 
 
 def outcomes_apart(words: list[str]) -> list[list[str]]:
@@ -182,14 +210,16 @@ def joint_coverage(facets: Sequence[Facet], kept: Sequence[Paper], terms: Corpus
     """Which kept papers address each facet and each pair of required facets (every non-generic
     facet; all of them when every facet is generic). With ``terms``, a pair no kept paper joins is
     also counted in the whole corpus, so a report can say whether *any* paper joins them."""
-    texts = {p.id: paper_text(p) for p in kept}
-    words = {pid: text_words(t) for pid, t in texts.items()}
-    covered = [f.model_copy(update={"covered_by": sorted(pid for pid in texts if addresses(f, texts[pid], words[pid]))})
+    # per paper, the facets each of its texts addresses (see ``CorpusTerms.units_of``)
+    texts = terms.units_of if terms is not None else paper_units
+    units = {p.id: [{f.phrase for f in facets if addresses(f, t, w)} for t in texts(p) for w in (text_words(t),)]
+             for p in kept}
+    covered = [f.model_copy(update={"covered_by": sorted(pid for pid, us in units.items() if any(f.phrase in u for u in us))})
                for f in facets]
     required = [f for f in covered if not f.generic] or covered
     pairs = []
     for a, b in combinations(required, 2):
-        both = sorted(set(a.covered_by) & set(b.covered_by))
+        both = sorted(pid for pid, us in units.items() if any(a.phrase in u and b.phrase in u for u in us))
         pairs.append(FacetPair(facets=[a.phrase, b.phrase], papers=both,
                                in_corpus=_in_corpus(a, b, terms) if terms is not None and not both else None))
     if pairs:
@@ -197,7 +227,7 @@ def joint_coverage(facets: Sequence[Facet], kept: Sequence[Paper], terms: Corpus
     else:
         share = 1.0 if required and required[0].covered_by else 0.0
     best, best_n = None, 0
-    for pid in sorted(texts):
+    for pid in sorted(units):
         n = sum(pid in f.covered_by for f in required)
         if n > best_n:
             best, best_n = pid, n
@@ -206,7 +236,7 @@ def joint_coverage(facets: Sequence[Facet], kept: Sequence[Paper], terms: Corpus
 
 def _in_corpus(a: Facet, b: Facet, terms: CorpusTerms) -> int:
     """Corpus papers addressing both facets: read only those holding each facet's rarest word."""
-    return len(_addressing([a, b], terms))
+    return len(_papers(_addressing([a, b], terms), terms))
 
 
 def joint_papers(facets: Sequence[Facet], terms: CorpusTerms, limit: int = 10) -> list[int]:
@@ -216,20 +246,25 @@ def joint_papers(facets: Sequence[Facet], terms: CorpusTerms, limit: int = 10) -
     required = [f for f in facets if not f.generic] or list(facets)
     if len(required) < 2:
         return []
-    every = _addressing(required, terms)
+    every = _papers(_addressing(required, terms), terms)
     if every:
         return every[:limit]
     found: list[int] = []
     for a, b in combinations(required, 2):
-        found += [i for i in _addressing([a, b], terms)[: max(1, limit // 3)] if i not in found]
+        found += [i for i in _papers(_addressing([a, b], terms), terms)[: max(1, limit // 3)] if i not in found]
     return found[:limit]
+
+
+def _papers(units: Sequence[int], terms: CorpusTerms) -> list[int]:
+    """The papers of texts, each once, in order."""
+    return list(dict.fromkeys(terms.owner(i) for i in units))
 
 
 def _addressing(group: Sequence[Facet], terms: CorpusTerms) -> list[int]:
     rare = [f.words[max(range(len(f.weights)), key=lambda i: f.weights[i])] for f in group]
     out = []
     for i in sorted(terms.joint(rare)):
-        text = paper_text(terms.papers[i])
+        text = terms.text(i)
         seen = text_words(text)
         if all(addresses(f, text, seen) for f in group):
             out.append(i)

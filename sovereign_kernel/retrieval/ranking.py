@@ -19,7 +19,7 @@ import numpy as np
 
 from sovereign_kernel.domain.aspects import Aspect, covers, question_aspects, text_stems
 from sovereign_kernel.domain.facets import Facet, addresses, text_words
-from sovereign_kernel.domain.schemas import Paper, ScoredPaper, SearchHit, paper_text
+from sovereign_kernel.domain.schemas import Paper, ScoredPaper, SearchHit, evidence_text, paper_text, paper_units
 from sovereign_kernel.domain.settings import RetrieverSettings
 from sovereign_kernel.domain.text import content_tokens
 from sovereign_kernel.retrieval.bm25 import BM25Index
@@ -44,7 +44,7 @@ def score_candidates(question: str, hits: Sequence[SearchHit], candidates: Mappi
         found_by.setdefault(h.paper_id, set()).add(h.query)
     ids = sorted(papers)
     # "In the corpus" = in the local index or in any paper a source returned.
-    known_stems = set().union(*(text_stems(paper_text(p)) for p in papers.values()))
+    known_stems = set().union(*(text_stems(evidence_text(p)) for p in papers.values()))
     if corpus_stems is not None:
         known_stems |= corpus_stems
     aspects = question_aspects(question, known_stems)
@@ -53,6 +53,12 @@ def score_candidates(question: str, hits: Sequence[SearchHit], candidates: Mappi
     qvec = vectors.embed([question], kind="query")[0]
     pvecs = vectors.embed([paper_text(papers[i]) for i in ids], kind="passage")
     cos = pvecs @ qvec
+    # a paper read in full is as close as its closest passage (its abstract may not name the detail asked)
+    read = [(j, pas.text) for j, i in enumerate(ids) for pas in papers[i].passages]
+    if read:
+        pcos = vectors.embed([t for _, t in read], kind="passage") @ qvec
+        for (j, _), c in zip(read, pcos):
+            cos[j] = max(cos[j], c)
     n_docs = max(1, len(index.ids))
     idf = {t: math.log1p((n_docs - df + 0.5) / (df + 0.5))
            for t in dict.fromkeys(content_tokens(question)) for df in (index.document_frequency(t),)}
@@ -60,7 +66,7 @@ def score_candidates(question: str, hits: Sequence[SearchHit], candidates: Mappi
     floor, ceil, w = settings.semantic_floor, settings.semantic_ceil, settings.semantic_weight
     scored = []
     for pid, c in zip(ids, cos):
-        text = paper_text(papers[pid])
+        text = evidence_text(papers[pid])
         stems = text_stems(text)
         covered = [a for a in aspects if covers(a, stems)]
         for a in covered:
@@ -89,10 +95,12 @@ def facet_pairs(scored: Sequence[ScoredPaper], facets: Sequence[Facet]) -> dict[
     required = [f for f in facets if not f.generic] or list(facets)
     out: dict[str, set[tuple[str, str]]] = {}
     for sp in scored:
-        text = paper_text(sp.paper)
-        words = text_words(text)
-        covered = [f.phrase for f in required if addresses(f, text, words)]
-        out[sp.paper.id] = {(a, b) for i, a in enumerate(covered) for b in covered[i + 1:]}
+        pairs: set[tuple[str, str]] = set()
+        for text in paper_units(sp.paper):
+            words = text_words(text)
+            covered = [f.phrase for f in required if addresses(f, text, words)]
+            pairs |= {(a, b) for i, a in enumerate(covered) for b in covered[i + 1:]}
+        out[sp.paper.id] = pairs
     return out
 
 

@@ -18,21 +18,28 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Hashable
+from typing import Any, Hashable, Sequence
 
 from sovereign_kernel.domain.aspects import text_stems
+from sovereign_kernel.domain.fulltext import FullText, SkippedFile
 from sovereign_kernel.domain.settings import LLMSettings, Settings
 from sovereign_kernel.llm.providers import RetryingEmbeddings, make_embeddings
 from sovereign_kernel.llm.response_cache import RESPONSE_CACHE_FILE, ResponseCache
 from sovereign_kernel.retrieval.bm25 import BM25Index, load_or_build_bm25
 from sovereign_kernel.retrieval.embeddings import LocalMiniLMEmbeddings, MiniLMTokenEncoder
 from sovereign_kernel.retrieval.facets import CorpusTerms
+from sovereign_kernel.retrieval.passages import PassageIndex, library_texts, load_or_build_passages
 from sovereign_kernel.retrieval.vectors import Embedder, TokenVectorCache, VectorCache
 from sovereign_kernel.sources.arxiv import ArxivSource, RateLimiters
+from sovereign_kernel.sources.arxiv_pdf import ArxivPdfFetcher
+from sovereign_kernel.sources.pdf import ParsedPdfCache, parse_library
 from sovereign_kernel.sources.corpus import Corpus, corpus_fingerprint, load_corpus
+from sovereign_kernel.runtime.progress import progress
 from sovereign_kernel.verification.calibration import Calibration, load_calibration
 
 VECTORS_FILE = "vectors.sqlite"
+PDF_CACHE_DIR = "pdf"  # parsed PDF text by file hash
+ARXIV_PDF_DIR = "arxiv_pdf"  # downloaded arXiv PDFs by URL
 ARXIV_CACHE_FILE = "arxiv_cache.sqlite"
 # The calibrated verifier's token vectors always come from this MiniLM shape: the calibration was fit on it.
 TOKEN_ENCODER_SHAPE = (256, 32)
@@ -55,10 +62,26 @@ class Resources:
     tokens: TokenVectorCache  # the verifier's token vectors (local MiniLM), on disk
     calibration: Calibration  # the calibrated verifier's (package data, read off the event loop)
     arxiv: ArxivSource | None = None  # when the run's sources include arxiv
+    passages: PassageIndex | None = None  # a library's full texts, as passages (None: abstracts only)
+    arxiv_pdf: ArxivPdfFetcher | None = None  # with --full-text: the kept arXiv papers' PDFs
+    pdf_cache: Path | None = None  # parsed PDF text by file hash
+    max_pdf_pages: int = 300
+
+    def parse_pdfs(self, paths: Sequence[Path]) -> list[tuple[FullText | None, SkippedFile | None]]:
+        """Each PDF's parsed full text, or why it was skipped (blocking: parsing is CPU work)."""
+        parsed, skipped = parse_library(list(paths), ParsedPdfCache(self.pdf_cache) if self.pdf_cache else None,
+                                        max_pages=self.max_pdf_pages)
+        by_file = {p.full_text.file: (p.full_text, None) for p in parsed} | {s.file: (None, s) for s in skipped}
+        return [by_file.get(Path(p).name, (None, None)) for p in paths]
+
+    full_index: tuple[BM25Index, list[str]] | None = None  # a library's papers, each title + abstract + body
 
     @cached_property
     def terms(self) -> CorpusTerms:
-        """Which corpus papers hold which words (facets are built against it)."""
+        """Which corpus papers hold which words (facets are built against it): in their title and
+        abstract, or in a library read in full, anywhere in their text."""
+        if self.full_index is not None:
+            return CorpusTerms(self.full_index[0], self.corpus.papers, self.full_index[1])
         return CorpusTerms(self.bm25, self.corpus.papers)
 
     @cached_property
@@ -106,7 +129,7 @@ class Workspace:
     # -- per run -------------------------------------------------------------------------------
     def resources(self, settings: Settings, embeddings: Embedder | None = None) -> Resources:
         """The resources for a run with these settings (blocking: call from a worker thread)."""
-        return self.resources_for(self.corpus(settings.corpus), settings, embeddings)
+        return self.resources_for(self.corpus(settings.corpus, settings), settings, embeddings)
 
     def resources_for(self, corpus: Corpus, settings: Settings, embeddings: Embedder | None = None) -> Resources:
         """The resources over an already loaded corpus (the evaluation builds its own from SciFact)."""
@@ -134,14 +157,28 @@ class Workspace:
             else:
                 embedder_id, vectors = local_id, verifier_vectors
             tokens = self._file(("tokens",), caches / VECTORS_FILE, lambda p: TokenVectorCache(p, self.token_encoder()))
-            return self._resources.put(key, Resources(corpus, bm25, vectors, embedder_id, verifier_vectors, tokens,
-                                                      load_calibration(), self._arxiv(settings)))
+            passages = units = None
+            if corpus.full_texts:
+                progress("index", what="passages", papers=len(corpus.full_texts))
+                passages = load_or_build_passages([corpus.full_texts[k] for k in sorted(corpus.full_texts)],
+                                                  corpus.content_hash, caches)
+                units = library_texts(corpus.papers, corpus.full_texts, corpus.content_hash, caches)
+            return self._resources.put(key, Resources(
+                corpus, bm25, vectors, embedder_id, verifier_vectors, tokens, load_calibration(), self._arxiv(settings),
+                passages, self._arxiv_pdf(settings), caches / PDF_CACHE_DIR, r.max_pdf_pages, units))
 
-    def corpus(self, path: str | None) -> Corpus:
-        """The corpus at ``path`` (None: the bundled demo), reloaded when a file's size or mtime changed."""
+    def corpus(self, path: str | None, settings: Settings | None = None) -> Corpus:
+        """The corpus at ``path`` (None: the bundled demo), reloaded when a file's size or mtime changed.
+        A library's PDFs are parsed once: their text is cached under the settings' caches."""
         fingerprint = corpus_fingerprint(path)
         found = self._corpora.get(fingerprint)
-        return found if found is not None else self._corpora.put(fingerprint, load_corpus(path))
+        if found is not None:
+            return found
+        pdf_cache = settings.caches / PDF_CACHE_DIR if settings is not None else None
+        max_pages = settings.retriever.max_pdf_pages if settings is not None else 300
+        return self._corpora.put(fingerprint, load_corpus(
+            path, pdf_cache=pdf_cache, max_pdf_pages=max_pages,
+            on_progress=lambda done, total, name: progress("parse", done=done, total=total, file=name)))
 
     # -- models and files ----------------------------------------------------------------------
     def local_embedder(self, max_tokens: int = 256, batch_size: int = 32) -> LocalMiniLMEmbeddings:
@@ -186,6 +223,13 @@ class Workspace:
         return ArxivSource(url=a.url, cache_path=settings.caches / ARXIV_CACHE_FILE, ttl_seconds=a.cache_ttl,
                            min_interval=a.min_interval, max_retries=a.max_retries, cache_only=a.cache_only,
                            limiters=self.arxiv_limiters)
+
+    def _arxiv_pdf(self, settings: Settings) -> ArxivPdfFetcher | None:
+        a = settings.arxiv
+        if "arxiv" not in settings.source_list or not a.full_text:
+            return None
+        return ArxivPdfFetcher(url=a.pdf_url, cache_dir=settings.caches / ARXIV_PDF_DIR, limiters=self.arxiv_limiters,
+                               min_interval=a.min_interval, max_retries=a.max_retries, cache_only=a.cache_only)
 
     def close(self) -> None:
         """Close every file this workspace opened; runs still using it would fail."""

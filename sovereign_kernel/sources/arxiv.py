@@ -115,17 +115,33 @@ class RateLimiter:
 
 
 class RateLimiters:
-    """One :class:`RateLimiter` per endpoint for every source that shares this registry. A
+    """One :class:`RateLimiter` per endpoint host for every source that shares this registry. A
     workspace holds one, so all its runs (and their parallel query branches) share arXiv's
-    budget; a source made without one gets a limiter of its own."""
+    budget; a source made without one gets a limiter of its own.
+
+    Keys (``key_for``): arXiv's 3-second rule covers the whole site, so every arXiv host
+    (``export.arxiv.org`` for the API, ``arxiv.org`` for PDFs, any ``*.arxiv.org``) maps to one
+    key, ``arxiv.org``; any other endpoint (a mirror, a test server) keys by ``host:port``."""
 
     def __init__(self) -> None:
         self._by_url: dict[str, RateLimiter] = {}
         self._lock = threading.Lock()
 
+    @staticmethod
+    def key_for(url: str) -> str:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower().rstrip(".")
+        if host == "arxiv.org" or host.endswith(".arxiv.org"):
+            return "arxiv.org"
+        try:
+            port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+        except ValueError:
+            port = 0
+        return f"{host}:{port}"
+
     def for_url(self, url: str) -> RateLimiter:
         with self._lock:
-            return self._by_url.setdefault(url, RateLimiter())
+            return self._by_url.setdefault(self.key_for(url), RateLimiter())
 
 
 def _endpoint_label(url: str) -> str:

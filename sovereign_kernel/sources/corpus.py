@@ -17,7 +17,7 @@ import gzip
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -25,12 +25,15 @@ from pathlib import Path
 from sovereign_kernel.domain.errors import CorpusError
 from sovereign_kernel.domain.ids import corpus_content_hash as _hash_pairs
 from sovereign_kernel.domain.ids import paper_content_hash, split_arxiv_version
+from sovereign_kernel.domain.fulltext import FullText, SkippedFile
 from sovereign_kernel.domain.schemas import Paper
+from sovereign_kernel.sources.library import Library, load_library
 
 logger = logging.getLogger(__name__)
 
 DEMO_CORPUS_FILE = "demo_corpus.jsonl.gz"
 _SUFFIXES = (".jsonl", ".jsonl.gz")
+PDF_SUFFIX = ".pdf"
 _ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _MAX_LINES_LISTED = 5
 
@@ -47,6 +50,9 @@ class Corpus:
     label: str = ""
     files: list[str] = field(default_factory=list)
     skipped_by_file: dict[str, list[int]] = field(default_factory=dict)
+    full_texts: dict[str, FullText] = field(default_factory=dict)  # paper id -> parsed PDF body
+    skipped_files: list[SkippedFile] = field(default_factory=list)  # PDFs counted, named and skipped
+    duplicate_files: list[str] = field(default_factory=list)  # PDFs of a paper another file gave
 
     def __len__(self) -> int:
         return len(self.papers)
@@ -161,7 +167,7 @@ def _read_file(path: Path, seen: dict[str, Paper], skipped: list[int]) -> int:
                 old = seen.get(paper.id)
                 if old is not None:
                     duplicates += 1
-                    if not _supersedes(paper, old):
+                    if old.full_text or not _supersedes(paper, old):  # a PDF's full text beats a record
                         continue
                 seen[paper.id] = paper
     except (OSError, EOFError) as exc:  # unreadable file, bad or truncated gzip
@@ -174,19 +180,23 @@ def _corpus_files(path: Path) -> list[Path]:
         raise CorpusError(f"corpus path not found: {path}")
     if path.is_dir():
         files = sorted(
-            (p for p in path.iterdir() if p.is_file() and p.name.endswith(_SUFFIXES)),
+            (p for p in path.iterdir() if p.is_file() and p.name.lower().endswith((*_SUFFIXES, PDF_SUFFIX))),
             key=lambda p: p.name,
         )
         if not files:
-            raise CorpusError(f"no *.jsonl or *.jsonl.gz files in corpus folder: {path}")
+            raise CorpusError(f"no *.jsonl, *.jsonl.gz or *.pdf files in corpus folder: {path}")
         return files
     return [path]
 
 
-def _load_files(files: list[Path], label: str) -> Corpus:
-    seen: dict[str, Paper] = {}
+def _is_pdf(path: Path) -> bool:
+    return path.name.lower().endswith(PDF_SUFFIX)
+
+
+def _load_files(files: list[Path], label: str, library: Library | None = None) -> Corpus:
+    seen: dict[str, Paper] = {p.id: p for p in library.papers} if library else {}
     skipped_by_file: dict[str, list[int]] = {}
-    duplicates = 0
+    duplicates = len(library.duplicates) if library else 0
     for f in files:
         skipped: list[int] = []
         duplicates += _read_file(f, seen, skipped)
@@ -201,7 +211,10 @@ def _load_files(files: list[Path], label: str) -> Corpus:
             parts.append(f"{len(lines)} in {name} (line {listed}{more})")
         logger.warning("corpus %s: skipped %d corrupt line(s): %s", label, skipped_lines, "; ".join(parts))
     if not seen:
-        raise CorpusError(f"no valid records in corpus {label} ({skipped_lines} corrupt line(s) skipped)")
+        skipped_pdfs = "; ".join(f"{s.file}: {s.reason}" for s in (library.skipped if library else [])[:3])
+        raise CorpusError(f"no valid records in corpus {label} ({skipped_lines} corrupt line(s) skipped"
+                          + (f"; {len(library.skipped)} PDF(s) skipped: {skipped_pdfs}" if library and library.skipped
+                             else "") + ")")
     if duplicates:
         logger.info("corpus %s: %d duplicate id(s) collapsed (highest version kept)", label, duplicates)
     papers = sorted(seen.values(), key=lambda p: p.id)
@@ -212,8 +225,11 @@ def _load_files(files: list[Path], label: str) -> Corpus:
         skipped_lines=skipped_lines,
         duplicates=duplicates,
         label=label,
-        files=[str(f) for f in files],
+        files=[str(f) for f in files] + [str(f) for f in (library.files if library else [])],
         skipped_by_file=skipped_by_file,
+        full_texts=dict(library.full_texts) if library else {},
+        skipped_files=list(library.skipped) if library else [],
+        duplicate_files=list(library.duplicates) if library else [],
     )
 
 
@@ -245,8 +261,10 @@ def corpus_fingerprint(path: str | Path | None = None) -> tuple:
     return (None if path is None else str(path), tuple(stats))
 
 
-def load_corpus(path: str | Path | None = None) -> Corpus:
-    """Load a JSONL / JSONL.gz file or a folder of them; ``None`` = the bundled demo corpus."""
+def load_corpus(path: str | Path | None = None, *, pdf_cache: Path | None = None, max_pdf_pages: int = 300,
+                on_progress: Callable[[int, int, str], None] | None = None) -> Corpus:
+    """Load a JSONL / JSONL.gz / PDF file or a folder of them (PDFs and JSONL may mix); ``None`` =
+    the bundled demo corpus. PDFs are parsed once: ``pdf_cache`` keeps their text by file hash."""
     if path is None:
         with resources.as_file(_demo_corpus_ref()) as demo:
             if not demo.is_file():
@@ -255,4 +273,9 @@ def load_corpus(path: str | Path | None = None) -> Corpus:
         corpus.label = f"bundled demo corpus ({len(corpus)} papers)"
         return corpus
     p = Path(path).expanduser()
-    return _load_files(_corpus_files(p), str(p))
+    files = _corpus_files(p)
+    pdfs = [f for f in files if _is_pdf(f)]
+    library = load_library(pdfs, pdf_cache, max_pages=max_pdf_pages, on_progress=on_progress) if pdfs else None
+    if library is not None:
+        library.files = pdfs
+    return _load_files([f for f in files if not _is_pdf(f)], str(p), library)

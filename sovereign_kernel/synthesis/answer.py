@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
+from sovereign_kernel.domain.ids import source_label
 from sovereign_kernel.domain.facets import Facet, JointCoverage, addresses, text_words
 from sovereign_kernel.domain.schemas import Answer, AnswerSentence, Claim, CutSentence, Paper, ScoredPaper, paper_text
 from sovereign_kernel.domain.text import clip, content_tokens, numbers_in, stem
@@ -57,7 +58,7 @@ class AnswerInputs:
         return name_own_method(claim.text, self.papers.get(claim.paper_id), claim.paper_id)
 
     def corroborated(self) -> list[Claim]:
-        return [c for c in self.claims if c.id in self.findings and c.grounded and c.corroborated_by]
+        return [c for c in self.claims if c.id in self.findings and c.grounded and c.is_corroborated]
 
     @property
     def facets(self) -> list[Facet]:
@@ -155,7 +156,7 @@ def single_source(inp: AnswerInputs, chosen: Sequence[Claim], covered: dict[str,
     is said to rest on one paper; the Answer's gaps still name what no corroborated claim addresses.
     ``reach`` (claim id -> facets it reaches) gains the entries of the claims read here."""
     required = {f.phrase for f in (inp.coverage.required if inp.coverage is not None else [])}
-    pool = [c for c in inp.claims if c.id in inp.findings and c.grounded and not c.corroborated_by]
+    pool = [c for c in inp.claims if c.id in inp.findings and c.grounded and not c.is_corroborated]
     reach.update({c.id: _reach(inp, c) for c in pool})
     order = {c.id: i for i, c in enumerate(inp.claims)}
     out: list[Claim] = []
@@ -267,7 +268,7 @@ def closest_evidence(inp: AnswerInputs, max_papers: int = 4) -> tuple[str, list[
     for sp, phrases in picks:
         rows = [c for c in inp.claims if c.paper_id == sp.paper.id and c.grounded][:2]
         ids += [c.id for c in rows]
-        parts.append(" and ".join(repr(p) for p in phrases) + f" — arXiv:{sp.paper.id} “{short_title(sp.paper)}”"
+        parts.append(" and ".join(repr(p) for p in phrases) + f" — {source_label(sp.paper.id)} “{short_title(sp.paper)}”"
                      + (f" {cited(rows, inp.labels)}" if rows else "")
                      + ("" if sp.kept else " (below the relevance gate)"))
     return ("Closest partial evidence: " + "; ".join(parts) + ".", ids) if parts else ("", [])
@@ -306,7 +307,7 @@ def _audit_one(text: str, rows: list[str], by_label: Mapping[str, Claim], inp: A
     if unknown := [r for r in rows if r not in by_label]:
         return f"cites {', '.join(unknown)}, which {'is' if len(unknown) == 1 else 'are'} not a claim row"
     claims = [by_label[r] for r in rows]
-    if weak := [r for r, c in zip(rows, claims) if not (c.id in inp.findings and c.grounded and c.corroborated_by)]:
+    if weak := [r for r, c in zip(rows, claims) if not (c.id in inp.findings and c.grounded and c.is_corroborated)]:
         return f"cites {', '.join(weak)}, which {'is' if len(weak) == 1 else 'are'} not a corroborated finding"
     sources = [inp.named(c) for c in claims]
     if extra := sorted(numbers_in(text) - set().union(*(numbers_in(s) for s in sources))):

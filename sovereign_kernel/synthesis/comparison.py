@@ -93,7 +93,7 @@ def comparison_rows(claims: Sequence[Claim], papers: dict[str, Paper], order: Ca
         paper = papers.get(c.paper_id)
         rows.append(ComparisonRow(
             method=method_of(c, paper), paper_id=c.paper_id, paper_title=short_title(paper) or c.paper_id,
-            setting=_setting(c.text), effect=_effect(c.text), claim_id=c.id, corroborated=bool(c.corroborated_by)))
+            setting=_setting(c.text), effect=_effect(c.text), claim_id=c.id, corroborated=c.is_corroborated))
     return rows
 
 

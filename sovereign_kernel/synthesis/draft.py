@@ -22,6 +22,7 @@ import numpy as np
 
 from sovereign_kernel.domain.aspects import Aspect, covers, text_stems
 from sovereign_kernel.domain.facets import JointCoverage
+from sovereign_kernel.domain.units import citation
 from sovereign_kernel.domain.schemas import Answer, Claim, Draft, Paper, ScoredPaper, Theme, paper_text
 from sovereign_kernel.domain.settings import SynthesisSettings
 from sovereign_kernel.synthesis.answer import AnswerInputs, build_answer
@@ -49,7 +50,7 @@ def order_claims(claims: list[Claim]) -> list[Claim]:
 
 def strength(c: Claim) -> tuple:
     """Which of a theme's claims it cites first: corroborated, then by corroboration and confidence."""
-    return (not c.corroborated_by, -len(c.corroborated_by), -round(c.corroboration, 4), -round(c.confidence, 2), c.id)
+    return (not c.is_corroborated, -len(c.corroborated_by), -round(c.corroboration, 4), -round(c.confidence, 2), c.id)
 
 
 def answer_inputs(question: str, claims: Sequence[Claim], papers: Mapping[str, Paper], *,
@@ -84,15 +85,15 @@ def build_draft(question: str, claims: Sequence[Claim], papers: dict[str, Paper]
     themes = []
     for g in groups:
         cited = g.claims
-        text = " ".join(f"{inp.named(c).rstrip('.')} [{labels[c.id]}, arXiv:{c.paper_id}]." for c in cited)
+        text = " ".join(f"{inp.named(c).rstrip('.')} [{citation(labels[c.id], c.paper_id, c.source_span)}]." for c in cited)
         themes.append(Theme(name=g.name, claim_ids=[c.id for c in cited], text=text,
-                            corroborated=sum(bool(c.corroborated_by) for c in cited)))
+                            corroborated=sum(c.is_corroborated for c in cited)))
     answer = answer or build_answer(inp, cfg.answer_max_sentences)
     comparison = []
     if compares_methods(question):
         reach = {pid: sum(pid in f.covered_by for f in coverage.required) for pid in papers} if coverage else {}
         order = {c.id: i for i, c in enumerate(ordered)}
-        comparison = comparison_rows(findings_, papers, lambda c: (-reach.get(c.paper_id, 0), not c.corroborated_by,
+        comparison = comparison_rows(findings_, papers, lambda c: (-reach.get(c.paper_id, 0), not c.is_corroborated,
                                                                    order[c.id]), cfg.comparison_max_rows)
     limitations = stated_limitations([papers[pid] for pid in sorted(papers)])
     return Draft(
@@ -123,7 +124,7 @@ def abstract(inp: AnswerInputs, n_kept: int, n_candidates: int, themes: Sequence
              aspects: Sequence[Aspect], covered: Sequence[str], missing: Sequence[str], answer: Answer) -> str:
     """What the synthesis rests on and how it is organised (the Answer says what it concludes)."""
     grounded = [c for c in inp.claims if c.grounded]
-    corroborated = [c for c in grounded if c.corroborated_by]
+    corroborated = [c for c in grounded if c.is_corroborated]
     parts = [
         f"This synthesis draws on {n_kept} of {n_candidates} candidate papers that passed the relevance gate: "
         f"{len(inp.claims)} claims were extracted, {len(grounded)} grounded in their own source text and "

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 
+from sovereign_kernel.domain.ids import source_label
 from sovereign_kernel.domain.schemas import Paper
 
 # A word that reads as a name: an acronym (SCAM, DP), camel case (FigStep, EAQuant), capitals
@@ -74,7 +75,7 @@ def method_label(paper: Paper | None, paper_id: str) -> str:
     if name:
         return name
     title = short_title(paper)
-    return f"the method of “{title}”" if title else f"the method of arXiv:{paper_id}"
+    return f"the method of “{title}”" if title else f"the method of {source_label(paper_id)}"
 
 
 def says_own_method(text: str) -> bool:

@@ -180,7 +180,7 @@ def group_findings(claims: Sequence[Claim], question: str, vectors: np.ndarray |
 
     def corroboration(group: list[int]) -> tuple:
         members = [claims[i] for i in group]
-        return (-sum(bool(c.corroborated_by) for c in members), -round(sum(c.corroboration for c in members), 4),
+        return (-sum(c.is_corroborated for c in members), -round(sum(c.corroboration for c in members), 4),
                 -len(members), group[0])
 
     clusters.sort(key=corroboration)

@@ -62,7 +62,7 @@ def measure(claims: Sequence[Claim], papers: Sequence[Paper], ranked: Sequence[S
     """What the reviewers score, measured on this round's claims (``current_claims``), draft and the
     joint coverage of the question's facets."""
     grounded = [c for c in claims if c.grounded]
-    corroborated = [c for c in grounded if c.corroborated_by]
+    corroborated = [c for c in grounded if c.is_corroborated]
     by_id = {p.id: p for p in papers}
     kept = [s for s in ranked if s.kept]
     used_ids = {cid for ids in (draft.finding_claims if draft else []) for cid in ids}

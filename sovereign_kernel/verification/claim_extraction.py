@@ -16,12 +16,14 @@ import numpy as np
 from sovereign_kernel.domain.schemas import Claim, Paper, SourceSpan
 from sovereign_kernel.domain.settings import ExtractionSettings
 from sovereign_kernel.domain.text import clip, split_sentences
+from sovereign_kernel.domain.units import paper_units
 from sovereign_kernel.verification.claim_cues import claim_text, cue_score
 from sovereign_kernel.verification.spans import find_span
 
 EXTRACT_METHOD = "offline-cue-v1"
 LLM_EXTRACT_METHOD = "llm-extract-v1"
 MAX_CLAIM_CHARS = 600
+BODY_POSITION = 1  # a body sentence is scored as an abstract's second one: no "opens with motivation" penalty
 
 
 class Vectors(Protocol):
@@ -42,25 +44,30 @@ def claim_score(sentence: str, position: int, rel: float, s: ExtractionSettings)
 
 
 def extract_offline(question: str, paper: Paper, vectors: Vectors, s: ExtractionSettings) -> list[Claim]:
-    """Up to ``claims_per_paper`` claims: the best-scored sentences above ``min_claim_score``."""
-    sentences = split_sentences(paper.abstract)
-    if not sentences:
+    """Up to ``claims_per_paper`` claims from the abstract and, for a paper read in full, up to
+    ``body_claims_per_paper`` from the passages read: the best-scored sentences above
+    ``min_claim_score``."""
+    units = paper_units(paper)
+    if not units:
         return []
     qvec = vectors.embed([question], kind="query")[0]
-    svecs = vectors.embed([x.text for x in sentences], kind="passage")
-    cos = svecs @ qvec
+    cos = vectors.embed([u.text for u in units], kind="passage") @ qvec
     rel = relevance(cos, s)
-    scored = [(claim_score(x.text, i, rel[i], s), i, x, float(cos[i])) for i, x in enumerate(sentences)]
-    best = sorted(scored, key=lambda t: (-t[0], t[1]))[: s.claims_per_paper]
+    scored = [(claim_score(u.text, i if u.location == "abstract" else BODY_POSITION, rel[i], s), i, u, float(cos[i]))
+              for i, u in enumerate(units)]
+    best = []
+    for location, limit in (("abstract", s.claims_per_paper), ("body", s.body_claims_per_paper)):
+        mine = [t for t in scored if t[2].location == location]
+        best += sorted(mine, key=lambda t: (-t[0], t[1]))[:limit]
     claims = []
-    for total, i, x, cosine in sorted(best, key=lambda t: t[1]):
+    for total, i, u, cosine in sorted(best, key=lambda t: t[1]):
         if total < s.min_claim_score:
             continue
         claims.append(Claim(
-            id=f"{paper.id}#s{i}",
-            text=claim_text(x.text),
+            id=f"{paper.id}#s{i}" if u.location == "abstract" else f"{paper.id}#b{u.start}",
+            text=claim_text(u.text),
             paper_id=paper.id,
-            source_span=SourceSpan(start=x.start, end=x.end, text=x.text),
+            source_span=u.span(),
             extraction_score=round(total, 4),
             relevance=round(cosine, 4),
             method=EXTRACT_METHOD,

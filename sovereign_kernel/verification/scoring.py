@@ -15,10 +15,18 @@ from typing import Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
+from sovereign_kernel.domain.ids import source_label
 from sovereign_kernel.domain.schemas import Claim, Paper, paper_text
-from sovereign_kernel.domain.text import clip, split_sentences
+from sovereign_kernel.domain.text import clip
+from sovereign_kernel.domain.units import paper_units, text_at
 from sovereign_kernel.verification.calibration import Calibration
-from sovereign_kernel.verification.sentence_verifier import DEFAULT_METHOD, SentenceVerifier, TokenEncoder, to_evidence
+from sovereign_kernel.verification.sentence_verifier import (
+    DEFAULT_METHOD,
+    OwnSpan,
+    SentenceVerifier,
+    TokenEncoder,
+    to_evidence,
+)
 
 NO_JUDGEMENT = "the answer had no judgement for this claim"
 Passages = Mapping[str, list[tuple[str, str]]]  # claim id -> [(paper id, passage text)]
@@ -29,8 +37,9 @@ class Vectors(Protocol):
 
 
 def span_at_offsets(claim: Claim, source: Paper | None) -> bool:
-    """Is the claim's quoted span exactly what its source holds at the recorded offsets?"""
-    return source is not None and source.abstract[claim.source_span.start : claim.source_span.end] == claim.source_span.text
+    """Is the claim's quoted span exactly what its source holds at the recorded offsets (in the
+    abstract, or in the passage of the body it was read from)?"""
+    return source is not None and text_at(source, claim.source_span) == claim.source_span.text
 
 
 def sentence_verify(claims: Sequence[Claim], papers: Sequence[Paper], *, vectors: Vectors, tokens: TokenEncoder | None,
@@ -39,9 +48,11 @@ def sentence_verify(claims: Sequence[Claim], papers: Sequence[Paper], *, vectors
     by_id = {p.id: p for p in papers}
     verifier = SentenceVerifier(papers, lambda texts: vectors.embed(texts, kind="passage"), calibration=calibration,
                                 token_encoder=tokens if calibration.uses_tokens else None)
-    scores = verifier.score([c.text for c in claims])
+    spans = [OwnSpan(c.paper_id, c.source_span.location, c.source_span.start, c.source_span.end, c.source_span.text)
+             if by_id.get(c.paper_id) is not None and by_id[c.paper_id].passages else None for c in claims]
+    scores, elsewhere = verifier.score_with_elsewhere([c.text for c in claims], spans)
     out = []
-    for claim, ranked in zip(claims, scores):
+    for claim, ranked, inside in zip(claims, scores, elsewhere):
         span_ok = span_at_offsets(claim, by_id.get(claim.paper_id))
         own = next((s.confidence for s in ranked if s.paper_id == claim.paper_id), 0.0) if span_ok else 0.0
         others = [s for s in ranked if s.paper_id != claim.paper_id]
@@ -53,6 +64,9 @@ def sentence_verify(claims: Sequence[Claim], papers: Sequence[Paper], *, vectors
             "corroboration": round(corroboration, 4),
             "corroborated_by": sorted(s.paper_id for s in others if s.confidence >= threshold) if span_ok else [],
             "evidence": to_evidence(ranked),
+            # full text: another section of its own paper states it too (its own sentence left out)
+            "corroborated_in_paper": inside.sentence.evidence(inside.confidence)
+            if span_ok and inside is not None and inside.confidence >= threshold else None,
             "supporting_papers": supporting,
             "method": f"{claim.method}+{DEFAULT_METHOD}",
             "label": None, "label_method": None, "label_rationale": None,  # the LLM verifier's, set after
@@ -65,7 +79,7 @@ def encode_papers_side(papers: Sequence[Paper], *, verifier_vectors: Vectors, ru
     """Fill the caches ``sentence_verify`` and ``index_passages`` read for the papers' side — their
     sentences', abstracts' and titles' vectors and their token vectors — each in one batch, so it
     can run while models write claims (blocking: call it from a worker thread)."""
-    sentences = [s.text for p in papers for s in split_sentences(p.abstract)]
+    sentences = [u.text for p in papers for u in paper_units(p)]
     if not sentences:
         return
     verifier_vectors.embed(sentences + [paper_text(p) for p in papers] + [p.title or p.id for p in papers],
@@ -80,7 +94,7 @@ def index_passages(claims: Sequence[Claim], papers: Sequence[Paper], vectors: Ve
                    k: int = 3) -> dict[str, list[tuple[str, str]]]:
     """The passages the LLM verifier judges a claim against, selected by the index: the best
     sentence (embedding cosine) of each of the ``k`` closest kept papers."""
-    sentences = [(p.id, s.text) for p in papers for s in split_sentences(p.abstract)]
+    sentences = [(p.id, u.text) for p in papers for u in paper_units(p)]
     if not claims or not sentences:
         return {c.id: [] for c in claims}
     sims = vectors.embed([c.text for c in claims], kind="passage") @ \
@@ -122,7 +136,7 @@ def labels_from_judgements(asked: Sequence[Claim], passages: Passages, judgement
         options = passages[claim.id]
         label, rationale = j.label, clip(j.rationale, 300)
         if 0 <= j.evidence_index < len(options):
-            rationale = f"arXiv:{options[j.evidence_index][0]}: {rationale}"
+            rationale = f"{source_label(options[j.evidence_index][0])}: {rationale}"
         elif label == "SUPPORTED":
             label, rationale = "NOT_ENOUGH_INFO", f"SUPPORTED without a valid passage index ({j.evidence_index})"
         labels[claim.id] = {"label": label, "label_method": method, "label_rationale": rationale}

@@ -29,7 +29,8 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from sovereign_kernel.domain.schemas import Evidence, Paper, paper_text
-from sovereign_kernel.domain.text import Sentence, split_sentences
+from sovereign_kernel.domain.text import content_tokens
+from sovereign_kernel.domain.units import TextUnit, paper_units
 from sovereign_kernel.verification.calibration import Calibration, load_calibration
 from sovereign_kernel.verification.features import (
     entity_mismatch,
@@ -48,10 +49,30 @@ class TokenEncoder(Protocol):
     def encode_tokens(self, texts: Sequence[str]) -> list[np.ndarray]: ...
 
 
+@dataclass(frozen=True)
+class OwnSpan:
+    """Where a claim's own sentence is: left out when another section of its paper is checked."""
+
+    paper_id: str
+    location: str
+    start: int
+    end: int
+    text: str
+
+
+NEAR_COPY = 0.6  # token-set Jaccard above which a sentence restates the span rather than corroborates it
+
+
+def near_copy(a: str, b: str) -> bool:
+    """Is one sentence a near-copy of the other (an abstract sentence repeated in the introduction)?"""
+    x, y = set(content_tokens(a)), set(content_tokens(b))
+    return bool(x and y) and len(x & y) / len(x | y) >= NEAR_COPY
+
+
 @dataclass
 class SentenceScore:
     paper_id: str
-    sentence: Sentence
+    sentence: TextUnit
     lexical: float
     dense: float
     number_mismatch: float
@@ -79,32 +100,36 @@ class SentenceVerifier:
         self.embed = embed
         self.papers = list(papers)
         self.token_encoder = token_encoder
-        self.sentences: list[tuple[str, Sentence]] = [
-            (p.id, s) for p in self.papers for s in split_sentences(p.abstract)
-        ]
+        # every sentence the run read: abstracts, and the passages read of full texts
+        self.sentences: list[tuple[str, TextUnit]] = [(p.id, u) for p in self.papers for u in paper_units(p)]
 
-    def _token_features(self, claims: Sequence[str]) -> dict[tuple[int, str], tuple[float, float]]:
+    def _paper_tokens(self) -> dict[str, list[np.ndarray]]:
+        """Per paper, the token vectors of each of its sentences (in ``self.sentences`` order), then its title."""
         encoder = self.token_encoder
         if encoder is None:
             if self.calibration.uses_tokens:
                 raise ValueError("this calibration weighs token features: pass a token_encoder")
             return {}
-        claim_tokens = encoder.encode_tokens(list(claims))
         out = {}
         for p in self.papers:
-            parts = [s.text for s in split_sentences(p.abstract)] + ([p.title] if p.title.strip() else [])
-            if not parts:
-                continue
-            doc = np.vstack(encoder.encode_tokens(parts))
-            for ci, ct in enumerate(claim_tokens):
-                out[(ci, p.id)] = maxsim(ct, doc)
+            parts = [u.text for pid, u in self.sentences if pid == p.id] + ([p.title] if p.title.strip() else [])
+            if parts:
+                out[p.id] = list(encoder.encode_tokens(parts))
         return out
 
     def score(self, claims: Sequence[str]) -> list[list[SentenceScore]]:
         """For each claim, every paper's best sentence, best first."""
+        return self.score_with_elsewhere(claims, [None] * len(claims))[0]
+
+    def score_with_elsewhere(self, claims: Sequence[str], own: Sequence[OwnSpan | None]
+                             ) -> tuple[list[list[SentenceScore]], list[SentenceScore | None]]:
+        """For each claim, every paper's best sentence (best first); and, for a claim whose own
+        span is given, its own paper's best sentence in *another section* than the span (not
+        overlapping it, not a near-copy of it), scored with the span's sentence left out of every
+        feature — the check that another part of the paper states it too."""
         if not claims or not self.sentences:
-            return [[] for _ in claims]
-        texts = [s.text for _, s in self.sentences]
+            return [[] for _ in claims], [None for _ in claims]
+        texts = [u.text for _, u in self.sentences]
         vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words="english")
         try:
             m = vec.fit_transform(list(claims) + texts)
@@ -119,53 +144,72 @@ class SentenceVerifier:
         title_cos = claim_vecs @ self.embed([p.title or p.id for p in with_text]).T
         col = {p.id: j for j, p in enumerate(with_text)}
         by_id = {p.id: p for p in with_text}
-        tokens = self._token_features(claims)
+        paper_tokens = self._paper_tokens()
+        claim_tokens = self.token_encoder.encode_tokens(list(claims)) if paper_tokens else []
+        local, counts = {}, {}  # sentence index -> its position among its paper's parts
+        for si, (pid, _) in enumerate(self.sentences):
+            local[si] = counts[pid] = counts.get(pid, -1) + 1
         cal = self.calibration
         w = cal.sentence_dense_weight
         raw = w * dense + (1 - w) * lexical
+
+        def features(ci: int, si: int, drop: set[int], doc_dense: float) -> dict[str, float]:
+            pid, sent = self.sentences[si]
+            paper = by_id[pid]
+            kept = [u.text for k, (q, u) in enumerate(self.sentences) if q == pid and k not in drop]
+            whole = " ".join([paper.title, *kept])
+            ent_missing, has_ent = entity_mismatch(claims[ci], whole)
+            ms = (0.0, 0.0)
+            if pid in paper_tokens:
+                skip = {local[k] for k in drop}
+                parts = [t for j, t in enumerate(paper_tokens[pid]) if j not in skip]
+                ms = maxsim(claim_tokens[ci], np.vstack(parts)) if parts else (0.0, 0.0)
+            return {
+                "lexical": float(lexical[ci, si]), "dense": float(dense[ci, si]),
+                "number_mismatch": number_mismatch(claims[ci], sent.text),
+                "negation_mismatch": negation_mismatch(claims[ci], sent.text),
+                "maxsim": ms[0], "maxsim_min": ms[1],
+                "dense_doc": doc_dense, "dense_title": float(title_cos[ci, col[pid]]),
+                "coverage": stem_coverage(claims[ci], whole),
+                "entity_mismatch": ent_missing, "has_entity": has_ent,
+            }
+
+        def scored(ci: int, si: int, f: dict[str, float]) -> SentenceScore:
+            pid, sent = self.sentences[si]
+            return SentenceScore(pid, sent, f["lexical"], f["dense"], f["number_mismatch"], f["negation_mismatch"],
+                                 cal.confidence_of(f), f)
+
+        def elsewhere_of(ci: int, span: OwnSpan) -> SentenceScore | None:
+            mine = [si for si, (pid, _) in enumerate(self.sentences) if pid == span.paper_id]
+            own = {si for si in mine if self.sentences[si][1].location == span.location
+                   and self.sentences[si][1].start < span.end and span.start < self.sentences[si][1].end}
+            places = {self.sentences[si][1].place for si in own}
+            others = [si for si in mine if si not in own and self.sentences[si][1].place not in places
+                      and not near_copy(self.sentences[si][1].text, span.text)]
+            if not own or not others:
+                return None
+            si = max(others, key=lambda k: (raw[ci, k], -k))
+            paper = by_id[span.paper_id]
+            # the paper's pooled vector without the claim's own sentence(s)
+            rest = [u.text for k, (q, u) in enumerate(self.sentences)
+                    if q == paper.id and k not in own and u.location == "abstract"]
+            doc_dense = float(self.embed([" ".join([f"{paper.title}.", *rest])])[0] @ claim_vecs[ci])
+            return scored(ci, si, features(ci, si, own, doc_dense))
+
         out: list[list[SentenceScore]] = []
-        for ci, claim in enumerate(claims):
+        elsewhere: list[SentenceScore | None] = []
+        for ci in range(len(claims)):
             # Each paper's evidence is its best sentence by the raw hybrid score; the
             # calibration (fit the same way) turns the pair's features into P(evidence).
             best_idx: dict[str, int] = {}
             for si, (pid, _) in enumerate(self.sentences):
                 if pid not in best_idx or raw[ci, si] > raw[ci, best_idx[pid]]:
                     best_idx[pid] = si
-            scores = []
-            for pid, si in best_idx.items():
-                sent, paper = self.sentences[si][1], by_id[pid]
-                whole = f"{paper.title} {paper.abstract}"
-                ent_missing, has_ent = entity_mismatch(claim, whole)
-                ms, ms_min = tokens.get((ci, pid), (0.0, 0.0))
-                f = {
-                    "lexical": float(lexical[ci, si]),
-                    "dense": float(dense[ci, si]),
-                    "number_mismatch": number_mismatch(claim, sent.text),
-                    "negation_mismatch": negation_mismatch(claim, sent.text),
-                    "maxsim": ms,
-                    "maxsim_min": ms_min,
-                    "dense_doc": float(doc_cos[ci, col[pid]]),
-                    "dense_title": float(title_cos[ci, col[pid]]),
-                    "coverage": stem_coverage(claim, whole),
-                    "entity_mismatch": ent_missing,
-                    "has_entity": has_ent,
-                }
-                scores.append(SentenceScore(
-                    pid, sent, f["lexical"], f["dense"], f["number_mismatch"], f["negation_mismatch"],
-                    cal.confidence_of(f), f,
-                ))
-            out.append(sorted(scores, key=lambda s: (-s.confidence, s.paper_id)))
-        return out
+            ranked = [scored(ci, si, features(ci, si, set(), float(doc_cos[ci, col[pid]]))) for pid, si in best_idx.items()]
+            out.append(sorted(ranked, key=lambda x: (-x.confidence, x.paper_id)))
+            elsewhere.append(elsewhere_of(ci, own[ci]) if own[ci] is not None else None)
+        return out, elsewhere
 
 
 def to_evidence(scores: Sequence[SentenceScore], limit: int = 3) -> list[Evidence]:
-    return [
-        Evidence(
-            paper_id=s.paper_id,
-            span=s.sentence.text,
-            start=s.sentence.start,
-            end=s.sentence.end,
-            score=round(s.confidence, 4),
-        )
-        for s in scores[:limit]
-    ]
+    return [s.sentence.evidence(s.confidence) for s in scores[:limit]]

@@ -1,0 +1,177 @@
+"""Passages of a library's full texts: split with page anchors, indexed lexically, chosen per question.
+
+A paper's body is cut into overlapping windows of whole sentences (``PASSAGE_CHARS`` long, the
+last sentences of one window opening the next, so a finding split by a window edge is whole in
+one of them). Every passage keeps its page and character offsets in the body. All passages of a
+library go into one BM25 index, cached on disk by the library's content hash; only the passages
+a question's search brings up are embedded (``VectorCache`` keeps their vectors on disk), so a
+library of thousands of PDFs stays interactive.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Protocol, Sequence
+
+import numpy as np
+
+from sovereign_kernel.domain.fulltext import FullText, Passage
+from sovereign_kernel.domain.schemas import Paper
+from sovereign_kernel.domain.text import body_sentences, content_tokens
+from sovereign_kernel.retrieval.bm25 import BM25Index
+
+log = logging.getLogger(__name__)
+
+PASSAGE_CHARS = 1200  # ~200 words: a paragraph or two, what a finding and its conditions take
+PASSAGE_OVERLAP = 250  # characters of whole sentences the next window repeats
+PASSAGE_INDEX_FORMAT = "passages-v1"
+
+
+class Vectors(Protocol):
+    def embed(self, texts: Sequence[str], kind: str = "passage") -> np.ndarray: ...
+
+
+def split_passages(ft: FullText, size: int = PASSAGE_CHARS, overlap: int = PASSAGE_OVERLAP) -> list[Passage]:
+    """Overlapping windows of whole sentences over the body, each with its pages and section."""
+    sentences = body_sentences(ft.body)
+    passages: list[Passage] = []
+    i = 0
+    while i < len(sentences):
+        j = i
+        while j < len(sentences) and (j == i or sentences[j].end - sentences[i].start <= size):
+            j += 1
+        start, end = sentences[i].start, sentences[j - 1].end
+        passages.append(Passage(
+            paper_id=ft.paper_id, index=len(passages), start=start, end=end, page=ft.page_at(start),
+            end_page=ft.page_at(end - 1), page_breaks=[b for b in ft.page_starts if start < b < end],
+            section=ft.section_at(start), text=ft.body[start:end]))
+        if j >= len(sentences):
+            break
+        # the next window opens with the last sentences of this one (up to ``overlap`` characters)
+        k = j
+        while k - 1 > i and end - sentences[k - 1].start <= overlap:
+            k -= 1
+        i = k if k > i else j
+    return passages
+
+
+@dataclass
+class PassageIndex:
+    """Every passage of a library's full texts, with BM25 over their text."""
+
+    passages: list[Passage]
+    index: BM25Index | None
+    by_paper: dict[str, list[int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for i, p in enumerate(self.passages):
+            self.by_paper.setdefault(p.paper_id, []).append(i)
+
+    @classmethod
+    def build(cls, full_texts: Iterable[FullText]) -> "PassageIndex":
+        passages = [p for ft in full_texts for p in split_passages(ft)]
+        return cls(passages, _bm25(passages))
+
+    def __len__(self) -> int:
+        return len(self.passages)
+
+    def of_paper(self, paper_id: str) -> list[int]:
+        """Indexes of a paper's passages, in body order."""
+        return self.by_paper.get(paper_id, [])
+
+    def search_papers(self, query: str, k: int) -> list[tuple[str, float]]:
+        """The ``k`` papers whose best passage scores highest for ``query`` (paper id, that score)."""
+        if self.index is None:
+            return []
+        best: dict[str, float] = {}
+        for i, score in self.index.search(query, max(k * 8, 50)):
+            pid = self.passages[i].paper_id
+            if pid not in best:
+                best[pid] = score
+            if len(best) >= k:
+                break
+        return list(best.items())
+
+    def read(self, papers: Sequence[Paper], question: str, vectors: Vectors, *, max_papers: int, candidates: int,
+             keep: int, semantic_weight: float) -> dict[str, Paper]:
+        """The papers with full text, the ``max_papers`` whose passages answer the question best
+        (BM25), each copied with its ``keep`` best passages attached (in body order).
+
+        Per paper, BM25 for the question (scaled to the paper's best passage) picks ``candidates``
+        passages; only those are embedded, and ``w x cosine + (1 - w) x BM25`` ranks them. (The
+        planned queries are left out: on LitQA2 train they moved the key passage down.) Papers
+        without full text, or beyond ``max_papers``, are left out."""
+        readable = [p for p in papers if p.full_text and self.of_paper(p.id)]
+        if not readable or self.index is None:
+            return {}
+        scores = self.index.scores(question)
+        best = {p.id: float(scores[self.of_paper(p.id)].max()) for p in readable}
+        readable = sorted(readable, key=lambda p: (-best[p.id], p.id))[:max_papers]
+        chosen: dict[str, list[int]] = {}
+        lexical: dict[int, float] = {}
+        for p in readable:
+            mine = np.asarray(self.of_paper(p.id))
+            lex = scores[mine] / best[p.id] if best[p.id] > 0 else np.zeros(len(mine), dtype=np.float32)
+            order = np.argsort(-lex, kind="stable")[:candidates]
+            chosen[p.id] = [int(mine[i]) for i in order]
+            lexical.update({int(mine[i]): float(lex[i]) for i in order})
+        flat = [i for ids in chosen.values() for i in ids]
+        qvec = vectors.embed([question], kind="query")[0]
+        cos = dict(zip(flat, (vectors.embed([self.passages[i].text for i in flat], kind="passage") @ qvec).tolist()))
+        w = semantic_weight
+        out = {}
+        for p in readable:
+            ranked = sorted(chosen[p.id], key=lambda i: (-(w * cos[i] + (1 - w) * lexical[i]), i))
+            out[p.id] = p.model_copy(update={"passages": [self.passages[i] for i in sorted(ranked[:keep])]})
+        return out
+
+    def term_share(self, paper_id: str, question: str) -> float:
+        """Share of the question's content words the paper's body holds anywhere."""
+        words = set(content_tokens(question))
+        if not words:
+            return 0.0
+        held = set()
+        for i in self.of_paper(paper_id):
+            held |= words & set(content_tokens(self.passages[i].text))
+        return len(held) / len(words)
+
+
+def load_or_build_passages(full_texts: Sequence[FullText], library_hash: str, home: Path) -> PassageIndex:
+    """The library's passage index, from the disk cache when its content hash matches."""
+    passages = [p for ft in full_texts for p in split_passages(ft)]
+    directory = home / "index" / f"{PASSAGE_INDEX_FORMAT}-{library_hash[:24]}"
+    if not passages:
+        return PassageIndex([], None)
+    index = BM25Index.load(directory)
+    if index is None or len(index.ids) != len(passages):
+        index = _bm25(passages)
+        try:
+            index.save(directory)
+        except OSError as exc:  # a read-only home must not stop a run
+            log.warning("could not cache the passage index in %s: %s", directory, exc)
+    return PassageIndex(passages, index)
+
+
+def _bm25(passages: Sequence[Passage]) -> BM25Index | None:
+    if not passages:  # no full text: nothing to index (and every search finds nothing)
+        return None
+    return BM25Index.build_texts([p.text for p in passages], [f"{p.paper_id}#{p.index}" for p in passages])
+
+
+def library_texts(papers: Sequence[Paper], full_texts: Mapping[str, FullText], library_hash: str,
+                  home: Path) -> tuple[BM25Index, list[str]]:
+    """Each paper of a library as one text — title, abstract and the whole body — indexed (cached on
+    disk): what a question's facets must meet in to be addressed together by a paper read in full."""
+    texts = [f"{p.title}. {p.abstract}\n{full_texts[p.id].body}" if p.id in full_texts else f"{p.title}. {p.abstract}"
+             for p in papers]
+    directory = home / "index" / f"fulltext-{PASSAGE_INDEX_FORMAT}-{library_hash[:24]}"
+    index = BM25Index.load(directory)
+    if index is None or len(index.ids) != len(texts):
+        index = BM25Index.build_texts(texts, [p.id for p in papers])
+        try:
+            index.save(directory)
+        except OSError as exc:
+            log.warning("could not cache the library's full-text index in %s: %s", directory, exc)
+    return index, texts
