@@ -82,7 +82,7 @@ def facet_counts(state: ResearchState, res: Resources) -> dict[str, int]:
     coverage = state.get("coverage")
     if coverage is None or not any(p.in_corpus is not None for p in coverage.pairs):
         return {}
-    return {f.phrase: res.terms.papers_holding(f.words) for f in coverage.facets}
+    return {f.phrase: len(res.terms.joint(f.words)) for f in coverage.facets}
 
 
 def writer_block(inp: AnswerInputs) -> str:

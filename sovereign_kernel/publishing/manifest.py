@@ -93,6 +93,14 @@ def quality_dimensions(report: Report, t: TribunalSettings, insufficient: bool, 
     }
 
 
+def corroboration_check(claims, minimum: int) -> str:
+    """The corroboration check as measured: by another paper, and — when the run read full text and
+    found any — by another section of a claim's own paper (never its own sentence)."""
+    if any(c.corroborated_in_paper for c in claims):
+        return f"claims corroborated by another paper or another section of their own paper's full text >= {minimum}"
+    return f"claims corroborated by another paper >= {minimum}"
+
+
 def tier(report: Report, t: TribunalSettings, insufficient: bool, sufficiency: float,
          joint_complete: bool) -> tuple[str, dict]:
     """DOI grade only on earned evidence: the policy published, the evidence is sufficient (calibrated),
@@ -104,8 +112,7 @@ def tier(report: Report, t: TribunalSettings, insufficient: bool, sufficiency: f
         "policy is PUBLISH": report.results.policy == "PUBLISH",
         f"evidence sufficiency >= {t.sufficiency_threshold:.2f}": sufficiency >= t.sufficiency_threshold,
         "the question's joined facets addressed together by a kept paper": joint_complete,
-        f"claims corroborated by another paper >= {t.doi_min_corroborated_claims}":
-            len(corroborated) >= t.doi_min_corroborated_claims,
+        corroboration_check(report.claims, t.doi_min_corroborated_claims): len(corroborated) >= t.doi_min_corroborated_claims,
         "evidence sufficient for the question": not insufficient,
     }
     name = "DOI grade" if all(checks.values()) else "Watchlist"
@@ -117,6 +124,8 @@ def tier(report: Report, t: TribunalSettings, insufficient: bool, sufficiency: f
             "evidence_sufficiency": round(sufficiency, 4),
             "grounded_claims": len(grounded),
             "corroborated_claims": len(corroborated),
+            **({"corroborated_within_own_full_text": sum(1 for c in corroborated if not c.corroborated_by)}
+               if any(c.corroborated_in_paper for c in report.claims) else {}),
             "breadth_distinct_sources": len({c.paper_id for c in grounded}),
             # reported, not required: a niche result is often stated by one paper only (the Answer marks it)
             "answer_facets_without_corroboration": list(report.answer.gaps) if report.answer else [],

@@ -103,6 +103,22 @@ def synthesis_lines(report: Report) -> list[str]:
     return lines + [""]
 
 
+def passages_lines(report: Report) -> list[str]:
+    """Full text: the passages the run read of each cited paper, page-anchored (their text, escaped,
+    is in report.json; here the opening of each, so a reader can find it in the PDF)."""
+    if not report.passages_read:
+        return []
+    lines = ["", "## Full text read", "",
+             "The passages of each paper's body the run read (its best for the question); body claims quote them."]
+    for paper_id in dict.fromkeys(p.paper_id for p in report.passages_read):
+        lines += ["", f"- {source_md(paper_id)}:"]
+        for p in (x for x in report.passages_read if x.paper_id == paper_id):
+            pages = f"p. {p.page}" if p.end_page == p.page else f"pp. {p.page}–{p.end_page}"
+            section = f" ({escape_md(p.section, 40)})" if p.section else ""
+            lines.append(f"  - {pages}{section} [{p.start}:{p.end}]: “{escape_md(p.text, 240)}”")
+    return lines
+
+
 def render_markdown(report: Report, manifest: dict) -> str:
     r = report.results
     labels = {c.id: f"C{i}" for i, c in enumerate(report.claims, 1)}
@@ -175,6 +191,7 @@ def render_markdown(report: Report, manifest: dict) -> str:
             f"- {source_md(ref.id, ref.url)} {escape_md(ref.title)} — {escape_md(authors)}"
             f"{' (' + ref.published + ')' if ref.published else ''}; relevance {ref.relevance:.2f}"
         )
+    lines += passages_lines(report)
     vl, qd = manifest["verification_level"], manifest["quality_dimensions"]
     lines += [
         "",

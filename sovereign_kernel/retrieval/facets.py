@@ -85,24 +85,18 @@ def spellings(word: str) -> list[str]:
 
 
 class CorpusTerms:
-    """Which texts of the corpus hold a word (any simple inflection of it), from a BM25 index over them.
+    """Which corpus papers hold a word (any simple inflection of it), from a BM25 index over their texts.
 
-    A text is a paper's title and abstract; in a library read in full, also each passage of its
-    body (with its title), so that words a question joins must meet in one passage, not merely
-    somewhere in 30 pages. ``owners[i]`` is the paper (index into ``papers``) text ``i`` is from."""
+    A paper's text is its title and abstract, or in a library read in full (``texts``: one per
+    paper, in ``papers`` order) its title, abstract and whole body: a paper that studies X in its
+    results and Y in its methods studies them together; two papers that each mention one do not."""
 
-    def __init__(self, index: BM25Index, papers: Sequence[Paper], texts: Sequence[str] | None = None,
-                 owners: Sequence[int] | None = None):
-        self.index, self.papers = index, papers
-        self._texts, self._owners = texts, owners
-        self.n = max(1, len(texts) if texts is not None else len(papers))
+    def __init__(self, index: BM25Index, papers: Sequence[Paper], texts: Sequence[str] | None = None):
+        self.index, self.papers, self._texts, self.n = index, papers, texts, max(1, len(papers))
         self._docs: dict[str, frozenset[int]] = {}
 
     def text(self, i: int) -> str:
         return self._texts[i] if self._texts is not None else paper_text(self.papers[i])
-
-    def owner(self, i: int) -> int:
-        return self._owners[i] if self._owners is not None else i
 
     @cached_property
     def _row(self) -> dict[str, int]:
@@ -111,13 +105,9 @@ class CorpusTerms:
     def units_of(self, paper: Paper) -> list[str]:
         """The texts of a kept paper a question's facets must meet in: its whole text when the corpus
         holds it in full, else its title with its abstract and with each passage read."""
-        if self._texts is not None and self._owners is None and paper.id in self._row:
+        if self._texts is not None and paper.id in self._row:
             return [self._texts[self._row[paper.id]]]
         return paper_units(paper)
-
-    def papers_holding(self, words: Sequence[str]) -> int:
-        """How many papers hold all the words in one of their texts."""
-        return len({self.owner(i) for i in self.joint(words)})
 
     def docs(self, word: str) -> frozenset[int]:
         if word not in self._docs:
@@ -135,8 +125,8 @@ class CorpusTerms:
     @cached_property
     def _title_words(self) -> dict[str, frozenset[int]]:
         found: dict[str, set[int]] = {}
-        for i in range(self.n):
-            for tok in tokenize(self.papers[self.owner(i)].title):
+        for i in range(len(self.papers)):
+            for tok in tokenize(self.papers[i].title):
                 for w in {tok, stem(tok)}:
                     found.setdefault(w, set()).add(i)
         return {w: frozenset(ids) for w, ids in found.items()}
@@ -236,7 +226,7 @@ def joint_coverage(facets: Sequence[Facet], kept: Sequence[Paper], terms: Corpus
 
 def _in_corpus(a: Facet, b: Facet, terms: CorpusTerms) -> int:
     """Corpus papers addressing both facets: read only those holding each facet's rarest word."""
-    return len(_papers(_addressing([a, b], terms), terms))
+    return len(_addressing([a, b], terms))
 
 
 def joint_papers(facets: Sequence[Facet], terms: CorpusTerms, limit: int = 10) -> list[int]:
@@ -246,18 +236,13 @@ def joint_papers(facets: Sequence[Facet], terms: CorpusTerms, limit: int = 10) -
     required = [f for f in facets if not f.generic] or list(facets)
     if len(required) < 2:
         return []
-    every = _papers(_addressing(required, terms), terms)
+    every = _addressing(required, terms)
     if every:
         return every[:limit]
     found: list[int] = []
     for a, b in combinations(required, 2):
-        found += [i for i in _papers(_addressing([a, b], terms), terms)[: max(1, limit // 3)] if i not in found]
+        found += [i for i in _addressing([a, b], terms)[: max(1, limit // 3)] if i not in found]
     return found[:limit]
-
-
-def _papers(units: Sequence[int], terms: CorpusTerms) -> list[int]:
-    """The papers of texts, each once, in order."""
-    return list(dict.fromkeys(terms.owner(i) for i in units))
 
 
 def _addressing(group: Sequence[Facet], terms: CorpusTerms) -> list[int]:

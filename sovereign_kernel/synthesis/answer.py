@@ -141,12 +141,22 @@ def extractive_answer(inp: AnswerInputs, max_sentences: int) -> Answer:
         return (c in single, min(own, default=len(facet_index)), order[c.id])
 
     sentences = [AnswerSentence(text=f"{inp.named(c).rstrip('.')} {cited([c], inp.labels)}"
-                                     + (f" ({SINGLE_SOURCE})." if c in single else "."), claim_ids=[c.id])
+                                     + (f" ({SINGLE_SOURCE})." if c in single else f" ({n})." if (n := within(c)) else "."),
+                                claim_ids=[c.id])
                  for c in sorted([*chosen, *single], key=place)]
     return Answer(status="answered", sentences=sentences, gaps=gaps(inp, candidates), method="extractive-v1")
 
 
 SINGLE_SOURCE = "one paper's finding: no other kept paper corroborates it"
+
+
+def within(c: Claim) -> str:
+    """For a claim only its own paper's full text corroborates, say so: one paper, stated twice."""
+    ev = c.corroborated_in_paper
+    if ev is None or c.corroborated_by:
+        return ""
+    place = f"its {ev.section}" if ev.section else ("its abstract" if ev.location == "abstract" else "its full text")
+    return f"one paper's finding, stated again in {place}" + (f", p. {ev.page}" if ev.page else "")
 
 
 def single_source(inp: AnswerInputs, chosen: Sequence[Claim], covered: dict[str, float], room: int,
