@@ -1,7 +1,7 @@
 """``sovereign-kernel eval litqa``: the key-passage measure (word 8-grams, lower-cased, punctuation
 stripped, >= 50 %), one question's row and the summary on hand-made reports, the questions file's
 checks, and one end-to-end evaluation through the CLI over the two fixture PDFs (tests/fixtures/pdf,
-see PROVENANCE.md) with a two-line questions file written here — never ../shared."""
+see PROVENANCE.md) with a questions file written here — never ../shared."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import json
 from types import SimpleNamespace
 
 import pytest
-
 from conftest import FIXTURES
 
 from sovereign_kernel.app.eval_litqa import (
@@ -81,8 +80,8 @@ def test_share_never_stitches_two_pieces():
     assert key_passage_share(TEN, halves) == 0.0
     assert key_passage_share(TEN, [" ".join(halves)]) == 1.0
     # n-grams found in different pieces add up (each found whole in one of them)
-    assert key_passage_share(TEN, ["one two three four five six seven eight", "three four five six seven eight nine "
-                                   "ten"]) == pytest.approx(2 / 3)
+    pieces = ["one two three four five six seven eight", "three four five six seven eight nine ten"]
+    assert key_passage_share(TEN, pieces) == pytest.approx(2 / 3)
 
 
 def test_share_of_a_short_or_empty_key_passage():
@@ -213,9 +212,11 @@ def test_cli_missing_questions_or_library_is_exit_2(tmp_path, capsys):
 
 # --- end to end --------------------------------------------------------------------------------
 
-def test_cli_eval_over_the_fixture_library(tmp_path, capsys):
+def test_cli_eval_over_the_fixture_library(tmp_path, capsys, monkeypatch):
     from sovereign_kernel.app.cli import main
 
+    # fewer passages embedded per paper than the default 12 (settings from the environment, as a user's)
+    monkeypatch.setenv("SOVEREIGN_PASSAGE_CANDIDATES", "6")
     questions = tmp_path / "questions.jsonl"
     third = dict(NOT_IN_LIBRARY, id="beyond-the-limit")
     questions.write_text("\n".join(json.dumps(q) for q in (IN_LIBRARY, NOT_IN_LIBRARY, third)) + "\n",

@@ -19,7 +19,6 @@ from pathlib import Path
 import pypdf
 import pypdfium2 as pdfium
 import pytest
-
 from conftest import FIXTURES
 
 PDF_DIR = FIXTURES / "pdf"
@@ -28,6 +27,9 @@ BIORXIV = PDF_DIR / "10.1101_2024.02.13.580051.pdf"
 DOI = "10.1038/s41467-024-44806-1"
 QUESTION = ("What optimal growth temperature is inferred for the Asgard archaea ancestor of eukaryotes from the "
             "GDP-binding temperature of EF-1A?")
+# Full-text settings of every run here: fewer passages embedded per paper than the default 12 (MiniLM
+# over 1,200-character passages is what a cold run spends its time on)
+FAST = {"passage_candidates": 6}
 BAD = {"notes.pdf": "not a PDF", "truncated.pdf": "truncated or corrupt", "locked.pdf": "encrypted",
        "scan.pdf": "scanned, no text"}
 
@@ -100,7 +102,7 @@ def caches(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def run(kernel, library, caches):
-    return kernel.research(QUESTION, corpus=str(library), cache_dir=str(caches))
+    return kernel.research(QUESTION, corpus=str(library), cache_dir=str(caches), **FAST)
 
 
 def test_the_doi_paper_is_kept_with_its_doi_and_a_doi_link(run):
@@ -207,8 +209,9 @@ def test_parse_cache_is_reused_by_a_second_load(run, library, caches, monkeypatc
     from sovereign_kernel.runtime.workspace import Workspace
     from sovereign_kernel.sources import pdf as pdf_module
 
-    entries = sorted(p for p in (caches / "pdf").rglob("*.json.gz"))
-    assert len(entries) == 6  # two parses and four skips, one entry per file's bytes
+    cache = pdf_module.ParsedPdfCache(caches / "pdf")
+    entries = [cache.path_for(pdf_module.file_sha256(f)) for f in sorted(library.iterdir())]
+    assert len(set(entries)) == 6 and all(p.is_file() for p in entries)  # 2 parses, 4 skips: each file's bytes
     before = {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in entries}
     parsed_again: list[dict] = []
     real = pdf_module._parse_misses
@@ -220,7 +223,7 @@ def test_parse_cache_is_reused_by_a_second_load(run, library, caches, monkeypatc
     finally:
         workspace.close()
     assert parsed_again == [{}]  # parse_library ran once and found nothing to parse
-    assert {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in (caches / "pdf").rglob("*.json.gz")} == before
+    assert {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in entries} == before  # none rewritten
     assert corpus.content_hash == run.manifest["provenance"]["corpus"]["content_hash"]
     assert sorted(corpus.full_texts) == sorted([DOI, "10.1101/2024.02.13.580051"])
     assert {s.file: s.reason for s in corpus.skipped_files} == BAD
@@ -238,7 +241,7 @@ def test_uncertainties_do_not_say_only_abstracts_were_read_when_full_text_was(ru
 # --- abstract-only baseline, and a library of bad files only ----------------------------------
 
 def test_abstract_only_baseline_reads_no_body(kernel, library, caches, run):
-    base = kernel.research(QUESTION, corpus=str(library), cache_dir=str(caches), read_full_text=False)
+    base = kernel.research(QUESTION, corpus=str(library), cache_dir=str(caches), read_full_text=False, **FAST)
     assert DOI in {r.id for r in base.report.references}
     assert base.report.claims
     assert not body_claims(base.report)
@@ -294,9 +297,8 @@ def test_the_corpus_error_names_every_skipped_file(kernel, bad_library, caches):
 
 # --- in-paper corroboration, unit level ---------------------------------------------------------
 
-ABSTRACT = ("Alkylating agents damage DNA in dividing cells. "
-            "Flies lacking REV1 were hypersensitive to methyl methanesulfonate and died as larvae at low doses. "
-            "We discuss implications for cancer therapy.")
+FINDING = "Flies lacking REV1 were hypersensitive to methyl methanesulfonate and died as larvae at low doses."
+ABSTRACT = f"Alkylating agents damage DNA in dividing cells. {FINDING} We discuss implications for cancer therapy."
 FILLER = ["Sequencing libraries were prepared with a commercial kit.", "Wing discs were dissected in PBS.",
           "The stocks were kept at 25 degrees on standard cornmeal food."]
 RESTATED = "rev1 mutant larvae were hypersensitive to MMS and failed to survive to adulthood at low doses."
@@ -305,11 +307,11 @@ PAPER_ID = "10.5555/rev1.test"
 
 @pytest.fixture(scope="module")
 def verify(kernel, tmp_path_factory):
-    """``verify(body_sentences, section)`` -> the abstract's REV1 claim as ``sentence_verify`` scores it
-    against a paper whose one passage (page 4) holds those sentences."""
+    """``verify(passages, claim=None, abstract=ABSTRACT)`` -> the claim (default: the abstract's REV1
+    finding) as ``sentence_verify`` scores it against a paper with that abstract and these passages,
+    each ``(start, page, section, sentences)``."""
     from sovereign_kernel.domain.fulltext import Passage
     from sovereign_kernel.domain.schemas import Claim, Paper, SourceSpan
-    from sovereign_kernel.domain.text import split_sentences
     from sovereign_kernel.retrieval.vectors import VectorCache
     from sovereign_kernel.runtime.workspace import TOKEN_ENCODER_SHAPE
     from sovereign_kernel.verification.calibration import load_calibration
@@ -318,17 +320,16 @@ def verify(kernel, tmp_path_factory):
     ws = kernel.workspace
     vectors = VectorCache(tmp_path_factory.mktemp("unit-vectors") / "vectors.sqlite",
                           ws.local_embedder(*TOKEN_ENCODER_SHAPE), "all-MiniLM-L6-v2-int8-onnx-t256")
-    sentence = split_sentences(ABSTRACT)[1]
-    claim = Claim(id=f"{PAPER_ID}#s1", text=sentence.text, paper_id=PAPER_ID,
-                  source_span=SourceSpan(start=sentence.start, end=sentence.end, text=sentence.text))
+    start = ABSTRACT.index(FINDING)
+    abstract_claim = Claim(id=f"{PAPER_ID}#s1", text=FINDING, paper_id=PAPER_ID,
+                           source_span=SourceSpan(start=start, end=start + len(FINDING), text=FINDING))
 
-    def run_(body: list[str], section: str):
-        text = " ".join(body)
-        passage = Passage(paper_id=PAPER_ID, index=0, start=5000, end=5000 + len(text), page=4, end_page=4,
-                          section=section, text=text)
-        paper = Paper(id=PAPER_ID, title="REV1 and alkylation damage tolerance in Drosophila", abstract=ABSTRACT,
-                      full_text=True, passages=[passage], doi=PAPER_ID)
-        [out] = sentence_verify([claim], [paper], vectors=vectors, tokens=ws.token_encoder(),
+    def run_(passages, claim=None, abstract=ABSTRACT):
+        read = [Passage(paper_id=PAPER_ID, index=i, start=at, end=at + len(" ".join(sents)), page=page, end_page=page,
+                        section=section, text=" ".join(sents)) for i, (at, page, section, sents) in enumerate(passages)]
+        paper = Paper(id=PAPER_ID, title="REV1 and alkylation damage tolerance in Drosophila", abstract=abstract,
+                      full_text=True, passages=read, doi=PAPER_ID)
+        [out] = sentence_verify([claim or abstract_claim], [paper], vectors=vectors, tokens=ws.token_encoder(),
                                 calibration=load_calibration(), threshold=0.5)
         return out
 
@@ -336,8 +337,15 @@ def verify(kernel, tmp_path_factory):
     vectors.close()
 
 
+def body_claim(text: str, start: int, page: int, section: str):
+    from sovereign_kernel.domain.schemas import Claim, SourceSpan
+
+    return Claim(id=f"{PAPER_ID}#b{start}", text=text, paper_id=PAPER_ID, source_span=SourceSpan(
+        start=start, end=start + len(text), text=text, location="body", page=page, section=section))
+
+
 def test_a_restatement_in_the_results_corroborates_the_abstract_claim(verify):
-    out = verify([RESTATED, *FILLER], "Results")
+    out = verify([(5000, 4, "Results", [RESTATED, *FILLER])])
     assert out.grounded and out.corroborated_by == []
     ev = out.corroborated_in_paper
     assert ev is not None
@@ -348,15 +356,28 @@ def test_a_restatement_in_the_results_corroborates_the_abstract_claim(verify):
 
 
 def test_a_body_without_the_finding_does_not_corroborate(verify):
-    out = verify(FILLER, "Methods")
+    out = verify([(5000, 4, "Methods", FILLER)])
     assert out.grounded and out.corroborated_in_paper is None and not out.is_corroborated
 
 
-@pytest.mark.xfail(strict=True, reason="BUG verification/sentence_verifier.py elsewhere_of: near-copies are left "
-                                        "out as the evidence sentence but not out of the paper-level features "
-                                        "(maxsim, coverage, entities), so an unrelated sentence of the copy's "
-                                        "paper inherits ~0.99 confidence and 'corroborates' the claim")
-def test_the_abstract_sentence_copied_into_the_body_does_not_corroborate(verify):
-    copy = ABSTRACT.split(". ")[1] + "."
-    out = verify([copy, *FILLER], "Introduction")
+def test_the_abstract_sentence_printed_again_in_the_body_does_not_corroborate(verify):
+    """Page 1 of a PDF prints the abstract again: that copy (verbatim, or nearly) is not another
+    section stating the finding, and no other sentence may borrow its words either."""
+    for copy in (FINDING, FINDING.replace("at low doses.", "at low doses of it.")):
+        out = verify([(300, 1, "Introduction", [copy, *FILLER])])
+        assert out.grounded and out.corroborated_in_paper is None, (copy, out.corroborated_in_paper)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG verification/sentence_verifier.py elsewhere_of (~l.176-188): a near-copy "
+                                        "of the claim's sentence is left out as evidence but not out of the "
+                                        "paper-level features (drop=own only: maxsim, coverage, entities), so an "
+                                        "unrelated sentence of another section inherits ~0.99 and 'corroborates'")
+def test_a_body_finding_repeated_nearly_verbatim_in_the_discussion_does_not_corroborate_itself(verify):
+    abstract_free = "Alkylating agents damage DNA in dividing cells. We discuss implications for cancer therapy."
+    assert FINDING not in abstract_free
+    claim = body_claim(FINDING, 5000, 3, "Results")
+    copy = FINDING.replace("at low doses.", "at low doses of it.")
+    out = verify([(5000, 3, "Results", [FINDING, FILLER[0]]), (9000, 6, "Discussion", [copy, *FILLER[1:]])], claim,
+                 abstract=abstract_free)
+    assert out.grounded
     assert out.corroborated_in_paper is None, out.corroborated_in_paper

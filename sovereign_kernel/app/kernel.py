@@ -32,6 +32,9 @@ from sovereign_kernel.publishing.store import STORE_FILE, Store
 from sovereign_kernel.runtime.checkpoints import open_checkpointer, prune_history
 from sovereign_kernel.runtime.context import RunContext
 from sovereign_kernel.runtime.workspace import Workspace
+from sovereign_kernel.sources.corpus import corpus_folder
+
+CORPORA_DIR = "corpora"  # corpora given as lists (paths, Paper objects, dicts), one folder each
 
 
 def new_run_id() -> str:
@@ -94,6 +97,10 @@ class Kernel:
         transport and models (default: ``settings.llm``, from the environment). ``overrides`` are
         settings by flat name (``max_papers=5``); an unknown one is a ``TypeError``.
         """
+        if isinstance(overrides.get("corpus"), (list, tuple)):  # paths, Paper objects, dicts: one folder
+            items = overrides.pop("corpus")
+            home = (settings or Settings()).with_overrides(**overrides).data_dir()
+            overrides["corpus"] = str(await asyncio.to_thread(corpus_folder, items, home / CORPORA_DIR))
         base = (settings or Settings()).with_overrides(**overrides)
         if llm_settings is not None:
             base = base.model_copy(update={"llm": llm_settings})

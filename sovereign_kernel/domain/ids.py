@@ -60,23 +60,27 @@ def is_doi(paper_id: str) -> bool:
     return paper_id.startswith("10.") and "/" in paper_id
 
 
+_ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z\-]*(\.[A-Z]{2})?/\d{7})$")
+
+
+def is_arxiv_id(paper_id: str) -> bool:
+    """``2402.19150`` or ``astro-ph/0601001`` (without version)."""
+    return bool(_ARXIV_ID.match(paper_id))
+
+
 def source_label(paper_id: str) -> str:
-    """How a report names a source: ``arXiv:2402.19150``, ``doi:10.1128/…`` or ``pdf-3f2a…`` (a PDF
-    that printed neither)."""
+    """How a report names a source: ``arXiv:2402.19150``, ``doi:10.1128/…``, or the id itself (a PDF
+    that printed neither, ``pdf-3f2a…``; a record of the user's own)."""
     if is_doi(paper_id):
         return f"doi:{paper_id}"
-    if paper_id.startswith("pdf-"):
-        return paper_id
-    return f"arXiv:{paper_id}"
+    return f"arXiv:{paper_id}" if is_arxiv_id(paper_id) else paper_id
 
 
 def source_url(paper_id: str, url: str = "") -> str:
     """A link that works for the source: its recorded URL, else the DOI resolver or arXiv's abstract
-    page; empty for a PDF with neither (a link to nowhere is worse than none)."""
+    page; empty when there is neither (a link to nowhere is worse than none)."""
     if url:
         return url
     if is_doi(paper_id):
         return f"https://doi.org/{paper_id}"
-    if paper_id.startswith("pdf-"):
-        return ""
-    return f"https://arxiv.org/abs/{paper_id}"
+    return f"https://arxiv.org/abs/{paper_id}" if is_arxiv_id(paper_id) else ""

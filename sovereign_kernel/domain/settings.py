@@ -64,7 +64,8 @@ class RetrieverSettings(_Group):
     read_full_text: bool = Field(True, description="Read a library's PDFs in full (False: each from the abstract "
                                                    "on its first page, the baseline).")
     passages_per_paper: int = Field(
-        6, ge=1, le=20, description="Full text: passages of a paper the run reads (its best for the question).")
+        8, ge=1, le=20, description="Full text: passages the run reads of each of the 3 papers whose passages match "
+                                    "best (its best for the question); half as many of the others.")
     passage_semantic_weight: float = Field(
         0.5, ge=0.0, le=1.0, description="Full text: weight of the embedding cosine (vs BM25) ranking a paper's passages.")
     passage_candidates: int = Field(

@@ -13,7 +13,7 @@ from typing import Literal
 
 from sovereign_kernel.domain.ids import source_label
 from sovereign_kernel.domain.schemas import Evidence, Paper, SourceSpan
-from sovereign_kernel.domain.text import body_sentences, split_sentences
+from sovereign_kernel.domain.text import body_sentences, content_tokens, split_sentences
 
 ABSTRACT = "Abstract"  # the section name of the abstract's sentences
 
@@ -42,16 +42,32 @@ class TextUnit:
         return ABSTRACT if self.location == "abstract" else (self.section or "body")
 
 
+NEAR_COPY = 0.6  # token-set Jaccard above which a sentence restates another rather than says more
+
+
+def near_copy(a: str, b: str) -> bool:
+    """Is one sentence a near-copy of the other (an abstract sentence printed again on page 1)?"""
+    x, y = set(content_tokens(a)), set(content_tokens(b))
+    return bool(x and y) and len(x & y) / len(x | y) >= NEAR_COPY
+
+
 def paper_units(paper: Paper) -> list[TextUnit]:
-    """The abstract's sentences, then those of each passage read (a sentence two overlapping
-    passages share is read once)."""
+    """The abstract's sentences, then those of each passage read — a sentence two overlapping
+    passages share is read once, and the abstract printed again in the body is not read twice."""
     units = [TextUnit(paper.id, s.text, s.start, s.end) for s in split_sentences(paper.abstract)]
+    abstract = [set(content_tokens(u.text)) for u in units]
+    title = " ".join(paper.title.lower().split()) if len(paper.title) >= 20 else ""
     seen: set[int] = set()
     for p in paper.passages:
         for s in body_sentences(p.text, p.start):
             if s.start in seen:
                 continue
             seen.add(s.start)
+            words = set(content_tokens(s.text))
+            if words and any(len(words & a) / len(words | a) >= NEAR_COPY for a in abstract if a):
+                continue
+            if title and title in " ".join(s.text.lower().split()):  # the title block of page 1, not a finding
+                continue
             units.append(TextUnit(paper.id, s.text, s.start, s.end, "body", p.page_at(s.start), p.section))
     return units
 
@@ -77,3 +93,11 @@ def citation(label: str, claim_paper: str, span: SourceSpan) -> str:
     """How a finding cites its claim row: ``C3, arXiv:2402.19150`` or ``C3, doi:10.1128/…, p. 7``."""
     page = f", p. {span.page}" if span.location == "body" and span.page else ""
     return f"{label}, {source_label(claim_paper)}{page}"
+
+
+def corroborated_by(claims) -> str:
+    """What "corroborated" was measured against in a run: another paper, and — when any claim was
+    corroborated in its own full text — another section of its own paper."""
+    if any(c.corroborated_in_paper is not None for c in claims):
+        return "another paper or another section of its own paper"
+    return "another paper"

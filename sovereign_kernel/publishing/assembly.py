@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Sequence
 
+from sovereign_kernel.domain.units import corroborated_by
 from sovereign_kernel.domain.ids import source_url
 from sovereign_kernel.domain.aspects import Aspect
 from sovereign_kernel.domain.facets import JointCoverage
@@ -78,9 +79,7 @@ def uncertainties(s: Signals, run: ReportInputs, settings: Settings, facts: RunF
                        f"{t.sufficiency_threshold:.2f})")
         out.append("Insufficient evidence: " + "; ".join(why or ["no grounded claims"]) + ".")
     if s.n_corroborated < t.doi_min_corroborated_claims:
-        by = ("another paper or another section of their own paper" if any(c.corroborated_in_paper for c in run.claims)
-              else "another paper")
-        out.append(f"Thin evidence: {s.n_corroborated} claims are corroborated by {by} (DOI grade needs "
+        out.append(f"Thin evidence: {s.n_corroborated} claims are corroborated by {corroborated_by(run.claims)} (DOI grade needs "
                    f"{t.doi_min_corroborated_claims}).")
     if s.grounded_only:
         out.append(f"Uncorroborated findings: {s.grounded_only} of {s.n_grounded} grounded claims are supported only "

@@ -16,7 +16,7 @@ from pathlib import Path
 from sovereign_kernel.domain.ids import source_label, source_url
 from sovereign_kernel.domain.schemas import Report
 from sovereign_kernel.domain.settings import recorded
-from sovereign_kernel.domain.units import where
+from sovereign_kernel.domain.units import corroborated_by, where
 from sovereign_kernel.publishing.markdown import answer_method, corroborating_evidence, corroborators
 
 __all__ = ["report_html"]
@@ -141,7 +141,7 @@ def report_html(report: Report, manifest: dict | None = None, *, figure: str | P
         "<ul>",
         f"<li>Papers: {r.papers_retrieved} candidates, {r.papers_kept} kept, {r.papers_dropped} dropped.</li>",
         f"<li>Claims: {r.claims_extracted} extracted, {r.claims_grounded} grounded in their own source, "
-        f"{r.claims_corroborated} corroborated by another paper (confidence ≥ {verify_at:g}).</li>",
+        f"{r.claims_corroborated} corroborated by {corroborated_by(report.claims)} (confidence ≥ {verify_at:g}).</li>",
         f"<li>Tribunal: {report.tribunal.score:.1f}/10 → {_e(r.tribunal_verdict)} "
         f"(revision round {r.revision_round}; publish threshold {publish_at:g}).</li>",
         f"<li>Policy: {_e(r.policy)} — {_e('; '.join(r.policy_reasons))}.</li>",

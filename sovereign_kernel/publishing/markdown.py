@@ -10,7 +10,7 @@ import re
 
 from sovereign_kernel.domain.ids import source_label, source_url
 from sovereign_kernel.domain.schemas import Answer, Claim, Evidence, Report
-from sovereign_kernel.domain.units import where
+from sovereign_kernel.domain.units import corroborated_by, where
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
@@ -150,7 +150,7 @@ def render_markdown(report: Report, manifest: dict) -> str:
         f"- Papers retrieved: {r.papers_retrieved} candidates; {r.papers_kept} passed the relevance gate, "
         f"{r.papers_dropped} dropped as off-topic or beyond the limit.",
         f"- Claims extracted: {r.claims_extracted}; grounded in their own source: {r.claims_grounded}; "
-        f"corroborated by another paper: {r.claims_corroborated}.",
+        f"corroborated by {corroborated_by(report.claims)}: {r.claims_corroborated}.",
         f"- Tribunal: {r.tribunal_score:.1f}/10 → {r.tribunal_verdict} (revision round {r.revision_round}).",
         f"- Policy: {r.policy} — {escape_md('; '.join(r.policy_reasons))}.",
         "",

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 PASSAGE_CHARS = 1200  # ~200 words: a paragraph or two, what a finding and its conditions take
 PASSAGE_OVERLAP = 250  # characters of whole sentences the next window repeats
 PASSAGE_INDEX_FORMAT = "passages-v1"
+DEEP_PAPERS = 3  # papers whose passages match the question best, read to full depth (the rest to half)
 
 
 class Vectors(Protocol):
@@ -97,7 +98,8 @@ class PassageIndex:
     def read(self, papers: Sequence[Paper], question: str, vectors: Vectors, *, max_papers: int, candidates: int,
              keep: int, semantic_weight: float) -> dict[str, Paper]:
         """The papers with full text, the ``max_papers`` whose passages answer the question best
-        (BM25), each copied with its ``keep`` best passages attached (in body order).
+        (BM25), each copied with its best passages attached (in body order): ``keep`` for the
+        ``DEEP_PAPERS`` closest papers, half as many for the others.
 
         Per paper, BM25 for the question (scaled to the paper's best passage) picks ``candidates``
         passages; only those are embedded, and ``w x cosine + (1 - w) x BM25`` ranks them. (The
@@ -122,9 +124,10 @@ class PassageIndex:
         cos = dict(zip(flat, (vectors.embed([self.passages[i].text for i in flat], kind="passage") @ qvec).tolist()))
         w = semantic_weight
         out = {}
-        for p in readable:
+        for rank, p in enumerate(readable):
             ranked = sorted(chosen[p.id], key=lambda i: (-(w * cos[i] + (1 - w) * lexical[i]), i))
-            out[p.id] = p.model_copy(update={"passages": [self.passages[i] for i in sorted(ranked[:keep])]})
+            depth = keep if rank < DEEP_PAPERS else max(1, keep // 2)  # the closest papers are read deeper
+            out[p.id] = p.model_copy(update={"passages": [self.passages[i] for i in sorted(ranked[:depth])]})
         return out
 
     def term_share(self, paper_id: str, question: str) -> float:

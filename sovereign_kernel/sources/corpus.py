@@ -16,15 +16,16 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from sovereign_kernel.domain.errors import CorpusError
 from sovereign_kernel.domain.ids import corpus_content_hash as _hash_pairs
-from sovereign_kernel.domain.ids import paper_content_hash, split_arxiv_version
+from sovereign_kernel.domain.ids import is_doi, paper_content_hash, source_url, split_arxiv_version
 from sovereign_kernel.domain.fulltext import FullText, SkippedFile
 from sovereign_kernel.domain.schemas import Paper
 from sovereign_kernel.sources.library import Library, load_library
@@ -125,10 +126,21 @@ def _parse_record(raw: bytes, source: str) -> Paper | None:
         categories=categories,
         published=(published.strip() or None) if published else None,
         version=version,
-        url=f"https://arxiv.org/abs/{paper_id}",
+        url=_url(rec.get("url")) or source_url(paper_id, ""),
         source=source,
+        doi=_doi(rec.get("doi")),
         content_hash=paper_content_hash(paper_id, title, abstract),
     )
+
+
+def _url(value: object) -> str:
+    """A record's own link, when it is an http(s) URL (anything else is not a link to show)."""
+    return value.strip() if isinstance(value, str) and re.match(r"^https?://\S+$", value.strip()) else ""
+
+
+def _doi(value: object) -> str | None:
+    doi = value.strip().lower().removeprefix("https://doi.org/") if isinstance(value, str) else ""
+    return doi if is_doi(doi) else None
 
 
 def _supersedes(new: Paper, old: Paper) -> bool:
@@ -279,3 +291,40 @@ def load_corpus(path: str | Path | None = None, *, pdf_cache: Path | None = None
     if library is not None:
         library.files = pdfs
     return _load_files([f for f in files if not _is_pdf(f)], str(p), library)
+
+
+def corpus_folder(items: Sequence[object], directory: Path) -> Path:
+    """A corpus given as a list — paths of PDF / JSONL files, :class:`Paper` objects, record dicts —
+    as one folder the loader reads: links to the files and a JSONL of the records, under a name
+    derived from the content (the same list gives the same folder; nothing is copied)."""
+    records, files = [], []
+    for item in items:
+        if isinstance(item, Paper):
+            records.append(item.model_dump(mode="json", exclude={"passages", "content_hash"}))
+        elif isinstance(item, dict):
+            records.append(item)
+        elif isinstance(item, (str, Path)):
+            path = Path(item).expanduser().resolve()
+            if not path.is_file():
+                raise CorpusError(f"corpus file not found: {item}")
+            files.append(path)
+        else:
+            raise CorpusError(f"a corpus list holds paths, Paper objects or dicts, not {type(item).__name__}")
+    lines = [json.dumps(r, sort_keys=True, ensure_ascii=False, default=str) for r in records]
+    key = _hash_pairs([(str(f), str(f)) for f in files] + [(line, line) for line in lines])[:16]
+    folder = directory / key
+    folder.mkdir(parents=True, exist_ok=True)
+    names: set[str] = set()
+    for f in files:
+        name = f.name if f.name not in names else f"{len(names)}-{f.name}"
+        names.add(name)
+        link = folder / name
+        if not link.is_symlink():
+            link.symlink_to(f)
+    if lines:
+        target = folder / "records.jsonl"
+        if not target.exists():
+            tmp = folder / f"records.jsonl.{os.getpid()}.tmp"
+            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            tmp.replace(target)
+    return folder

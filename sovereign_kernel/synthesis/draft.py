@@ -22,7 +22,7 @@ import numpy as np
 
 from sovereign_kernel.domain.aspects import Aspect, covers, text_stems
 from sovereign_kernel.domain.facets import JointCoverage
-from sovereign_kernel.domain.units import citation
+from sovereign_kernel.domain.units import citation, corroborated_by
 from sovereign_kernel.domain.schemas import Answer, Claim, Draft, Paper, ScoredPaper, Theme, paper_text
 from sovereign_kernel.domain.settings import SynthesisSettings
 from sovereign_kernel.synthesis.answer import AnswerInputs, build_answer
@@ -128,7 +128,7 @@ def abstract(inp: AnswerInputs, n_kept: int, n_candidates: int, themes: Sequence
     parts = [
         f"This synthesis draws on {n_kept} of {n_candidates} candidate papers that passed the relevance gate: "
         f"{len(inp.claims)} claims were extracted, {len(grounded)} grounded in their own source text and "
-        f"{len(corroborated)} corroborated by another paper."
+        f"{len(corroborated)} corroborated by {corroborated_by(inp.claims)}."
     ]
     if themes:
         parts.append(f"Its findings fall into {len(themes)} theme{'s' if len(themes) != 1 else ''}: " + "; ".join(

@@ -29,8 +29,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from sovereign_kernel.domain.schemas import Evidence, Paper, paper_text
-from sovereign_kernel.domain.text import content_tokens
-from sovereign_kernel.domain.units import TextUnit, paper_units
+from sovereign_kernel.domain.units import TextUnit, near_copy, paper_units
 from sovereign_kernel.verification.calibration import Calibration, load_calibration
 from sovereign_kernel.verification.features import (
     entity_mismatch,
@@ -58,15 +57,6 @@ class OwnSpan:
     start: int
     end: int
     text: str
-
-
-NEAR_COPY = 0.6  # token-set Jaccard above which a sentence restates the span rather than corroborates it
-
-
-def near_copy(a: str, b: str) -> bool:
-    """Is one sentence a near-copy of the other (an abstract sentence repeated in the introduction)?"""
-    x, y = set(content_tokens(a)), set(content_tokens(b))
-    return bool(x and y) and len(x & y) / len(x | y) >= NEAR_COPY
 
 
 @dataclass
