@@ -25,7 +25,7 @@ from sovereign_kernel.prompts import render_prompt
 from sovereign_kernel.runtime.context import RunContext
 from sovereign_kernel.runtime.progress import progress
 from sovereign_kernel.runtime.workspace import Resources
-from sovereign_kernel.verification.claim_extraction import claims_from_spans, extract_offline
+from sovereign_kernel.verification.claim_extraction import claims_from_spans, extract_offline, paper_for_prompt
 
 
 async def extract(task: ExtractTask, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -44,8 +44,9 @@ async def extract(task: ExtractTask, runtime: Runtime[RunContext]) -> dict[str, 
 async def extract_llm(sess: LLMSession, question: str, paper: Paper, res: Resources,
                       settings: ExtractionSettings) -> list[Claim] | None:
     """The LLM's claims for one paper, or None to fall back to ``extract_offline`` for it."""
-    prompt = render_prompt("extractor", question=question, paper_id=paper.id, max_claims=settings.claims_per_paper,
-                           abstract=paper.abstract)
+    prompt = render_prompt("extractor", question=question, paper_id=paper.id,
+                           max_claims=settings.claims_per_paper + (settings.body_claims_per_paper if paper.passages else 0),
+                           abstract=paper_for_prompt(paper))
     answer = await sess.structured("extractor", ExtractedClaims, prompt, item=paper.id)
     if answer is None:
         return None
@@ -53,6 +54,6 @@ async def extract_llm(sess: LLMSession, question: str, paper: Paper, res: Resour
     claims, rejected = await asyncio.to_thread(claims_from_spans, question, paper, proposed, res.vectors, settings)
     sess.record_distinct("extractor", "rejected", rejected)  # once per run, however often replayed
     if answer.claims and not claims:
-        sess.fallback("extractor", paper.id, f"no source span ({len(rejected)}) was found in the abstract")
+        sess.fallback("extractor", paper.id, f"no source span ({len(rejected)}) was found in the paper's text")
         return None
     return claims

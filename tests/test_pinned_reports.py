@@ -13,6 +13,10 @@ Changed on purpose since:
   report opens with its Answer, findings are grouped by theme, a comparison and stated limitations
   follow (pinned in "synthesis"); the judge keeps the best round; the methodology says per role what
   the model answered.
+- issue 13 (full text): claims, spans, evidence and references gained full-text fields (page, location,
+  section, in-paper corroboration, DOI) with defaults; checked by diffing the reports of HEAD before
+  and after with those fields removed: identical content. The extractor prompt now says a paper may
+  come with passages of its body, so the LLM run's token counts (llm_usage) moved.
 """
 
 from __future__ import annotations
@@ -30,30 +34,30 @@ PARTS = ("report_id", "content_hash", "claims", "synthesis", "tribunal", "refere
          "llm_usage")
 PINS = {name: dict(zip(PARTS, values)) for name, values in {
     "custom-llm-revision": (
-        'SRK-dc227b8b47b9',
-        'sha256:8dd67fa8352b2577d41d2dc07026fcb7fadf75c75445df60beeb9120a6c36791',
-        'a2d3e413e869108f',
-        '1215c8b48c441255',
+        'SRK-1a2e245095f8',
+        'sha256:50f7f4ca96013f9f8af497bef638eb59be16671dc7e2f2b7989013ff3cfd18aa',
+        '62f449f7f486c540',
+        '29b6e2bde9d99dda',
         'ae012a0b030c90fb',
-        '151ad0ab14aa62f9',
+        'db8ef22415daca74',
         'c83ad6901e9c439d',
         '71bb94c350913dd8',
-        '889d16791bbf4daa',
+        '1a498c73ec546a79',
     ),
     "offline-covered": (
-        'SRK-0e347441f703',
-        'sha256:887d153068a862cce14faebe07e27f9273e6eef5913ef41839b89b96b7102278',
-        '31d8a906ffba9f52',
-        '4de5c061513a626d',
+        'SRK-4bf0184ae1ad',
+        'sha256:e42061488a50a2dee6fc5a10f9a886f65a431df09e55ffe1c807759438714c56',
+        'ddc4212c71ed6b6c',
+        '4e312589a4aadf1d',
         '30995e2b83266783',
-        '151ad0ab14aa62f9',
+        'db8ef22415daca74',
         '7e8e7bc60e50ff70',
         '71bb94c350913dd8',
         '74234e98afe7498f',
     ),
     "offline-unanswerable": (
-        'SRK-502cbfe7ee14',
-        'sha256:e17b07b805b4db253a71905a0e0b3a131742f749b7de1f18cb31655ba791c622',
+        'SRK-3deb8fb064c6',
+        'sha256:bcf51061b8e882b4b9220f3746b8ae5e9d376a9ac5f75e3732d93865fed78f1f',
         '4f53cda18c2baa0c',
         '2d3e00dc834d1a32',
         'b5ad2e2a1b4f6ead',

@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     lq.add_argument("--library", required=True, help="folder of the PDFs to research over")
     lq.add_argument("--limit", type=int, default=None, help="only the first N questions")
     lq.add_argument("--no-baseline", action="store_true", help="skip the abstract-only baseline")
+    lq.add_argument("--baseline-only", action="store_true", help="only the abstract-only baseline")
     lq.add_argument("--json", action="store_true", help="print one JSON object (with per-question rows)")
     return p
 

@@ -131,7 +131,8 @@ def load_questions(path: str | Path, limit: int | None = None) -> list[dict]:
 
 
 def run_litqa_eval(questions: str | Path, library: str | Path, *, limit: int | None = None, baseline: bool = True,
-                   on_progress: Callable[[str, int, int], None] | None = None, **settings) -> dict:
+                   full_text: bool = True, on_progress: Callable[[str, int, int], None] | None = None,
+                   **settings) -> dict:
     """Research every question over the library (full text, then the abstract-only baseline)."""
     from sovereign_kernel.app.kernel import Kernel
     from sovereign_kernel.domain.settings import Settings
@@ -141,7 +142,9 @@ def run_litqa_eval(questions: str | Path, library: str | Path, *, limit: int | N
     qs = load_questions(questions, limit)
     caches = Settings().caches  # the user's caches: a library is parsed and embedded once
     out: dict = {"library": str(library), "questions_file": str(questions)}
-    variants = [("full_text", True)] + ([("abstract_only", False)] if baseline else [])
+    variants = ([("full_text", True)] if full_text else []) + ([("abstract_only", False)] if baseline else [])
+    if not variants:
+        raise EvalError("nothing to run: both the full-text runs and the baseline are switched off")
     with tempfile.TemporaryDirectory(prefix="sovereign-litqa-") as home, Kernel() as kernel:
         for name, full in variants:
             rows, started = [], time.perf_counter()
@@ -160,7 +163,7 @@ def format_table(result: dict) -> str:
     names = [n for n in ("full_text", "abstract_only") if n in result]
     keys = ("evidence_recall", "evidence_recall_claims_only", "in_library_doi_grade", "not_in_library_watchlist", "source_kept", "source_rank_mean",
             "seconds")
-    first = result[names[0]]["summary"]
+    first = result[names[0]]["summary"]  # the same questions in every variant
     lines = [f"LitQA2 over {result['library']}: {first['questions']} questions ({first['in_library']} in the "
              f"library, {first['not_in_library']} not)", "", f"{'':28}" + "".join(f"{n:>16}" for n in names)]
     for k in keys:
@@ -176,7 +179,7 @@ def run_litqa_command(args) -> int:
 
     try:
         result = run_litqa_eval(args.questions, args.library, limit=args.limit, baseline=not args.no_baseline,
-                                on_progress=progress)
+                                full_text=not args.baseline_only, on_progress=progress)
     except EvalError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

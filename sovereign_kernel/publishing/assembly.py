@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Sequence
 
 from sovereign_kernel.domain.units import corroborated_by
-from sovereign_kernel.domain.ids import source_url
+from sovereign_kernel.domain.ids import source_label, source_url
 from sovereign_kernel.domain.aspects import Aspect
 from sovereign_kernel.domain.facets import JointCoverage
 from sovereign_kernel.domain.ids import report_id
@@ -96,15 +96,24 @@ def uncertainties(s: Signals, run: ReportInputs, settings: Settings, facts: RunF
         n = s.off_topic_claims
         out.append(f"Off-question claims: {n} of {s.n_claims} claims {'has' if n == 1 else 'have'} low "
                    f"similarity to the question (cosine < {t.off_topic_claim_relevance:.2f}).")
+    full = sum(1 for p in run.papers if p.passages)
     if facts.llm_usage is not None:
-        out += llm_uncertainties(facts.mode, facts.llm_usage)
+        out += llm_uncertainties(facts.mode, facts.llm_usage, full)
     else:  # offline, or custom embeddings without a chat model
-        out.append(f"{facts.mode.capitalize()} mode: claims are sentences quoted from abstracts, so 'grounded' only "
+        read = (f"abstracts and full-text passages (of {full} paper{'s' if full != 1 else ''} read in full)" if full
+                else "abstracts")
+        out.append(f"{facts.mode.capitalize()} mode: claims are sentences quoted from {read}, so 'grounded' only "
                    "confirms the quote at its offsets; corroboration by other papers is the informative signal; "
-                   "reviews are measured rubrics; no language model read the papers, and only abstracts (not full "
-                   "texts) were searched.")
-    out += list(run.notes)
+                   "reviews are measured rubrics; no language model read the papers"
+                   + (", and only abstracts (not full texts) were searched." if not full else "."))
+    out += [n for n in run.notes if not _stale(n, run.papers)]
     return out
+
+
+def _stale(note: str, papers) -> bool:
+    """A "full text unavailable" note of an earlier round for a paper a later round did read in full."""
+    return note.startswith("Full text unavailable: ") and any(
+        p.passages and note.startswith(f"Full text unavailable: {source_label(p.id)} ") for p in papers)
 
 
 def missing_pairs_sentence(coverage: JointCoverage | None) -> str:

@@ -134,7 +134,14 @@ def not_used(role: str, model: str, u: RoleUsage) -> str:
     return f"the LLM {role} ({model}) was configured but not used: {u.counts()}"
 
 
-def llm_uncertainties(mode: str, usage: dict) -> list[str]:
+def reading(full_text: int) -> str:
+    """What the run read of the papers: abstracts, or (``full_text`` papers) passages of bodies too."""
+    if not full_text:
+        return "abstracts only (not full texts)"
+    return f"abstracts and the passages read of {full_text} paper{'s' if full_text != 1 else ''}' full text"
+
+
+def llm_uncertainties(mode: str, usage: dict, full_text: int = 0) -> list[str]:
     """What the LLM did that a reader must know: which parts came from models (only the roles the
     model really answered), rejected spans and offline fallbacks, by role."""
     roles = role_usage(usage)
@@ -142,21 +149,24 @@ def llm_uncertainties(mode: str, usage: dict) -> list[str]:
             **{r: f"the {r.upper()} review" for r in REVIEWERS}}
     used = [r for r in part if _usage_of(roles, r).used]
     if len(used) == len(part):
-        out = [f"LLM mode ({mode}): claims, labels and reviews come from language models reading abstracts only "
-               "(not full texts); every claim's source span was checked against its abstract and the measured "
-               "rubric bounds every review score."]
+        out = [f"LLM mode ({mode}): claims, labels and reviews come from language models reading "
+               f"{reading(full_text)}; every claim's source span was checked against "
+               f"{'the text' if full_text else 'its abstract'} and the measured rubric bounds every review score."]
     elif used:
         offline = [r for r in part if r not in used]
-        out = [f"LLM mode ({mode}): from language models (reading abstracts only, not full texts): "
-               + ", ".join(part[r] for r in used) + "; every model claim's source span was checked against its "
-               "abstract and the measured rubric bounds every review score. From the offline algorithm, because "
+        out = [f"LLM mode ({mode}): from language models ("
+               + ("reading abstracts only, not full texts" if not full_text else f"reading {reading(full_text)}") + "): "
+               + ", ".join(part[r] for r in used) + "; every model claim's source span was checked against "
+               f"{'the text' if full_text else 'its abstract'} and the measured rubric bounds every review score. "
+               "From the offline algorithm, because "
                "the model answered too few of their items: " + ", ".join(part[r] for r in offline) + "."]
     else:
         out = [f"LLM mode ({mode}), but no language model produced the claims, labels or reviews: a model was "
                "configured, yet most of every role's items fell back to the offline algorithm, so claims are "
                "sentences quoted from abstracts, 'grounded' only confirms the quote at its offsets, corroboration "
-               "by other papers is the informative signal, reviews are measured rubrics, and only abstracts (not "
-               "full texts) were searched."]
+               "by other papers is the informative signal, reviews are measured rubrics, and "
+               + ("only abstracts (not full texts) were searched." if not full_text else
+                  f"the run read {reading(full_text)}.")]
     rejected = usage["roles"].get("extractor", {}).get("rejected", 0)
     if rejected:
         out.append(f"Invented spans: {rejected} LLM-extracted claims were rejected because their source span "
@@ -215,7 +225,10 @@ def methodology(run: ReportInputs, settings: Settings, facts: RunFacts) -> dict[
                    f"question-word coverage and question-aspect coverage); gate "
                    f"{r.relevance_gate:.2f}, at most {r.max_papers} papers",
         "extraction": f"sentence segmentation + claim-cue scoring, up to {x.claims_per_paper} claims per paper "
-                      f"(min score {x.min_claim_score:.2f}); spans are character offsets into the abstract",
+                      f"(min score {x.min_claim_score:.2f}); spans are character offsets into the abstract"
+                      + (f"; for the {full} paper{'s' if full != 1 else ''} read in full, up to "
+                         f"{x.body_claims_per_paper} more from the passages read, spans as offsets into the body with "
+                         "their page" if (full := sum(1 for p in run.papers if p.passages)) else ""),
         "verification": f"{DEFAULT_METHOD}: each retrieved paper's best sentence for the claim, scored by "
                         f"{cal.describe()} (sentence vectors: {facts.verifier_embedder_id}); verified at "
                         f"confidence >= {v.verify_threshold:.2f}. Baseline {BASELINE_METHOD} at "

@@ -37,6 +37,7 @@ _SUFFIXES = (".jsonl", ".jsonl.gz")
 PDF_SUFFIX = ".pdf"
 _ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _MAX_LINES_LISTED = 5
+_MAX_FILES_LISTED = 10
 
 
 @dataclass
@@ -223,10 +224,12 @@ def _load_files(files: list[Path], label: str, library: Library | None = None) -
             parts.append(f"{len(lines)} in {name} (line {listed}{more})")
         logger.warning("corpus %s: skipped %d corrupt line(s): %s", label, skipped_lines, "; ".join(parts))
     if not seen:
-        skipped_pdfs = "; ".join(f"{s.file}: {s.reason}" for s in (library.skipped if library else [])[:3])
-        raise CorpusError(f"no valid records in corpus {label} ({skipped_lines} corrupt line(s) skipped"
-                          + (f"; {len(library.skipped)} PDF(s) skipped: {skipped_pdfs}" if library and library.skipped
-                             else "") + ")")
+        why = [f"{skipped_lines} corrupt line(s) skipped"] if files else []
+        if library is not None and library.skipped:
+            listed = "; ".join(f"{s.file}: {s.reason}" for s in library.skipped[:_MAX_FILES_LISTED])
+            more = " …" if len(library.skipped) > _MAX_FILES_LISTED else ""
+            why.append(f"{len(library.skipped)} PDF file(s) skipped — {listed}{more}")
+        raise CorpusError(f"no valid records in corpus {label}" + (f" ({'; '.join(why)})" if why else ""))
     if duplicates:
         logger.info("corpus %s: %d duplicate id(s) collapsed (highest version kept)", label, duplicates)
     papers = sorted(seen.values(), key=lambda p: p.id)

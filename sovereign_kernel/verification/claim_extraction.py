@@ -75,15 +75,38 @@ def extract_offline(question: str, paper: Paper, vectors: Vectors, s: Extraction
     return claims
 
 
+def paper_for_prompt(paper: Paper) -> str:
+    """The text a model extracts from: the abstract, then each passage read, marked with its page."""
+    if not paper.passages:
+        return paper.abstract
+    return "\n\n".join([paper.abstract, *(f"[full text, p. {p.page}] {p.text}" for p in paper.passages)])
+
+
+def locate_span(paper: Paper, span: str, s: ExtractionSettings) -> tuple[SourceSpan, float] | None:
+    """Where a model's quoted span is in the paper, and how closely it matches: the abstract, else
+    one passage read (offsets into the body, with its page)."""
+    found = find_span(paper.abstract, span, min_ratio=s.span_match_min, min_words=s.span_min_words)
+    if found is not None:
+        start, end, match = found
+        return SourceSpan(start=start, end=end, text=paper.abstract[start:end]), match
+    for p in paper.passages:
+        found = find_span(p.text, span, min_ratio=s.span_match_min, min_words=s.span_min_words)
+        if found is not None:
+            start, end, match = found
+            return SourceSpan(start=p.start + start, end=p.start + end, text=p.text[start:end], location="body",
+                              page=p.page_at(p.start + start), section=p.section), match
+    return None
+
+
 def claims_from_spans(question: str, paper: Paper, proposed: Sequence[tuple[str, str]], vectors: Vectors,
                       s: ExtractionSettings) -> tuple[list[Claim], list[str]]:
-    """A model's (claim text, quoted span) pairs as claims whose spans are in the abstract (real
-    offsets stored), and a key per claim rejected because its span is not. Ids are
+    """A model's (claim text, quoted span) pairs as claims whose spans are in the paper's text read
+    (real offsets stored), and a key per claim rejected because its span is not. Ids are
     ``<paper>#l<index in the answer>``."""
     sentences = split_sentences(paper.abstract)
     kept, rejected, seen = [], [], set()
     for i, (claim, span) in enumerate(proposed):
-        found = find_span(paper.abstract, span, min_ratio=s.span_match_min, min_words=s.span_min_words)
+        found = locate_span(paper, span, s)
         if found is None:
             rejected.append(f"{paper.id}:{hashlib.sha256(span.encode()).hexdigest()[:16]}")
             continue
@@ -92,19 +115,19 @@ def claims_from_spans(question: str, paper: Paper, proposed: Sequence[tuple[str,
             continue
         seen.add(text.lower())
         kept.append((i, text, *found))
-    kept = kept[: s.claims_per_paper]
+    kept = kept[: s.claims_per_paper + (s.body_claims_per_paper if paper.passages else 0)]
     if not kept:
         return [], rejected
     qvec = vectors.embed([question], kind="query")[0]
     cvecs = vectors.embed([text for _, text, *_ in kept], kind="passage")
     claims = []
-    for (i, text, start, end, match), vec in zip(kept, cvecs):
+    for (i, text, span, match), vec in zip(kept, cvecs):
         cosine = float(vec @ qvec)
-        position = next((k for k, x in enumerate(sentences) if x.start <= start < x.end), 0)
-        score = claim_score(paper.abstract[start:end], position, relevance(cosine, s), s)
+        position = (next((k for k, x in enumerate(sentences) if x.start <= span.start < x.end), 0)
+                    if span.location == "abstract" else BODY_POSITION)
+        score = claim_score(span.text, position, relevance(cosine, s), s)
         claims.append(Claim(
-            id=f"{paper.id}#l{i}", text=text, paper_id=paper.id,
-            source_span=SourceSpan(start=start, end=end, text=paper.abstract[start:end]),
+            id=f"{paper.id}#l{i}", text=text, paper_id=paper.id, source_span=span,
             extraction_score=round(score, 4), relevance=round(cosine, 4), method=LLM_EXTRACT_METHOD, span_match=match,
         ))
     return claims, rejected

@@ -174,17 +174,19 @@ class SentenceVerifier:
             own = {si for si in mine if self.sentences[si][1].location == span.location
                    and self.sentences[si][1].start < span.end and span.start < self.sentences[si][1].end}
             places = {self.sentences[si][1].place for si in own}
-            others = [si for si in mine if si not in own and self.sentences[si][1].place not in places
-                      and not near_copy(self.sentences[si][1].text, span.text)]
+            # the claim's own sentence and every near-copy of it (a Discussion repeating the Results)
+            # are left out of every feature: a paper saying one thing twice is not corroboration
+            drop = own | {si for si in mine if near_copy(self.sentences[si][1].text, span.text)}
+            others = [si for si in mine if si not in drop and self.sentences[si][1].place not in places]
             if not own or not others:
                 return None
             si = max(others, key=lambda k: (raw[ci, k], -k))
             paper = by_id[span.paper_id]
-            # the paper's pooled vector without the claim's own sentence(s)
+            # the paper's pooled vector without those sentences
             rest = [u.text for k, (q, u) in enumerate(self.sentences)
-                    if q == paper.id and k not in own and u.location == "abstract"]
+                    if q == paper.id and k not in drop and u.location == "abstract"]
             doc_dense = float(self.embed([" ".join([f"{paper.title}.", *rest])])[0] @ claim_vecs[ci])
-            return scored(ci, si, features(ci, si, own, doc_dense))
+            return scored(ci, si, features(ci, si, drop, doc_dense))
 
         out: list[list[SentenceScore]] = []
         elsewhere: list[SentenceScore | None] = []
