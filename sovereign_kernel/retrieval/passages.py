@@ -19,7 +19,7 @@ import numpy as np
 
 from sovereign_kernel.domain.fulltext import FullText, Passage
 from sovereign_kernel.domain.schemas import Paper
-from sovereign_kernel.domain.text import body_sentences, content_tokens
+from sovereign_kernel.domain.text import body_sentences
 from sovereign_kernel.retrieval.bm25 import BM25Index
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,9 @@ class PassageIndex:
             self.by_paper.setdefault(p.paper_id, []).append(i)
 
     @classmethod
-    def build(cls, full_texts: Iterable[FullText]) -> "PassageIndex":
-        passages = [p for ft in full_texts for p in split_passages(ft)]
+    def build(cls, full_texts: Iterable[FullText], size: int = PASSAGE_CHARS,
+              overlap: int = PASSAGE_OVERLAP) -> "PassageIndex":
+        passages = [p for ft in full_texts for p in split_passages(ft, size, overlap)]
         return cls(passages, _bm25(passages))
 
     def __len__(self) -> int:
@@ -130,15 +131,6 @@ class PassageIndex:
             out[p.id] = p.model_copy(update={"passages": [self.passages[i] for i in sorted(ranked[:depth])]})
         return out
 
-    def term_share(self, paper_id: str, question: str) -> float:
-        """Share of the question's content words the paper's body holds anywhere."""
-        words = set(content_tokens(question))
-        if not words:
-            return 0.0
-        held = set()
-        for i in self.of_paper(paper_id):
-            held |= words & set(content_tokens(self.passages[i].text))
-        return len(held) / len(words)
 
 
 def load_or_build_passages(full_texts: Sequence[FullText], library_hash: str, home: Path) -> PassageIndex:

@@ -119,6 +119,7 @@ def _parse_record(raw: bytes, source: str) -> Paper | None:
         return None
     if id_version is not None:
         version = id_version
+    doi = _doi(rec.get("doi"))
     return Paper(
         id=paper_id,
         title=title,
@@ -127,9 +128,9 @@ def _parse_record(raw: bytes, source: str) -> Paper | None:
         categories=categories,
         published=(published.strip() or None) if published else None,
         version=version,
-        url=_url(rec.get("url")) or source_url(paper_id, ""),
+        url=_url(rec.get("url")) or source_url(paper_id) or (source_url(doi) if doi else ""),
         source=source,
-        doi=_doi(rec.get("doi")),
+        doi=doi,
         content_hash=paper_content_hash(paper_id, title, abstract),
     )
 
