@@ -121,9 +121,8 @@ async def rank_and_gate(state: RetrieverState, runtime: Runtime[RunContext]) -> 
             candidates.update({p.id: p for p in joined})
         if res.passages is not None and settings.retriever.read_full_text:  # read the best-matching full texts
             r = settings.retriever
-            candidates.update(res.passages.read(
-                list(candidates.values()), state["question"], res.vectors, max_papers=2 * r.max_papers,
-                candidates=r.passage_candidates, keep=r.passages_per_paper, semantic_weight=r.passage_semantic_weight))
+            candidates.update(res.passages.read(list(candidates.values()), state["question"],
+                                                max_papers=2 * r.max_papers, keep=r.passages_per_paper))
         scored, aspects = score_candidates(
             state["question"], hits, candidates, index=res.bm25, vectors=res.vectors,
             corpus_stems=res.corpus_stems if local else None, settings=settings.retriever, facets=facets)
@@ -183,9 +182,8 @@ async def read_full_text(state: RetrieverState, runtime: Runtime[RunContext]) ->
         r = settings.retriever
         index = await asyncio.to_thread(PassageIndex.build, list(full.values()))
         readable = [p.model_copy(update={"full_text": True}) for p in todo if p.id in full]
-        read = await asyncio.to_thread(lambda: index.read(
-            readable, state["question"], res.vectors, max_papers=len(readable), candidates=r.passage_candidates,
-            keep=r.passages_per_paper, semantic_weight=r.passage_semantic_weight))
+        read = await asyncio.to_thread(lambda: index.read(readable, state["question"], max_papers=len(readable),
+                                                          keep=r.passages_per_paper))
     papers = [read.get(p.id, p) for p in state["papers"]]
     ranked = [sp.model_copy(update={"paper": read[sp.paper.id]}) if sp.paper.id in read else sp
               for sp in state.get("ranked", [])]

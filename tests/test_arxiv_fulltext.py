@@ -52,7 +52,7 @@ def arxiv_run(kernel, tmp_path_factory):
                 server.add_pdf(name, data)
         result = kernel.research(QUESTION, sources="arxiv", arxiv_url=server.url, arxiv_pdf_url=server.pdf_url,
                                  arxiv_full_text=True, arxiv_min_interval=INTERVAL, relevance_gate=0.0,
-                                 max_papers=MAX_PAPERS, passages_per_paper=3, passage_candidates=4,
+                                 max_papers=MAX_PAPERS, passages_per_paper=3,
                                  revision_threshold=10.0, max_revision_rounds=1, home=str(home),
                                  cache_dir=str(home / "cache"))
         urls = (server.url, server.pdf_url)

@@ -216,7 +216,7 @@ def test_cli_eval_over_the_fixture_library(tmp_path, capsys, monkeypatch):
     from sovereign_kernel.app.cli import main
 
     # fewer passages embedded per paper than the default 12 (settings from the environment, as a user's)
-    monkeypatch.setenv("SOVEREIGN_PASSAGE_CANDIDATES", "6")
+    monkeypatch.setenv("SOVEREIGN_PASSAGES_PER_PAPER", "6")
     questions = tmp_path / "questions.jsonl"
     third = dict(NOT_IN_LIBRARY, id="beyond-the-limit")
     questions.write_text("\n".join(json.dumps(q) for q in (IN_LIBRARY, NOT_IN_LIBRARY, third)) + "\n",

@@ -29,7 +29,7 @@ QUESTION = ("What optimal growth temperature is inferred for the Asgard archaea 
             "GDP-binding temperature of EF-1A?")
 # Full-text settings of every run here: fewer passages embedded per paper than the default 12 (MiniLM
 # over 1,200-character passages is what a cold run spends its time on)
-FAST = {"passage_candidates": 6}
+FAST = {"passages_per_paper": 6}
 BAD = {"notes.pdf": "not a PDF", "truncated.pdf": "truncated or corrupt", "locked.pdf": "encrypted",
        "scan.pdf": "scanned, no text"}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from sovereign_kernel.domain.errors import CorpusError
@@ -33,18 +32,6 @@ def full_text(paper_id: str = "10.1/x") -> FullText:
                     sections=sections)
 
 
-class WordVectors:
-    """Deterministic bag-of-words unit vectors: enough for ranking tests without a model."""
-
-    def embed(self, texts, kind="passage"):
-        vocab = sorted({w for t in PAGES for w in t.lower().split()})
-        out = np.zeros((len(texts), len(vocab) + 1), dtype=np.float32)
-        for i, t in enumerate(texts):
-            for w in t.lower().split():
-                out[i, vocab.index(w) if w in vocab else -1] += 1
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
-
-
 def test_passages_are_exact_slices_of_the_body_with_their_pages_and_overlap():
     ft = full_text()
     passages = split_passages(ft, size=160, overlap=60)
@@ -67,8 +54,7 @@ def test_a_question_reads_the_passages_that_answer_it_in_body_order():
     index = PassageIndex.build([ft], size=160, overlap=60)
     paper = Paper(id=ft.paper_id, title="Catalase and desiccation", abstract="We study catalase.", full_text=True)
     other = Paper(id="2401.00001", title="Unrelated", abstract="Nothing here.")
-    read = index.read([paper, other], "How sensitive to desiccation is a katE mutant?", WordVectors(),
-                      max_papers=5, candidates=3, keep=1, semantic_weight=0.5)
+    read = index.read([paper, other], "How sensitive to desiccation is a katE mutant?", max_papers=5, keep=1)
     assert set(read) == {ft.paper_id}  # a paper without full text is not read
     (passage,) = read[ft.paper_id].passages
     assert "katE" in passage.text and passage.page_at(passage.start + passage.text.index("Deletion")) == 2

@@ -66,10 +66,6 @@ class RetrieverSettings(_Group):
     passages_per_paper: int = Field(
         8, ge=1, le=20, description="Full text: passages the run reads of each of the 3 papers whose passages match "
                                     "best (its best for the question); half as many of the others.")
-    passage_semantic_weight: float = Field(
-        0.5, ge=0.0, le=1.0, description="Full text: weight of the embedding cosine (vs BM25) ranking a paper's passages.")
-    passage_candidates: int = Field(
-        12, ge=1, le=100, description="Full text: a paper's passages BM25 brings up to be embedded and ranked.")
     max_pdf_pages: int = Field(300, ge=1, description="A longer PDF (a book, a thesis) is skipped, and said so.",
                                json_schema_extra=_operational())
     embed_batch_size: int = Field(32, ge=1, description="Texts per local embedder batch.")

@@ -53,12 +53,6 @@ def score_candidates(question: str, hits: Sequence[SearchHit], candidates: Mappi
     qvec = vectors.embed([question], kind="query")[0]
     pvecs = vectors.embed([paper_text(papers[i]) for i in ids], kind="passage")
     cos = pvecs @ qvec
-    # a paper read in full is as close as its closest passage (its abstract may not name the detail asked)
-    read = [(j, pas.text) for j, i in enumerate(ids) for pas in papers[i].passages]
-    if read:
-        pcos = vectors.embed([t for _, t in read], kind="passage") @ qvec
-        for (j, _), c in zip(read, pcos):
-            cos[j] = max(cos[j], c)
     n_docs = max(1, len(index.ids))
     idf = {t: math.log1p((n_docs - df + 0.5) / (df + 0.5))
            for t in dict.fromkeys(content_tokens(question)) for df in (index.document_frequency(t),)}
