@@ -53,6 +53,15 @@ def score_candidates(question: str, hits: Sequence[SearchHit], candidates: Mappi
     qvec = vectors.embed([question], kind="query")[0]
     pvecs = vectors.embed([paper_text(papers[i]) for i in ids], kind="passage")
     cos = pvecs @ qvec
+    # a paper read in full is as close as its passage that shares most words with the question (one
+    # passage a paper: its abstract may not name the detail asked, and embedding every passage read
+    # would cost seconds a question)
+    asked = set(content_tokens(question))
+    best = [(j, max(papers[i].passages, key=lambda p: len(asked & set(content_tokens(p.text)))).text)
+            for j, i in enumerate(ids) if papers[i].passages]
+    if best:
+        for (j, _), c in zip(best, vectors.embed([t for _, t in best], kind="passage") @ qvec):
+            cos[j] = max(cos[j], c)
     n_docs = max(1, len(index.ids))
     idf = {t: math.log1p((n_docs - df + 0.5) / (df + 0.5))
            for t in dict.fromkeys(content_tokens(question)) for df in (index.document_frequency(t),)}
