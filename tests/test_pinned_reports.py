@@ -16,7 +16,8 @@ Changed on purpose since:
 - issue 13 (full text): claims, spans, evidence and references gained full-text fields (page, location,
   section, in-paper corroboration, DOI) with defaults; checked by diffing the reports of HEAD before
   and after with those fields removed: identical content. The extractor prompt now says a paper may
-  come with passages of its body, so the LLM run's token counts (llm_usage) moved.
+  come with passages of its body, so the LLM run's token counts (llm_usage) moved. The report ids
+  moved with the recorded settings (new full-text settings: read_full_text, passages_per_paper, ...).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ PARTS = ("report_id", "content_hash", "claims", "synthesis", "tribunal", "refere
          "llm_usage")
 PINS = {name: dict(zip(PARTS, values)) for name, values in {
     "custom-llm-revision": (
-        'SRK-1a2e245095f8',
-        'sha256:50f7f4ca96013f9f8af497bef638eb59be16671dc7e2f2b7989013ff3cfd18aa',
+        'SRK-7fdec02a32ed',
+        'sha256:919d11f46b12f02bb19de1d95eac78fd68bafd4e9f803ad051926d2364655a2b',
         '62f449f7f486c540',
         '29b6e2bde9d99dda',
         'ae012a0b030c90fb',
@@ -45,8 +46,8 @@ PINS = {name: dict(zip(PARTS, values)) for name, values in {
         '1a498c73ec546a79',
     ),
     "offline-covered": (
-        'SRK-4bf0184ae1ad',
-        'sha256:e42061488a50a2dee6fc5a10f9a886f65a431df09e55ffe1c807759438714c56',
+        'SRK-6521768958a4',
+        'sha256:5f84863198f4095549a565428c4f86132a453f64583af1a3ebb8ca298a0c377e',
         'ddc4212c71ed6b6c',
         '4e312589a4aadf1d',
         '30995e2b83266783',
@@ -56,8 +57,8 @@ PINS = {name: dict(zip(PARTS, values)) for name, values in {
         '74234e98afe7498f',
     ),
     "offline-unanswerable": (
-        'SRK-3deb8fb064c6',
-        'sha256:bcf51061b8e882b4b9220f3746b8ae5e9d376a9ac5f75e3732d93865fed78f1f',
+        'SRK-96da5663e751',
+        'sha256:b1d499a6fb9181ed67fb90c7e84ce985019dc07eeaf7fd86d8ae2ecaee554bcf',
         '4f53cda18c2baa0c',
         '2d3e00dc834d1a32',
         'b5ad2e2a1b4f6ead',

@@ -62,6 +62,9 @@ class LocalMiniLMEmbeddings(Embeddings):
         self._tokenizer = None
         self._input_names: set[str] = set()
         self._lock = threading.Lock()
+        # Called with (texts, encodings, hidden states, mask) of every batch embedded: a token
+        # encoder on this model keeps the token vectors of the same forward pass (one pass, two uses).
+        self.batch_listeners: list = []
 
     # -- loading -------------------------------------------------------------------------
     def _load(self) -> None:
@@ -110,7 +113,9 @@ class LocalMiniLMEmbeddings(Embeddings):
         return encs, self._session.run(None, feeds)[0], mask
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        _, hidden, mask = self.token_states(texts)  # [b, seq, 384] token embeddings
+        encs, hidden, mask = self.token_states(texts)  # [b, seq, 384] token embeddings
+        for listener in self.batch_listeners:
+            listener(texts, encs, hidden, mask)
         # Mean pooling over real tokens only (what sentence-transformers does for this model).
         m = mask[:, :, None].astype(np.float32)
         pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
@@ -141,6 +146,7 @@ class LocalMiniLMEmbeddings(Embeddings):
 
 
 _PUNCT_RE = re.compile(r"^\W+$")
+REMEMBER_TOKENS = 96  # texts up to this many word pieces (sentences, titles) keep their token vectors
 _SPECIAL = frozenset({"[CLS]", "[SEP]", "[PAD]", "[UNK]"})
 
 
@@ -158,9 +164,28 @@ class MiniLMTokenEncoder:
         self._token_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
+        # the sentences a run embeds are the ones the verifier then needs token vectors of: keep them
+        # from the embedding's own forward pass instead of running the model a second time
+        self.embedder.batch_listeners.append(self._remember)
+
+    def _remember(self, texts: list[str], encs, hidden, mask) -> None:
+        short = [i for i, m in enumerate(mask) if m.sum() <= REMEMBER_TOKENS]  # sentences, not passages
+        if not short:
+            return
+        vectors = self._token_vectors([encs[i] for i in short], hidden[short], mask[short])
+        with self._cache_lock:
+            for i, v in zip(short, vectors):
+                t = texts[i]
+                self._token_cache[t] = v
+                self._token_cache.move_to_end(t)
+            while len(self._token_cache) > self._cache_size:
+                self._token_cache.popitem(last=False)
 
     def _token_batch(self, texts: list[str]) -> list[np.ndarray]:
-        encs, hidden, mask = self.embedder.token_states(texts)
+        return self._token_vectors(*self.embedder.token_states(texts))
+
+    @staticmethod
+    def _token_vectors(encs, hidden, mask) -> list[np.ndarray]:
         out = []
         for enc, h, m in zip(encs, hidden, mask):
             keep = [j for j, (tok, on) in enumerate(zip(enc.tokens, m))

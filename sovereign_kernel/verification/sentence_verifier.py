@@ -143,17 +143,24 @@ class SentenceVerifier:
         w = cal.sentence_dense_weight
         raw = w * dense + (1 - w) * lexical
 
+        mine = {pid: [si for si, (q, _) in enumerate(self.sentences) if q == pid] for pid in by_id}
+        whole_text = {pid: " ".join([by_id[pid].title, *(self.sentences[k][1].text for k in mine[pid])])
+                      for pid in by_id}
+        # each paper's token matrix once, with the part (sentence, then title) each row belongs to
+        doc_rows = {pid: (np.vstack(parts), np.repeat(np.arange(len(parts)), [len(t) for t in parts]))
+                    for pid, parts in paper_tokens.items() if parts}
+
         def features(ci: int, si: int, drop: set[int], doc_dense: float) -> dict[str, float]:
             pid, sent = self.sentences[si]
-            paper = by_id[pid]
-            kept = [u.text for k, (q, u) in enumerate(self.sentences) if q == pid and k not in drop]
-            whole = " ".join([paper.title, *kept])
+            whole = whole_text[pid] if not drop else " ".join(
+                [by_id[pid].title, *(self.sentences[k][1].text for k in mine[pid] if k not in drop)])
             ent_missing, has_ent = entity_mismatch(claims[ci], whole)
             ms = (0.0, 0.0)
-            if pid in paper_tokens:
-                skip = {local[k] for k in drop}
-                parts = [t for j, t in enumerate(paper_tokens[pid]) if j not in skip]
-                ms = maxsim(claim_tokens[ci], np.vstack(parts)) if parts else (0.0, 0.0)
+            if pid in doc_rows:
+                rows, part = doc_rows[pid]
+                if drop:
+                    rows = rows[~np.isin(part, [local[k] for k in drop])]
+                ms = maxsim(claim_tokens[ci], rows) if len(rows) else (0.0, 0.0)
             return {
                 "lexical": float(lexical[ci, si]), "dense": float(dense[ci, si]),
                 "number_mismatch": number_mismatch(claims[ci], sent.text),
@@ -169,25 +176,28 @@ class SentenceVerifier:
             return SentenceScore(pid, sent, f["lexical"], f["dense"], f["number_mismatch"], f["negation_mismatch"],
                                  cal.confidence_of(f), f)
 
-        def elsewhere_of(ci: int, span: OwnSpan) -> SentenceScore | None:
-            mine = [si for si, (pid, _) in enumerate(self.sentences) if pid == span.paper_id]
-            own = {si for si in mine if self.sentences[si][1].location == span.location
+        def elsewhere_plan(ci: int, span: OwnSpan) -> tuple[int, set[int], str] | None:
+            """Another section's best sentence for the claim, the sentences left out, and the paper's
+            text without them (for its pooled vector)."""
+            if span.paper_id not in mine:
+                return None
+            own = {si for si in mine[span.paper_id] if self.sentences[si][1].location == span.location
                    and self.sentences[si][1].start < span.end and span.start < self.sentences[si][1].end}
             places = {self.sentences[si][1].place for si in own}
             # the claim's own sentence and every near-copy of it (a Discussion repeating the Results)
             # are left out of every feature: a paper saying one thing twice is not corroboration
-            drop = own | {si for si in mine if near_copy(self.sentences[si][1].text, span.text)}
-            others = [si for si in mine if si not in drop and self.sentences[si][1].place not in places]
+            drop = own | {si for si in mine[span.paper_id] if near_copy(self.sentences[si][1].text, span.text)}
+            others = [si for si in mine[span.paper_id] if si not in drop and self.sentences[si][1].place not in places]
             if not own or not others:
                 return None
-            si = max(others, key=lambda k: (raw[ci, k], -k))
             paper = by_id[span.paper_id]
-            # the paper's pooled vector without those sentences
-            rest = [u.text for k, (q, u) in enumerate(self.sentences)
-                    if q == paper.id and k not in drop and u.location == "abstract"]
-            doc_dense = float(self.embed([" ".join([f"{paper.title}.", *rest])])[0] @ claim_vecs[ci])
-            return scored(ci, si, features(ci, si, drop, doc_dense))
+            rest = [self.sentences[k][1].text for k in mine[paper.id]
+                    if k not in drop and self.sentences[k][1].location == "abstract"]
+            return max(others, key=lambda k: (raw[ci, k], -k)), drop, " ".join([f"{paper.title}.", *rest])
 
+        plans = {ci: plan for ci in range(len(claims)) if own[ci] is not None
+                 and (plan := elsewhere_plan(ci, own[ci])) is not None}
+        rest_vecs = dict(zip(plans, self.embed([p[2] for p in plans.values()]))) if plans else {}
         out: list[list[SentenceScore]] = []
         elsewhere: list[SentenceScore | None] = []
         for ci in range(len(claims)):
@@ -199,7 +209,11 @@ class SentenceVerifier:
                     best_idx[pid] = si
             ranked = [scored(ci, si, features(ci, si, set(), float(doc_cos[ci, col[pid]]))) for pid, si in best_idx.items()]
             out.append(sorted(ranked, key=lambda x: (-x.confidence, x.paper_id)))
-            elsewhere.append(elsewhere_of(ci, own[ci]) if own[ci] is not None else None)
+            if ci in plans:
+                si, drop, _ = plans[ci]
+                elsewhere.append(scored(ci, si, features(ci, si, drop, float(rest_vecs[ci] @ claim_vecs[ci]))))
+            else:
+                elsewhere.append(None)
         return out, elsewhere
 
 
