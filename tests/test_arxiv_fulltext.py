@@ -9,12 +9,10 @@ first round, and is downloaded and read in full in the revision round."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from itertools import pairwise
-from pathlib import Path
 
-import pypdfium2 as pdfium
 import pytest
+from pdf_pages import pages_holding
 from arxiv_pdf_server import PDF_FIXTURES, ArxivPdfServer, _PdfScript
 
 QUESTION = "How are software testing methods evaluated in practice?"
@@ -58,30 +56,6 @@ def arxiv_run(kernel, tmp_path_factory):
         urls = (server.url, server.pdf_url)
     never, later = (pdf_id(p) for p in server.order)
     return result, server, home, never, later, urls
-
-
-def squash(text: str) -> str:
-    """Letters and digits only, lower-cased, ligatures expanded (line breaks and hyphenation ignored)."""
-    return re.sub(r"[^0-9a-z]", "", unicodedata.normalize("NFKC", text).lower())
-
-
-def pages_holding(pdf_path: Path, text: str, chars: int = 40) -> list[int]:
-    """The 1-based pages of the PDF (read with pypdfium2 directly) holding the start of ``text``."""
-    probe = squash(text)[:chars]
-    assert len(probe) >= 20, text
-    pdf = pdfium.PdfDocument(pdf_path)
-    try:
-        found = []
-        for i in range(len(pdf)):
-            page = pdf[i]
-            textpage = page.get_textpage()
-            if probe in squash(textpage.get_text_range()):
-                found.append(i + 1)
-            textpage.close()
-            page.close()
-        return found
-    finally:
-        pdf.close()
 
 
 def pdf_id(path: str) -> str:

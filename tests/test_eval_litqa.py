@@ -1,7 +1,7 @@
 """``sovereign-kernel eval litqa``: the key-passage measure (word 8-grams, lower-cased, punctuation
 stripped, >= 50 %), one question's row and the summary on hand-made reports, the questions file's
 checks, and one end-to-end evaluation through the CLI over the two fixture PDFs (tests/fixtures/pdf,
-see PROVENANCE.md) with a questions file written here — never ../shared."""
+see PROVENANCE.md) with a questions file written here — never the shared data set outside the repo."""
 
 from __future__ import annotations
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import unicodedata
 from pathlib import Path
 
 import pypdf
-import pypdfium2 as pdfium
 import pytest
+from pdf_pages import pages_holding
 from conftest import FIXTURES
 
 PDF_DIR = FIXTURES / "pdf"
@@ -37,7 +36,7 @@ BAD = {"notes.pdf": "not a PDF", "truncated.pdf": "truncated or corrupt", "locke
 # --- helpers -----------------------------------------------------------------------------------
 
 def write_bad_files(directory: Path) -> None:
-    """The four kinds of unusable file, generated from the Nature fixture (never ../shared)."""
+    """The four kinds of unusable file, generated from the Nature fixture (nothing outside the repo is read)."""
     (directory / "notes.pdf").write_text("These are my reading notes, not a PDF at all.\n" * 40)
     data = NATURE.read_bytes()
     (directory / "truncated.pdf").write_bytes(data[: int(len(data) * 0.3)])
@@ -50,34 +49,6 @@ def write_bad_files(directory: Path) -> None:
         blank.add_blank_page(width=612, height=792)
     with open(directory / "scan.pdf", "wb") as fh:
         blank.write(fh)
-
-
-def squash(text: str) -> str:
-    """Letters and digits only, lower-cased, ligatures expanded: line breaks, hyphenation and the
-    PDF's soft-hyphen marks (U+FFFE in PDFium's text) cannot make two renderings differ."""
-    return re.sub(r"[^0-9a-z]", "", unicodedata.normalize("NFKC", text).lower())
-
-
-def page_texts(pdf_path: Path) -> list[str]:
-    pdf = pdfium.PdfDocument(pdf_path)
-    try:
-        out = []
-        for i in range(len(pdf)):
-            page = pdf[i]
-            textpage = page.get_textpage()
-            out.append(textpage.get_text_range())
-            textpage.close()
-            page.close()
-        return out
-    finally:
-        pdf.close()
-
-
-def pages_holding(pdf_path: Path, text: str, chars: int = 40) -> list[int]:
-    """The 1-based pages whose text holds the first ``chars`` letters/digits of ``text``."""
-    probe = squash(text)[:chars]
-    assert len(probe) >= 20, text
-    return [i + 1 for i, t in enumerate(page_texts(pdf_path)) if probe in squash(t)]
 
 
 def body_claims(report):

@@ -1,6 +1,6 @@
 """PDF libraries (sources.pdf): real CC-BY PDFs parsed into page-anchored full texts, bad files
 skipped with a reason, and the on-disk parse cache. Bad files are generated here, in tmp_path,
-from the fixtures (tests/fixtures/PROVENANCE.md); nothing reads ../shared."""
+from the fixtures (tests/fixtures/PROVENANCE.md); nothing outside the repo is read."""
 
 from __future__ import annotations
 
