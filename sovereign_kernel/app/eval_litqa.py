@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 from sovereign_kernel.domain.errors import EvalError
+from sovereign_kernel.domain.ids import normal_doi
 from sovereign_kernel.domain.schemas import Report
 
 NGRAM = 8
@@ -72,13 +73,9 @@ def key_passage_share(key_passage: str, pieces: list[str]) -> float:
     return len(found) / len(key)
 
 
-def doi_of(source_url: str) -> str:
-    return source_url.lower().removeprefix("https://doi.org/").removeprefix("http://doi.org/").strip()
-
-
 def score_question(q: dict, report: Report) -> dict:
     """One question's row: evidence share, tier, and the source paper's rank among the kept papers."""
-    sources = {doi_of(s) for s in q.get("sources", [])}
+    sources = {normal_doi(s) or s.lower() for s in q.get("sources", [])}
     kept = [r.id.lower() for r in report.references]
     rank = next((i + 1 for i, pid in enumerate(kept) if pid in sources), None)
     share = claims_share = None

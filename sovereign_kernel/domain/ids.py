@@ -60,6 +60,16 @@ def is_doi(paper_id: str) -> bool:
     return paper_id.startswith("10.") and "/" in paper_id
 
 
+def normal_doi(value: object) -> str | None:
+    """A DOI as ids hold it — lower-case, without ``https://doi.org/`` — or None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    doi = value.strip().lower()
+    for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:"):
+        doi = doi.removeprefix(prefix)
+    return doi if is_doi(doi) else None
+
+
 _ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z\-]*(\.[A-Z]{2})?/\d{7})$")
 
 

@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -124,14 +124,20 @@ class BM25Index:
         return cls(weights, meta["vocabulary"], meta["ids"])
 
 
-def load_or_build_bm25(papers: Sequence[Paper], corpus_hash: str, home: Path) -> BM25Index:
-    directory = home / "index" / f"{INDEX_FORMAT}-{corpus_hash[:24]}"
+def cached_index(directory: Path, texts: Callable[[], Sequence[str]], ids: Sequence[str]) -> BM25Index:
+    """The index of ``texts`` (a thunk: read only on a miss) under ``ids``, from ``directory`` when it
+    holds one of that size, else built and saved there (a read-only cache must not stop a run)."""
     index = BM25Index.load(directory)
-    if index is not None and len(index.ids) == len(papers):
+    if index is not None and len(index.ids) == len(ids):
         return index
-    index = BM25Index.build(papers)
+    index = BM25Index.build_texts(texts(), ids)
     try:
         index.save(directory)
-    except OSError as exc:  # a read-only home must not stop a run
+    except OSError as exc:
         log.warning("could not cache the index in %s: %s", directory, exc)
     return index
+
+
+def load_or_build_bm25(papers: Sequence[Paper], corpus_hash: str, home: Path) -> BM25Index:
+    return cached_index(home / "index" / f"{INDEX_FORMAT}-{corpus_hash[:24]}", lambda: [paper_text(p) for p in papers],
+                        [p.id for p in papers])

@@ -11,7 +11,6 @@ PDFs stays interactive.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -19,11 +18,9 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from sovereign_kernel.domain.fulltext import FullText, Passage
-from sovereign_kernel.domain.schemas import Paper
+from sovereign_kernel.domain.schemas import Paper, paper_text
 from sovereign_kernel.domain.text import body_sentences
-from sovereign_kernel.retrieval.bm25 import BM25Index
-
-log = logging.getLogger(__name__)
+from sovereign_kernel.retrieval.bm25 import BM25Index, cached_index
 
 PASSAGE_CHARS = 1200  # ~200 words: a paragraph or two, what a finding and its conditions take
 PASSAGE_OVERLAP = 250  # characters of whole sentences the next window repeats
@@ -71,7 +68,7 @@ class PassageIndex:
     def build(cls, full_texts: Iterable[FullText], size: int = PASSAGE_CHARS,
               overlap: int = PASSAGE_OVERLAP) -> "PassageIndex":
         passages = [p for ft in full_texts for p in split_passages(ft, size, overlap)]
-        return cls(passages, _bm25(passages))
+        return cls(passages, BM25Index.build_texts([p.text for p in passages], _ids(passages)) if passages else None)
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -120,37 +117,21 @@ class PassageIndex:
 def load_or_build_passages(full_texts: Sequence[FullText], library_hash: str, home: Path) -> PassageIndex:
     """The library's passage index, from the disk cache when its content hash matches."""
     passages = [p for ft in full_texts for p in split_passages(ft)]
-    directory = home / "index" / f"{PASSAGE_INDEX_FORMAT}-{library_hash[:24]}"
-    if not passages:
-        return PassageIndex([], None)
-    index = BM25Index.load(directory)
-    if index is None or len(index.ids) != len(passages):
-        index = _bm25(passages)
-        try:
-            index.save(directory)
-        except OSError as exc:  # a read-only home must not stop a run
-            log.warning("could not cache the passage index in %s: %s", directory, exc)
-    return PassageIndex(passages, index)
-
-
-def _bm25(passages: Sequence[Passage]) -> BM25Index | None:
     if not passages:  # no full text: nothing to index (and every search finds nothing)
-        return None
-    return BM25Index.build_texts([p.text for p in passages], [f"{p.paper_id}#{p.index}" for p in passages])
+        return PassageIndex([], None)
+    return PassageIndex(passages, cached_index(home / "index" / f"{PASSAGE_INDEX_FORMAT}-{library_hash[:24]}",
+                                               lambda: [p.text for p in passages], _ids(passages)))
+
+
+def _ids(passages: Sequence[Passage]) -> list[str]:
+    return [f"{p.paper_id}#{p.index}" for p in passages]
 
 
 def library_texts(papers: Sequence[Paper], full_texts: Mapping[str, FullText], library_hash: str,
                   home: Path) -> tuple[BM25Index, list[str]]:
     """Each paper of a library as one text — title, abstract and the whole body — indexed (cached on
     disk): what a question's facets must meet in to be addressed together by a paper read in full."""
-    texts = [f"{p.title}. {p.abstract}\n{full_texts[p.id].body}" if p.id in full_texts else f"{p.title}. {p.abstract}"
-             for p in papers]
-    directory = home / "index" / f"fulltext-{PASSAGE_INDEX_FORMAT}-{library_hash[:24]}"
-    index = BM25Index.load(directory)
-    if index is None or len(index.ids) != len(texts):
-        index = BM25Index.build_texts(texts, [p.id for p in papers])
-        try:
-            index.save(directory)
-        except OSError as exc:
-            log.warning("could not cache the library's full-text index in %s: %s", directory, exc)
+    texts = [paper_text(p) + (f"\n{full_texts[p.id].body}" if p.id in full_texts else "") for p in papers]
+    index = cached_index(home / "index" / f"fulltext-{PASSAGE_INDEX_FORMAT}-{library_hash[:24]}", lambda: texts,
+                         [p.id for p in papers])
     return index, texts

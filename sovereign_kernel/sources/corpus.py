@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sovereign_kernel.domain.errors import CorpusError
 from sovereign_kernel.domain.ids import corpus_content_hash as _hash_pairs
-from sovereign_kernel.domain.ids import is_doi, paper_content_hash, source_url, split_arxiv_version
+from sovereign_kernel.domain.ids import normal_doi, paper_content_hash, source_url, split_arxiv_version
 from sovereign_kernel.domain.fulltext import FullText, SkippedFile
 from sovereign_kernel.domain.schemas import Paper
 from sovereign_kernel.sources.library import Library, load_library
@@ -119,7 +119,7 @@ def _parse_record(raw: bytes, source: str) -> Paper | None:
         return None
     if id_version is not None:
         version = id_version
-    doi = _doi(rec.get("doi"))
+    doi = normal_doi(rec.get("doi"))
     return Paper(
         id=paper_id,
         title=title,
@@ -138,11 +138,6 @@ def _parse_record(raw: bytes, source: str) -> Paper | None:
 def _url(value: object) -> str:
     """A record's own link, when it is an http(s) URL (anything else is not a link to show)."""
     return value.strip() if isinstance(value, str) and re.match(r"^https?://\S+$", value.strip()) else ""
-
-
-def _doi(value: object) -> str | None:
-    doi = value.strip().lower().removeprefix("https://doi.org/") if isinstance(value, str) else ""
-    return doi if is_doi(doi) else None
 
 
 def _supersedes(new: Paper, old: Paper) -> bool:
