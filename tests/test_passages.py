@@ -104,3 +104,17 @@ def test_a_corpus_list_of_records_papers_and_files_is_one_content_named_folder(t
     assert corpus.get("p2").url == "https://example.org/p2"
     with pytest.raises(CorpusError, match="not found"):
         corpus_folder([str(tmp_path / "missing.pdf")], tmp_path / "corpora")
+
+
+def test_ranking_embeds_the_window_of_the_passages_read_that_holds_most_question_words():
+    from sovereign_kernel.domain.text import content_tokens
+    from sovereign_kernel.retrieval.ranking import closest_window
+
+    ft = full_text()
+    passages = split_passages(ft, size=160, overlap=60)
+    paper = Paper(id="10.1/x", title="Catalase", abstract="An abstract.", passages=passages)
+    asked = set(content_tokens("Does deletion of katE change survival after desiccation?"))
+    window = closest_window(paper, asked, width=2)
+    assert "Deletion of katE made cells sensitive to desiccation." in window
+    assert "Survival fell" in window
+    assert "Strain A" not in window and len(window) < len(max((p.text for p in passages), key=len)) + 1

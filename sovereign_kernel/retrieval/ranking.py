@@ -21,8 +21,10 @@ from sovereign_kernel.domain.aspects import Aspect, covers, question_aspects, te
 from sovereign_kernel.domain.facets import Facet, addresses, text_words
 from sovereign_kernel.domain.schemas import Paper, ScoredPaper, SearchHit, evidence_text, paper_text, paper_units
 from sovereign_kernel.domain.settings import RetrieverSettings
-from sovereign_kernel.domain.text import content_tokens
+from sovereign_kernel.domain.text import body_sentences, content_tokens
 from sovereign_kernel.retrieval.bm25 import BM25Index
+
+WINDOW_SENTENCES = 3  # a passage's best window: a claim and its context, ~100 word pieces
 
 
 class Vectors(Protocol):
@@ -53,12 +55,11 @@ def score_candidates(question: str, hits: Sequence[SearchHit], candidates: Mappi
     qvec = vectors.embed([question], kind="query")[0]
     pvecs = vectors.embed([paper_text(papers[i]) for i in ids], kind="passage")
     cos = pvecs @ qvec
-    # a paper read in full is as close as its passage that shares most words with the question (one
-    # passage a paper: its abstract may not name the detail asked, and embedding every passage read
-    # would cost seconds a question)
+    # a paper read in full is as close as the part of its passages that shares most words with the
+    # question: its abstract may not name the detail asked (one short window a paper: embedding every
+    # passage read, or even one whole passage a paper, costs seconds a question)
     asked = set(content_tokens(question))
-    best = [(j, max(papers[i].passages, key=lambda p: len(asked & set(content_tokens(p.text)))).text)
-            for j, i in enumerate(ids) if papers[i].passages]
+    best = [(j, closest_window(papers[i], asked)) for j, i in enumerate(ids) if papers[i].passages]
     if best:
         for (j, _), c in zip(best, vectors.embed([t for _, t in best], kind="passage") @ qvec):
             cos[j] = max(cos[j], c)
@@ -91,6 +92,20 @@ def score_candidates(question: str, hits: Sequence[SearchHit], candidates: Mappi
     for a in aspects:
         a.covered_by = sorted(p for p in a.covered_by if p in kept_ids)
     return scored, aspects
+
+
+def closest_window(paper: Paper, asked: set[str], width: int = WINDOW_SENTENCES) -> str:
+    """The ``width`` consecutive sentences of a paper's passages read that contain most of the
+    question's content words (``asked``); the first such window wins ties."""
+    best, best_hits = "", -1
+    for passage in paper.passages:
+        sentences = [x.text for x in body_sentences(passage.text)] or [passage.text]
+        words = [set(content_tokens(x)) for x in sentences]
+        for k in range(max(1, len(sentences) - width + 1)):
+            hits = len(asked & set().union(*words[k : k + width]))
+            if hits > best_hits:
+                best, best_hits = " ".join(sentences[k : k + width]), hits
+    return best
 
 
 def facet_pairs(scored: Sequence[ScoredPaper], facets: Sequence[Facet]) -> dict[str, set[tuple[str, str]]]:
