@@ -1,11 +1,13 @@
-"""CLI commands around runs and the publication store: resume, review, list, show, correct, reproduce."""
+"""CLI commands around runs and the publication store: resume, review, list, show, correct, reproduce, export."""
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from sovereign_kernel.domain.settings import Settings
+from sovereign_kernel.publishing.export import FORMATS, export_report, write_atomic
 from sovereign_kernel.publishing.store import STORE_FILE, Store
 
 
@@ -45,6 +47,12 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("reproduce", help="replay a published run offline and compare (the reproduction gate)")
     p.add_argument("report_id")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("export", help="a published report's references (bibtex, ris), claims (csv), json or html page",
+                       epilog="example: sovereign-kernel export SRK-1a2b3c4d5e6f --format bibtex --out refs.bib")
+    p.add_argument("report_id", help="the report id (SRK-...) or the id of the run that made it")
+    p.add_argument("--format", choices=FORMATS, required=True)
+    p.add_argument("--out", help="file to write (default: standard output)")
 
 
 def _store() -> Store:
@@ -109,4 +117,14 @@ async def run(args, show_progress, finish_research) -> int:
             for d in outcome["differences"]:
                 print(f"  - {d}")
         return 0 if outcome["verdict"] == "REPRODUCED" else 1
+    if args.command == "export":
+        run = store.get_run(args.report_id)
+        stored = store.get(run.report_id if run is not None and run.report_id else args.report_id)
+        text = export_report(stored.report, stored.manifest, args.format)
+        if args.out:
+            write_atomic(Path(args.out), text)
+            print(f"{args.format} export of {stored.report_id} written to {args.out}")
+        else:
+            sys.stdout.write(text)
+        return 0
     raise ValueError(f"unknown command {args.command}")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from sovereign_kernel.domain.schemas import Report
+from sovereign_kernel.publishing.export import export_report, write_atomic
 from sovereign_kernel.publishing.figures import DEFAULT_FIGURE_NAME, tribunal_and_confidence_figure
 from sovereign_kernel.publishing.html import report_html
 
@@ -39,6 +40,14 @@ class ResearchResult:
         _atomic_write(md, self.markdown.replace("\n### Tribunal\n", f"{figure}\n### Tribunal\n", 1))
         _atomic_write(mf, json.dumps(self.manifest, indent=2, ensure_ascii=False) + "\n")
         return md, mf
+
+    def export(self, fmt: str, path: str | Path | None = None) -> str:
+        """The report as ``bibtex``, ``ris``, ``csv`` (the claims), ``json`` or ``html`` (a page); written to
+        ``path`` too when given."""
+        text = export_report(self.report, self.manifest, fmt)
+        if path is not None:
+            write_atomic(Path(path), text)
+        return text
 
     def to_json(self) -> dict:
         return self.report.model_dump(mode="json")
