@@ -12,6 +12,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
+from pydantic import ValidationError
 
 from sovereign_kernel.agents.common import round_claims
 from sovereign_kernel.agents.drafter import make_draft
@@ -37,6 +38,15 @@ def review_request(state: ResearchState) -> dict:
     }
 
 
+def claim_ids(state: ResearchState, named: list[str]) -> list[str]:
+    """Claims named by their number in the report (``C3``, as report.md prints them) or by their id,
+    as ids; a name that is neither stays as given (``decision_errors`` names it)."""
+    claims = round_claims(state)
+    numbered = {f"C{i}": c.id for i, c in enumerate(state["report"].claims, 1)} if state.get("report") else {}
+    known = {c.id for c in claims}
+    return [name if name in known else numbered.get(name.strip().upper(), name) for name in named]
+
+
 def decision_errors(state: ResearchState, decision: OwnerDecision) -> list[str]:
     """Why a decision cannot be applied to this run (empty: it can)."""
     errors = []
@@ -48,11 +58,27 @@ def decision_errors(state: ResearchState, decision: OwnerDecision) -> list[str]:
     return errors
 
 
+def read_decision(state: ResearchState, answer: Any) -> tuple[OwnerDecision | None, str]:
+    """The owner's answer as a decision that applies to this run, or why it does not."""
+    try:
+        decision = OwnerDecision.model_validate(answer)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ())) or "decision"
+        return None, f"invalid decision ({where}: {first.get('msg', 'invalid')}); expected {{\"action\": " \
+                     f"\"approve\" | \"reject\" | \"edit\", \"reason\": ..., \"drop_claims\": [...], \"note\": ...}}"
+    decision = decision.model_copy(update={"drop_claims": claim_ids(state, decision.drop_claims)})
+    errors = decision_errors(state, decision)
+    return (None, "; ".join(errors)) if errors else (decision, "")
+
+
 async def owner_review(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     progress("owner_review", report_id=state["report"].report_id, status="waiting for the owner")
-    decision = OwnerDecision.model_validate(interrupt(review_request(state)))
-    if errors := decision_errors(state, decision):
-        raise ValueError("; ".join(errors))
+    request = review_request(state)
+    decision, error = read_decision(state, interrupt(request))
+    while decision is None:  # ask again, saying why: the thread stays resumable
+        progress("owner_review", report_id=state["report"].report_id, status=f"decision refused: {error}")
+        decision, error = read_decision(state, interrupt({**request, "error": error}))
     updated: ResearchState = {**state, "owner_decision": decision}
     update: dict[str, Any] = {"owner_decision": decision}
     if decision.action == "edit":

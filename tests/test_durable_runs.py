@@ -11,8 +11,8 @@ import pytest
 from conftest import COVERED_QUESTION, SMALL_CORPUS, UNANSWERABLE_QUESTION
 
 
-def cli(*args, home, check=True):
-    env = {**os.environ, "SOVEREIGN_HOME": str(home)}
+def cli(*args, home, check=True, env_extra=None):
+    env = {**os.environ, "SOVEREIGN_HOME": str(home), **(env_extra or {})}
     env.pop("NVIDIA_API_KEY", None)
     proc = subprocess.run([sys.executable, "-m", "sovereign_kernel", *args], capture_output=True, text=True,
                           env=env, timeout=300)
@@ -73,6 +73,22 @@ def test_owner_edit_drops_a_claim_and_publishes(tmp_path):
         research(COVERED_QUESTION, corpus=str(SMALL_CORPUS), home=str(tmp_path), run_id="esc-4",
                  publish_threshold=10.0, max_revision_rounds=0)
         review("esc-4", "edit", drop_claims=["nope#s1"], home=str(tmp_path))
+
+
+def test_review_takes_the_claim_numbers_report_md_shows(tmp_path):
+    out = tmp_path / "out"
+    cli("research", COVERED_QUESTION, "--corpus", str(SMALL_CORPUS), "--out", str(out), "--quiet", "--run-id", "esc-5",
+        "--max-revision-rounds", "0", home=tmp_path, env_extra={"SOVEREIGN_PUBLISH_THRESHOLD": "10"})
+    paused = json.loads((out / "manifest.json").read_text())
+    md = (out / "report.md").read_text()
+    c2 = next(line for line in md.splitlines() if line.startswith("| C2 |"))
+    bad = cli("review", "esc-5", "--edit", "--drop-claim", "C99", home=tmp_path, check=False)
+    assert bad.returncode != 0 and "no such claim(s) in this run: C99" in bad.stderr and "Traceback" not in bad.stderr
+    cli("review", "esc-5", "--edit", "--drop-claim", "c2", "--quiet", home=tmp_path)
+    manifest = json.loads((out / "manifest.json").read_text())
+    dropped = manifest["owner_review"]["drop_claims"]
+    assert len(dropped) == 1 and dropped[0] != "c2" and manifest["report_id"] != paused["report_id"]
+    assert c2.split(" | ")[1] not in (out / "report.md").read_text()  # C2's text is gone from the report
 
 
 def test_corrections_append_and_show_in_report_and_manifest(tmp_path):

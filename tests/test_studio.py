@@ -150,3 +150,41 @@ def test_langgraph_dev_runs_the_graph_with_per_run_settings(dev_server):
     assert out["last_values"] and out["last_values"].get("report", {}).get("report_id") == report["report_id"]
     # The data directory was created off the event loop, and holds the run's caches and the store.
     assert (home / "store.sqlite").is_file() and (home / "vectors.sqlite").is_file()
+
+
+async def _review_in_studio(url: str) -> dict:
+    """An escalated run in Studio, resumed first with decisions that cannot apply, then with one that can."""
+    client = get_client(url=url)
+    thread = await client.threads.create()
+    context = {"corpus": str(SMALL_CORPUS), "publish_threshold": 10.0, "max_revision_rounds": 0}
+    await client.runs.wait(thread["thread_id"], "sovereign", input={"question": COVERED_QUESTION}, context=context)
+
+    async def waiting_for() -> list:
+        state = await client.threads.get_state(thread["thread_id"])
+        return [i["value"] for t in state["tasks"] for i in t.get("interrupts", [])]
+
+    asked = [await waiting_for()]
+    for bad in ({"action": "reject"}, {"action": "edit", "drop_claims": ["nope#s1"]}, {"action": "shred"}):
+        await client.runs.wait(thread["thread_id"], "sovereign", command={"resume": bad}, context=context)
+        asked.append(await waiting_for())
+    final = await client.runs.wait(thread["thread_id"], "sovereign", context=context,
+                                   command={"resume": {"action": "edit", "drop_claims": ["C1"], "note": "C1 overstates"}})
+    return {"asked": asked, "final": final, "after": await waiting_for()}
+
+
+def test_a_bad_owner_decision_in_studio_asks_again_and_a_good_one_still_publishes(dev_server):
+    url, log, _home = dev_server
+    out = asyncio.run(asyncio.wait_for(_review_in_studio(url), RUN_TIMEOUT * 2))
+    first, *refused = out["asked"]
+    assert len(first) == 1 and "error" not in first[0] and first[0]["report_id"].startswith("SRK-")
+    errors = [r[0].get("error", "") for r in refused]
+    assert "rejecting a run needs a reason" in errors[0]
+    assert "no such claim(s) in this run: nope#s1" in errors[1]
+    assert errors[2].startswith("invalid decision (action:")
+    assert out["after"] == []  # the valid decision ended the wait: the thread is not in error
+    final = out["final"]
+    assert final["manifest"]["owner_review"]["action"] == "edit"
+    dropped = final["manifest"]["owner_review"]["drop_claims"]
+    assert len(dropped) == 1 and "#" in dropped[0]  # "C1" became the claim's id
+    assert dropped[0] not in {c["id"] for c in final["report"]["claims"]}
+    assert "Traceback" not in log.read_text(errors="replace")

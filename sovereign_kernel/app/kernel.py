@@ -20,10 +20,10 @@ from typing import Any, AsyncIterator, Callable
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
+from sovereign_kernel.agents.owner_review import read_decision
 from sovereign_kernel.app.result import ResearchResult
 from sovereign_kernel.domain.errors import RunError
 from sovereign_kernel.domain.question import validate_question
-from sovereign_kernel.domain.schemas import OwnerDecision
 from sovereign_kernel.domain.settings import LLMSettings, Settings
 from sovereign_kernel.graph.build import build_graph
 from sovereign_kernel.llm.providers import detect_mode
@@ -183,16 +183,13 @@ class Kernel:
 
 
 def check_decision(snapshot, decision: dict, run_id: str) -> None:
-    """Refuse a decision before it enters the run: the run must be waiting, the decision valid."""
+    """Refuse a decision before it enters the run: the run must be waiting, the decision valid (the
+    same check the owner_review node makes, which asks again instead of failing)."""
     if not any(t.interrupts for t in snapshot.tasks):
         raise RunError(f"run {run_id} is not waiting for the owner's review")
-    d = OwnerDecision.model_validate(decision)
-    if d.action == "reject" and not d.reason.strip():
-        raise RunError("rejecting a run needs a reason (--reason)")
-    claims = {c.id for c in snapshot.values.get("report").claims}
-    unknown = sorted(set(d.drop_claims) - claims)
-    if unknown:
-        raise RunError(f"no such claim(s) in run {run_id}: {', '.join(unknown)}")
+    decided, why = read_decision(snapshot.values, decision)
+    if decided is None:
+        raise RunError(f"run {run_id}: {why}")
 
 
 def run_sync(coro):
