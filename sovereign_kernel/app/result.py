@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
+from sovereign_kernel.domain.errors import OutputError
 from sovereign_kernel.domain.schemas import Report
 from sovereign_kernel.publishing.figures import DEFAULT_FIGURE_NAME, tribunal_and_confidence_figure
 from sovereign_kernel.publishing.html import report_html
 
 FIGURE_LINK = "\n![Tribunal scores against the threshold; claim confidence by paper]({name})\n"
+OUTPUT_FILES = ("report.md", "manifest.json", DEFAULT_FIGURE_NAME)
 
 
 class ResearchResult:
@@ -55,7 +59,40 @@ class ResearchResult:
                 f"corroborated, tribunal {r.results.tribunal_score:.1f}, {r.quality_tier}, {self.status})")
 
 
+def check_out_dir(out_dir: str | Path) -> Path:
+    """Refuse, before a run starts, an output directory ``write`` could not fill: a file in its
+    place, one of its files a directory, or nowhere writable (probed with a real temporary file:
+    permission bits do not tell what root, ACLs or a read-only mount allow)."""
+    out = Path(out_dir).expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} exists and is not a directory; pick another --out")
+    for name in OUTPUT_FILES:
+        if (out / name).exists() and not (out / name).is_file():
+            raise OutputError(f"--out {out}: {out / name} exists and is not a file; move it or pick another --out")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"--out {out}: {probe} is not a directory; pick another --out")
+    try:
+        fd, name = tempfile.mkstemp(dir=probe, prefix=".sovereign-probe-")
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise OutputError(f"cannot write to --out {out}: {probe} is not writable ({exc.strerror}); make it writable "
+                          "or pick another --out") from None
+    return out
+
+
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    """Write then rename, through a temporary name of this writer's own: two runs writing one
+    directory at once must not share (and steal) each other's temporary file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 is for secrets; a report is meant to be read
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
