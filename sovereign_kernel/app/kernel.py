@@ -126,7 +126,7 @@ class Kernel:
             await asyncio.to_thread(store.create_run, run_id, question, owner=owner, restart=restart,
                                     settings=base.record(detect_mode(base.llm, llm, embeddings)),
                                     out_dir=str(out_dir) if out_dir else None)
-        beat = Heartbeat(store, run_id, owner).start()
+        beat = await asyncio.to_thread(Heartbeat(store, run_id, owner).start)  # thread start/join block: off the loop
         failed, started = None, []
         try:
             async for item in self._run(store, base, record, question, run_id, resume, restart, llm, embeddings,
@@ -137,7 +137,7 @@ class Kernel:
                 failed = redact(" ".join(str(exc).split())[:500] or type(exc).__name__, base.llm.secrets())
             raise
         finally:
-            beat.stop()
+            await asyncio.to_thread(beat.stop)
             await asyncio.to_thread(store.release_lease, run_id, owner, failed=failed)
 
     async def _run(self, store: Store, base: Settings, record, question: str, run_id: str, resume: Any,
