@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import logging
 import uuid
 from typing import Any, AsyncIterator, Callable
 
@@ -21,7 +22,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from sovereign_kernel.app.result import ResearchResult
-from sovereign_kernel.domain.errors import RunError
+from sovereign_kernel.domain.errors import RunError, SovereignError
 from sovereign_kernel.domain.question import validate_question
 from sovereign_kernel.domain.schemas import OwnerDecision
 from sovereign_kernel.domain.settings import LLMSettings, Settings
@@ -35,6 +36,7 @@ from sovereign_kernel.runtime.context import RunContext
 from sovereign_kernel.runtime.workspace import Workspace
 from sovereign_kernel.sources.corpus import corpus_folder
 
+log = logging.getLogger(__name__)
 CORPORA_DIR = "corpora"  # corpora given as lists (paths, Paper objects, dicts), one folder each
 
 
@@ -138,7 +140,10 @@ class Kernel:
             raise
         finally:
             await asyncio.to_thread(beat.stop)
-            await asyncio.to_thread(store.release_lease, run_id, owner, failed=failed)
+            try:
+                await asyncio.to_thread(store.release_lease, run_id, owner, failed=failed)
+            except SovereignError as exc:  # e.g. a full disk: the run's own error is the one to see
+                log.warning("run %s: its lease could not be released (%s); resume takes it over", run_id, exc)
 
     async def _run(self, store: Store, base: Settings, record, question: str, run_id: str, resume: Any,
                    restart: bool, llm, embeddings, llm_settings, started: list) -> AsyncIterator[tuple[str, Any]]:
