@@ -34,7 +34,7 @@ async def judge(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str,
     round_ = state.get("round", 0)
     reviews = [r for r in state.get("reviews", []) if r.round == round_]
     if sess is not None:
-        reviews = llm_raises_where_answered(reviews, answered_roles(sess.usage_report()), settings.tribunal)
+        reviews = llm_raises_where_answered(reviews, answered_roles(sess.usage_report(state.get("llm_outcomes") or {})), settings.tribunal)
     result = combine(reviews, round_, settings.tribunal)
     this_round = snapshot(state, runtime, result)
     previous = state.get("kept_round")

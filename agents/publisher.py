@@ -39,7 +39,7 @@ async def report_update(state: ResearchState, ctx: RunContext) -> dict[str, Any]
         return RunFacts(
             mode=ctx.mode, corpus_label=res.corpus.label, corpus_hash=res.corpus.content_hash,
             corpus_size=len(res.corpus), embedder_id=res.embedder_id, verifier_embedder_id=res.verifier_vectors.model_id,
-            llm_usage=sess.usage_report() if sess is not None else None,
+            llm_usage=sess.usage_report(state.get("llm_outcomes") or {}) if sess is not None else None,
             llm_models={role: sess.model_name(role) for role in LLM_ROLES} if sess is not None else None)
 
     run = ReportInputs(

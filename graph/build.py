@@ -15,7 +15,8 @@ parallel insides.
 
 from __future__ import annotations
 
-from typing import Literal
+import functools
+from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -44,10 +45,29 @@ from sovereign_kernel.graph.state import (
     RetrieverState,
     SearchTask,
 )
+from sovereign_kernel.llm.usage import node_outcomes
 from sovereign_kernel.runtime.context import RunContext
 from sovereign_kernel.tribunal.judgement import revise_again
 
 REVIEWERS = ("skeptic", "validator", "synthesizer")
+
+
+def counted(node):
+    """``node`` returning, beside its update, what the LLM session did during it (``llm_outcomes``):
+    the counts then live in the node's checkpoint, so a resumed run counts a re-run node once."""
+    @functools.wraps(node)  # keeps the signature LangGraph reads (state type, runtime)
+    async def run(state, runtime) -> Any:
+        with node_outcomes() as outcomes:
+            update = await node(state, runtime)
+        if outcomes and isinstance(update, dict):
+            update = {**update, "llm_outcomes": outcomes}
+        return update
+
+    return run
+
+
+def _add(g: StateGraph, name: str, node) -> None:
+    g.add_node(name, counted(node))
 
 
 def fan_out_searches(state: RetrieverState) -> list[Send]:
@@ -90,10 +110,10 @@ def build_retriever() -> StateGraph:
     """retriever: plan → search ×N (parallel) → rank and gate → read the kept arXiv papers' full text
     (with ``--full-text``; a library's PDFs are read before ranking)."""
     g = StateGraph(RetrieverState, context_schema=RunContext, output_schema=RetrieverOutput)
-    g.add_node("plan_queries", plan_queries)
-    g.add_node("search", search)
-    g.add_node("rank_and_gate", rank_and_gate)
-    g.add_node("read_full_text", read_full_text)
+    _add(g, "plan_queries", plan_queries)
+    _add(g, "search", search)
+    _add(g, "rank_and_gate", rank_and_gate)
+    _add(g, "read_full_text", read_full_text)
     g.add_edge(START, "plan_queries")
     g.add_conditional_edges("plan_queries", fan_out_searches, ["search"])
     g.add_edge("search", "rank_and_gate")
@@ -105,9 +125,9 @@ def build_retriever() -> StateGraph:
 def build_extractor() -> StateGraph:
     """extractor: extract ×N papers (parallel) → verify every claim."""
     g = StateGraph(ExtractorState, context_schema=RunContext, output_schema=ExtractorOutput)
-    g.add_node("extract", extract)
-    g.add_node("encode_papers", encode_papers)
-    g.add_node("verify", verify)
+    _add(g, "extract", extract)
+    _add(g, "encode_papers", encode_papers)
+    _add(g, "verify", verify)
     g.add_conditional_edges(START, fan_out_extraction, ["extract", "encode_papers", "verify"])
     g.add_edge("extract", "verify")
     g.add_edge("encode_papers", "verify")
@@ -120,16 +140,16 @@ def build_graph(checkpointer=None, **compile_kwargs) -> CompiledStateGraph:
     g = StateGraph(ResearchState, context_schema=RunContext, input_schema=ResearchInput)
     g.add_node("retriever", build_retriever().compile())
     g.add_node("extractor", build_extractor().compile())
-    g.add_node("draft", draft)
-    g.add_node("skeptic", skeptic)
-    g.add_node("validator", validator)
-    g.add_node("synthesizer", synthesizer)
-    g.add_node("judge", judge)
-    g.add_node("revise", revise)
-    g.add_node("policy", policy)
-    g.add_node("render_report", render_report)
-    g.add_node("owner_review", owner_review)
-    g.add_node("publish", publish)
+    _add(g, "draft", draft)
+    _add(g, "skeptic", skeptic)
+    _add(g, "validator", validator)
+    _add(g, "synthesizer", synthesizer)
+    _add(g, "judge", judge)
+    _add(g, "revise", revise)
+    _add(g, "policy", policy)
+    _add(g, "render_report", render_report)
+    _add(g, "owner_review", owner_review)
+    _add(g, "publish", publish)
 
     g.add_edge(START, "retriever")
     g.add_edge("retriever", "extractor")

@@ -54,6 +54,12 @@ def merge_reviews(left: list[Review] | None, right: list[Review] | None) -> list
     return _merge(left, right, lambda r: (r.round, r.role))
 
 
+def merge_outcomes(left: dict | None, right: dict | None) -> dict:
+    """LLM outcome ledgers, one per node execution under a unique key (``llm.usage.node_outcomes``):
+    a union, so a subgraph handing back ledgers its parent already holds adds nothing twice."""
+    return {**(left or {}), **(right or {})}
+
+
 def append_unique(left: list[str] | None, right: list[str] | None) -> list[str]:
     out = list(left or [])
     out.extend(x for x in (right or []) if x not in out)
@@ -91,6 +97,7 @@ class ResearchState(TypedDict, total=False):
     publication: Publication  # where the run ended: PUBLISHED in the store, ARCHIVED, or REPLAYED
     manifest: dict[str, Any]  # the paper-manifest-v1.1 document, validated against the Manifest contract when built
     notes: Annotated[list[str], append_unique]  # run-level warnings for the uncertainties
+    llm_outcomes: Annotated[dict[str, dict], merge_outcomes]  # what the models did, per node execution
 
 
 class RetrieverOutput(TypedDict, total=False):
@@ -104,6 +111,7 @@ class RetrieverOutput(TypedDict, total=False):
     aspects: list[Aspect]
     coverage: JointCoverage
     notes: Annotated[list[str], append_unique]
+    llm_outcomes: Annotated[dict[str, dict], merge_outcomes]
 
 
 class RetrieverState(RetrieverOutput, total=False):
@@ -122,10 +130,12 @@ class ExtractorState(TypedDict, total=False):
     question: str
     papers: list[Paper]
     claims: Annotated[list[Claim], merge_claims]
+    llm_outcomes: Annotated[dict[str, dict], merge_outcomes]
 
 
 class ExtractorOutput(TypedDict, total=False):
     claims: Annotated[list[Claim], merge_claims]
+    llm_outcomes: Annotated[dict[str, dict], merge_outcomes]
 
 
 class SearchTask(TypedDict):

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import shutil
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -36,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--max-papers", type=int, help="papers kept after the relevance gate")
     r.add_argument("--max-revision-rounds", type=int, help="revision rounds when the tribunal scores low")
     r.add_argument("--run-id", help="id of this run (the checkpoint thread); default: a new one")
+    r.add_argument("--restart", action="store_true",
+                   help="with --run-id: start an existing, unpublished run (a FAILED one) over under its id")
     from sovereign_kernel.app import cli_runs
 
     cli_runs.add_parsers(sub)
@@ -114,6 +117,9 @@ def _finish(result, out_dir, as_json: bool) -> int:
 
 async def _research(args) -> int:
     validate_question(args.question)  # a bad question fails before anything heavy is imported
+    from sovereign_kernel.app.result import check_out_dir
+
+    check_out_dir(args.out)  # before the run, not after it: the report must have somewhere to go
     from sovereign_kernel.app.kernel import Kernel
 
     show = _progress_printer(args)
@@ -122,7 +128,7 @@ async def _research(args) -> int:
         async for kind, payload in kernel.stream(
             args.question, corpus=args.corpus, sources=args.sources, max_papers=args.max_papers,
             max_revision_rounds=args.max_revision_rounds, run_id=args.run_id, out_dir=str(Path(args.out).resolve()),
-            arxiv_full_text=True if args.full_text else None,
+            arxiv_full_text=True if args.full_text else None, restart=args.restart,
         ):
             if kind == "progress":
                 show(payload)
@@ -154,6 +160,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except sqlite3.Error as exc:  # one the code did not name a file for: still one line, no traceback
+        print(f"error: a SQLite file of the data directory failed ({_one_line(exc)}); check that SOVEREIGN_HOME "
+              "is writable and its disk has space, then retry", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: say so in one line (the traceback goes to the debug log)
+        from sovereign_kernel.llm.providers import redact
+
+        logging.getLogger(__name__).debug("unexpected error", exc_info=True)
+        print(f"error: unexpected {type(exc).__name__}: {redact(_one_line(exc))}; please report it", file=sys.stderr)
+        return 1
 
 
 def _one_line(exc: BaseException) -> str:

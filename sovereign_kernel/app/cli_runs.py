@@ -29,8 +29,11 @@ def add_parsers(sub) -> None:
     p.add_argument("--out", help="output directory (default: the run's own)")
     p.add_argument("--quiet", action="store_true")
 
-    p = sub.add_parser("list", help="published reports, or runs waiting for review")
-    p.add_argument("--pending", action="store_true", help="runs waiting for the owner's review")
+    p = sub.add_parser("list", help="published reports, or runs waiting for review, or failed runs")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--pending", action="store_true", help="runs waiting for the owner's review")
+    which.add_argument("--failed", action="store_true",
+                       help="runs that failed (with the error) or whose process is gone: resume them or --restart")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("show", help="a published report with its corrections")
@@ -67,6 +70,11 @@ async def run(args, show_progress, finish_research) -> int:
         if args.command == "review":
             action = "approve" if args.approve else ("reject" if args.reject else "edit")
             resume = {"action": action, "reason": args.reason, "drop_claims": args.drop_claim, "note": args.note}
+        from sovereign_kernel.app.result import check_out_dir
+
+        recorded = _store().get_run(args.run_id)  # None: the kernel says there is no such run
+        out = args.out or (recorded.out_dir if recorded is not None else None) or "out"
+        check_out_dir(out)  # before the run, not after it
         result = None
         with Kernel() as kernel:
             async for kind, payload in kernel.stream(None, run_id=args.run_id, resume=resume):
@@ -74,19 +82,26 @@ async def run(args, show_progress, finish_research) -> int:
                     show_progress(payload)
                 else:
                     result = payload
-        out = args.out or _store().get_run(args.run_id).out_dir or "out"
         return finish_research(result, out, as_json=False)
 
     store = _store()
     if args.command == "list":
-        rows = ([r.to_dict() for r in store.list_runs("PENDING_REVIEW")] if args.pending
-                else [vars(r) for r in store.list_reports()])
+        if args.failed:  # FAILED, and RUNNING ones whose process is gone (killed): both need resume
+            rows = [r.to_dict() for r in store.list_runs() if r.status == "FAILED" or (r.status == "RUNNING"
+                                                                                       and not r.running)]
+        else:
+            rows = ([r.to_dict() for r in store.list_runs("PENDING_REVIEW")] if args.pending
+                    else [vars(r) for r in store.list_reports()])
         if args.json:
             print(json.dumps(rows, indent=2))
         elif not rows:
-            print("no runs waiting for review" if args.pending else "no published reports")
+            print("no failed runs" if args.failed else "no runs waiting for review" if args.pending
+                  else "no published reports")
         for r in rows if not args.json else []:
-            if args.pending:
+            if args.failed:
+                why = r["reason"] if r["status"] == "FAILED" else "its process is gone"
+                print(f"{r['run_id']}  {r['updated_at']}  {r['status']:7s}  {why}  ({r['question'][:60]})")
+            elif args.pending:
                 print(f"{r['run_id']}  {r['updated_at']}  report {r['report_id']}  {r['question'][:80]}")
             else:
                 print(f"{r['report_id']}  {r['published_at']}  {r['quality_tier']:9s}  {r['status']:9s}  "

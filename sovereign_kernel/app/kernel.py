@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import logging
 import uuid
 from typing import Any, AsyncIterator, Callable
 
@@ -22,18 +23,20 @@ from langgraph.types import Command
 
 from sovereign_kernel.agents.owner_review import read_decision
 from sovereign_kernel.app.result import ResearchResult
-from sovereign_kernel.domain.errors import RunError
+from sovereign_kernel.domain.errors import RunError, SovereignError
 from sovereign_kernel.domain.question import validate_question
 from sovereign_kernel.domain.settings import LLMSettings, Settings
 from sovereign_kernel.graph.build import build_graph
-from sovereign_kernel.llm.providers import detect_mode
+from sovereign_kernel.llm.providers import detect_mode, redact
 from sovereign_kernel.llm.session import LLMSession
+from sovereign_kernel.publishing.leases import Heartbeat, new_owner
 from sovereign_kernel.publishing.store import STORE_FILE, Store
 from sovereign_kernel.runtime.checkpoints import open_checkpointer, prune_history
 from sovereign_kernel.runtime.context import RunContext
 from sovereign_kernel.runtime.workspace import Workspace
 from sovereign_kernel.sources.corpus import corpus_folder
 
+log = logging.getLogger(__name__)
 CORPORA_DIR = "corpora"  # corpora given as lists (paths, Paper objects, dicts), one folder each
 
 
@@ -88,7 +91,8 @@ class Kernel:
     # -- runs ----------------------------------------------------------------------------------
     async def stream(self, question: str | None = None, *, settings: Settings | None = None, llm=None,
                      embeddings=None, run_id: str | None = None, out_dir: str | None = None, resume: Any = None,
-                     llm_settings: LLMSettings | None = None, **overrides) -> AsyncIterator[tuple[str, Any]]:
+                     restart: bool = False, llm_settings: LLMSettings | None = None,
+                     **overrides) -> AsyncIterator[tuple[str, Any]]:
         """Yield ``("progress", event)`` while the graph runs, then ``("result", ResearchResult)``.
 
         Every run is checkpointed under ``run_id`` (LangGraph thread id). ``question=None`` with a
@@ -96,6 +100,12 @@ class Kernel:
         ``llm`` / ``embeddings``: LangChain objects for ``custom`` mode; ``llm_settings``: NIM
         transport and models (default: ``settings.llm``, from the environment). ``overrides`` are
         settings by flat name (``max_papers=5``); an unknown one is a ``TypeError``.
+
+        One run id is one run: a new id is created atomically and the run is held by this process
+        (a lease, refreshed while it runs); another process asking for it is refused with a
+        ``RunError`` until it ends or its process is gone. ``restart`` starts an existing,
+        unpublished run over (its checkpoints and recorded answers discarded). A run that raises
+        is marked FAILED with the error; fix the cause and resume it.
         """
         if isinstance(overrides.get("corpus"), (list, tuple)):  # paths, Paper objects, dicts: one folder
             items = overrides.pop("corpus")
@@ -105,33 +115,59 @@ class Kernel:
         if llm_settings is not None:
             base = base.model_copy(update={"llm": llm_settings})
         store = await asyncio.to_thread(lambda: Store(base.data_dir() / STORE_FILE))
+        owner, record = new_owner(), None
         if question is None:  # resume: the run's own settings, as recorded when it started
             if not run_id:
                 raise RunError("resuming needs a run id")
-            record = await asyncio.to_thread(store.get_run, run_id)
-            if record is None:
-                raise RunError(f"no run {run_id!r} in {store.path}")
+            record = await asyncio.to_thread(store.acquire_lease, run_id, owner)  # refused while another runs it
+            question, out_dir = record.question, out_dir or record.out_dir
+        else:
+            question = validate_question(question)
+            run_id = run_id or new_run_id()
+            # One transaction: of two processes starting this id, one gets it, the other an error.
+            await asyncio.to_thread(store.create_run, run_id, question, owner=owner, restart=restart,
+                                    settings=base.record(detect_mode(base.llm, llm, embeddings)),
+                                    out_dir=str(out_dir) if out_dir else None)
+        beat = await asyncio.to_thread(Heartbeat(store, run_id, owner).start)  # thread start/join block: off the loop
+        failed, started = None, []
+        try:
+            async for item in self._run(store, base, record, question, run_id, resume, restart, llm, embeddings,
+                                        llm_settings, started):
+                yield item
+        except (Exception, asyncio.CancelledError, KeyboardInterrupt) as exc:  # the run stays, FAILED with why
+            if started or not isinstance(exc, RunError):  # a refused decision leaves the run as it was
+                failed = redact(" ".join(str(exc).split())[:500] or type(exc).__name__, base.llm.secrets())
+            raise
+        finally:
+            await asyncio.to_thread(beat.stop)
+            try:
+                await asyncio.to_thread(store.release_lease, run_id, owner, failed=failed)
+            except SovereignError as exc:  # e.g. a full disk: the run's own error is the one to see
+                log.warning("run %s: its lease could not be released (%s); resume takes it over", run_id, exc)
+
+    async def _run(self, store: Store, base: Settings, record, question: str, run_id: str, resume: Any,
+                   restart: bool, llm, embeddings, llm_settings, started: list) -> AsyncIterator[tuple[str, Any]]:
+        """The run itself, once this process holds it (``stream``); ``started`` is appended to when
+        the graph starts."""
+        if record is not None:  # resumed: the settings it recorded
             recorded = Settings.from_record(json.loads(record.settings_json or "{}"), home=base.home,
                                             cache_dir=base.cache_dir)
             recorded = recorded.model_copy(update={"llm": base.llm} if llm_settings is not None else {})
             context = await asyncio.to_thread(self.context, recorded, llm, embeddings, run_id=run_id)
             graph_input: Any = Command(resume=resume) if resume is not None else None
-            question, out_dir = record.question, out_dir or record.out_dir
         else:
-            q = validate_question(question)
-            run_id = run_id or new_run_id()
+            if restart:  # nothing of the earlier attempt is reused: not its answers, not its counters
+                await asyncio.to_thread(lambda: self.workspace.response_cache(base.data_dir()).discard_run(run_id))
             context = await asyncio.to_thread(self.context, base, llm, embeddings, run_id=run_id)
-            existing = await asyncio.to_thread(store.get_run, run_id)
-            if existing is not None:
-                raise RunError(f"run {run_id!r} already exists ({existing.status}); resume it or pick another id")
-            await asyncio.to_thread(store.upsert_run, run_id, q, "RUNNING", settings=context.settings.record(context.mode),
-                                    out_dir=str(out_dir) if out_dir else None)
-            graph_input = {"question": q}
+            graph_input = {"question": question}
         config = {"configurable": {"thread_id": run_id}}
         async with open_checkpointer(context.settings) as saver:
+            if restart:
+                await saver.adelete_thread(run_id)
             graph = self.graph.copy({"checkpointer": saver})
             if resume is not None:  # check the decision before it enters the run's history
                 check_decision(await graph.aget_state(config), resume, run_id)
+            started.append(True)
             # subgraphs=True: the retriever and extractor are subgraphs, and their progress events
             # only reach the caller's stream this way.
             async for _namespace, _mode, chunk in graph.astream(graph_input, config=config, context=context,

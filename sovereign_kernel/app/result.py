@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
+from sovereign_kernel.domain.errors import OutputError
 from sovereign_kernel.domain.schemas import Report
 from sovereign_kernel.publishing.export import export_report, write_atomic
 from sovereign_kernel.publishing.figures import DEFAULT_FIGURE_NAME, tribunal_and_confidence_figure
 from sovereign_kernel.publishing.html import report_html
 
 FIGURE_LINK = "\n![Tribunal scores against the threshold; claim confidence by paper]({name})\n"
+OUTPUT_FILES = ("report.md", "manifest.json", DEFAULT_FIGURE_NAME)
 
 
 class ResearchResult:
@@ -37,8 +41,8 @@ class ResearchResult:
         md, mf = out / "report.md", out / "manifest.json"
         tribunal_and_confidence_figure(self.report, out / DEFAULT_FIGURE_NAME, manifest=self.manifest)
         figure = FIGURE_LINK.format(name=DEFAULT_FIGURE_NAME)
-        _atomic_write(md, self.markdown.replace("\n### Tribunal\n", f"{figure}\n### Tribunal\n", 1))
-        _atomic_write(mf, json.dumps(self.manifest, indent=2, ensure_ascii=False) + "\n")
+        write_atomic(md, self.markdown.replace("\n### Tribunal\n", f"{figure}\n### Tribunal\n", 1))
+        write_atomic(mf, json.dumps(self.manifest, indent=2, ensure_ascii=False) + "\n")
         return md, mf
 
     def export(self, fmt: str, path: str | Path | None = None) -> str:
@@ -64,7 +68,27 @@ class ResearchResult:
                 f"corroborated, tribunal {r.results.tribunal_score:.1f}, {r.quality_tier}, {self.status})")
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+def check_out_dir(out_dir: str | Path) -> Path:
+    """Refuse, before a run starts, an output directory ``write`` could not fill: a file in its
+    place, one of its files a directory, or nowhere writable (probed with a real temporary file:
+    permission bits do not tell what root, ACLs or a read-only mount allow)."""
+    out = Path(out_dir).expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} exists and is not a directory; pick another --out")
+    for name in OUTPUT_FILES:
+        if (out / name).exists() and not (out / name).is_file():
+            raise OutputError(f"--out {out}: {out / name} exists and is not a file; move it or pick another --out")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"--out {out}: {probe} is not a directory; pick another --out")
+    try:
+        fd, name = tempfile.mkstemp(dir=probe, prefix=".sovereign-probe-")
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise OutputError(f"cannot write to --out {out}: {probe} is not writable ({exc.strerror}); make it writable "
+                          "or pick another --out") from None
+    return out
+

@@ -11,7 +11,9 @@ wrong and, where there is one, what to do; none carries a key or a traceback's w
     │   └── ArxivQueryError          arXiv rejected the query itself: retrying will not help
     ├── StoreError             the publication store refused a request            (also ValueError)
     │   ├── SchemaError, ReportNotFound, ReportConflict, ClaimNotFound, ReportRetracted, InvalidEntry
-    └── EvalError              an evaluation cannot run (bad files, unsupported mode) (ValueError)
+    ├── EvalError              an evaluation cannot run (bad files, unsupported mode) (ValueError)
+    ├── DataFileError          a SQLite file is read-only, full, locked or corrupt     (RuntimeError)
+    └── OutputError            the output directory cannot take the report        (also OSError)
 
 A keyword that is not a setting is a plain ``TypeError`` (as Python does for any bad keyword).
 """
@@ -97,3 +99,12 @@ class InvalidEntry(StoreError):
 
 class EvalError(SovereignError, ValueError):
     """The evaluation cannot run (bad input files, unsupported mode)."""
+
+
+class DataFileError(SovereignError, RuntimeError):
+    """A SQLite file of the data or cache directory cannot be opened or written: read-only, disk
+    full, locked too long, or corrupt. One line: what failed, which file, what to do."""
+
+
+class OutputError(SovereignError, OSError):
+    """The output directory (``--out``) cannot take the report: not a directory, not writable."""

@@ -104,6 +104,13 @@ class ResponseCache:
                              (run_id, json.dumps(snapshot, sort_keys=True), time.time()))
             self._db.commit()
 
+    def discard_run(self, run_id: str) -> None:
+        """Forget a run's answers and counters (the run is started over under its id)."""
+        with self._lock:
+            self._db.execute("DELETE FROM responses WHERE run_id=?", (run_id,))
+            self._db.execute("DELETE FROM usage WHERE run_id=?", (run_id,))
+            self._db.commit()
+
     def load_usage(self, run_id: str) -> dict | None:
         with self._lock:
             row = self._db.execute("SELECT snapshot FROM usage WHERE run_id=?", (run_id,)).fetchone()

@@ -164,8 +164,9 @@ class LLMSession:
     def budget_spent(self) -> bool:
         return self.meter.budget_spent
 
-    def usage_report(self) -> dict:
-        """Per role + totals + fallbacks + budget, for the manifest (no secrets in it)."""
+    def usage_report(self, outcomes: dict | None = None) -> dict:
+        """Per role + totals + fallbacks + budget, for the manifest (no secrets in it); ``outcomes``:
+        the run's checkpointed ledgers (``UsageMeter.report``)."""
         cache = {"run_id": self.run_id, "cache_only": self.cache_only} if self._cache else None
-        return {**self.meter.report(self.model_name), "max_concurrency": self.settings.max_concurrency,
+        return {**self.meter.report(self.model_name, outcomes), "max_concurrency": self.settings.max_concurrency,
                 "disabled": self.disabled, "response_cache": cache}

@@ -5,9 +5,12 @@ callback that feeds it every model request, and ``call_config``, which installs 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import threading
-from typing import Any, Callable, Iterable
+import uuid
+from typing import Any, Callable, Iterable, Iterator
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables.config import ensure_config, merge_configs
@@ -22,6 +25,52 @@ BUDGET_SPENT = "token budget spent"
 # an agent's own check refused (e.g. claims whose source span is not in the abstract).
 STAT_KEYS = ("calls", "errors", "prompt_tokens", "completion_tokens", "estimated_tokens", "items", "fallbacks",
              "cache_hits", "rejected")
+
+
+# What a run *did* with the models — items asked, fallbacks, distinct-counted stats (rejected spans)
+# — is written into the checkpointed graph state by the node that did it (``node_outcomes``), so a
+# node that crashed and re-ran after ``resume`` is counted once, like in an uninterrupted run, and
+# a replay counts the same. The meter's own totals (calls, tokens) stay what was really spent.
+# A ContextVar, not a module global: each node execution runs in its own context (asyncio tasks
+# and worker threads copy it), so concurrent nodes each fill their own ledger.
+_LEDGER: contextvars.ContextVar[dict | None] = contextvars.ContextVar("sovereign_llm_ledger", default=None)
+
+
+def _new_ledger() -> dict:
+    return {"items": {}, "fallbacks": [], "distinct": {}}
+
+
+@contextlib.contextmanager
+def node_outcomes() -> Iterator[dict]:
+    """Collect what the LLM session does inside one node execution; yields ``{id: ledger}`` (empty
+    when the node used no model) for the node to return in the state's ``llm_outcomes``."""
+    ledger = _new_ledger()
+    token = _LEDGER.set(ledger)
+    out: dict = {}
+    try:
+        yield out
+    finally:
+        _LEDGER.reset(token)
+    if ledger["items"] or ledger["fallbacks"] or ledger["distinct"]:
+        out[uuid.uuid4().hex] = ledger  # one key per execution: merging twice is a no-op
+
+
+def merge_outcomes(outcomes: dict | None) -> dict:
+    """The run's outcome counts from its checkpointed ledgers: items and fallbacks summed, distinct
+    stats counted over the union of their keys."""
+    items: dict[str, int] = {}
+    fallbacks: list[dict[str, str]] = []
+    distinct: dict[str, dict[str, set]] = {}
+    for ledger in (outcomes or {}).values():
+        for role, n in ledger.get("items", {}).items():
+            items[role] = items.get(role, 0) + n
+        fallbacks.extend(ledger.get("fallbacks", []))
+        for role, stats in ledger.get("distinct", {}).items():
+            for stat, keys in stats.items():
+                distinct.setdefault(role, {}).setdefault(stat, set()).update(keys)
+    fallbacks.sort(key=lambda f: (f["role"], f["item"], f["reason"]))  # concurrent nodes: a stable order
+    return {"items": items, "fallbacks": fallbacks,
+            "distinct": {r: {s: len(k) for s, k in stats.items()} for r, stats in distinct.items()}}
 
 
 class BudgetSpent(Exception):
@@ -56,6 +105,8 @@ class UsageMeter:
 
     # -- counting -------------------------------------------------------------------------------
     def add(self, role: str, **counts: int) -> None:
+        if "items" in counts and (ledger := _LEDGER.get()) is not None:
+            ledger["items"][role] = ledger["items"].get(role, 0) + counts["items"]
         with self._lock:
             stats = self._stats.setdefault(role, dict.fromkeys(STAT_KEYS, 0))
             for key, n in counts.items():
@@ -63,6 +114,9 @@ class UsageMeter:
 
     def add_distinct(self, role: str, stat: str, keys) -> int:
         """Count in ``stat`` only the ``keys`` not counted before; returns how many were new."""
+        if (ledger := _LEDGER.get()) is not None:  # all of them: the ledgers are deduplicated when merged
+            bucket = ledger["distinct"].setdefault(role, {}).setdefault(stat, [])
+            bucket.extend(k for k in dict.fromkeys(keys) if k not in bucket)
         with self._lock:
             new = [k for k in dict.fromkeys(keys) if k not in self._seen]
             self._seen.update(new)
@@ -73,6 +127,8 @@ class UsageMeter:
     def fallback(self, role: str, item: str, reason: str) -> None:
         """Record (redacted), count and log that ``role`` used the offline algorithm for ``item``."""
         entry = {"role": role, "item": redact(item, self._secrets), "reason": redact(reason, self._secrets)}
+        if (ledger := _LEDGER.get()) is not None:
+            ledger["fallbacks"].append(entry)
         with self._lock:
             self._fallbacks.append(entry)
         self.add(role, fallbacks=1)
@@ -138,11 +194,24 @@ class UsageMeter:
             self._fallbacks = list(snapshot.get("fallbacks", []))
             self._seen = set(snapshot.get("seen", []))
 
-    def report(self, model_name: Callable[[str], str]) -> dict:
-        """Per role (with ``model_name(role)``, redacted), totals, fallbacks and the budget."""
+    def report(self, model_name: Callable[[str], str], outcomes: dict | None = None) -> dict:
+        """Per role (with ``model_name(role)``, redacted), totals, fallbacks and the budget.
+        ``outcomes``: the run's checkpointed ledgers (state ``llm_outcomes``); when given, items,
+        fallbacks and distinct stats come from them (see ``node_outcomes``), the rest from the meter."""
         with self._lock:
             roles = {r: dict(s) for r, s in sorted(self._stats.items())}
             fallbacks = [dict(f) for f in self._fallbacks]
+        if outcomes is not None:
+            merged = merge_outcomes(outcomes)
+            fallbacks = merged["fallbacks"]
+            for role in set(merged["items"]) | set(merged["distinct"]) | {f["role"] for f in fallbacks}:
+                roles.setdefault(role, dict.fromkeys(STAT_KEYS, 0))
+            for role, stats in roles.items():
+                stats["items"] = merged["items"].get(role, 0)
+                stats["fallbacks"] = sum(f["role"] == role for f in fallbacks)
+                for stat in ("rejected",):
+                    stats[stat] = merged["distinct"].get(role, {}).get(stat, 0)
+            roles = dict(sorted(roles.items()))
         for role, stats in roles.items():
             stats["model"] = redact(model_name(role), self._secrets)
         totals = {k: sum(s[k] for s in roles.values()) for k in STAT_KEYS}

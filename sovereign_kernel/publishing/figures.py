@@ -9,6 +9,8 @@ the function so that importing ``sovereign_kernel`` stays fast.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -171,7 +173,14 @@ def tribunal_and_confidence_figure(report: Report, path: str | Path, *, manifest
         _draw_tribunal(left, report, tribunal_threshold)
         _draw_confidence(right, report, claim_threshold)
         fig.subplots_adjust(left=0.11, right=0.98, top=0.88, bottom=0.15)
-        tmp = out.with_name(out.name + ".tmp")
-        fig.savefig(tmp, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
-        tmp.replace(out)
+        # A temporary name of this writer's own: two runs writing one directory must not share it.
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fig.savefig(fh, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, out)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -18,15 +19,19 @@ from typing import Iterator
 
 from sovereign_kernel.domain.errors import (
     ClaimNotFound,
+    DataFileError,
     InvalidEntry,
     ReportConflict,
     ReportNotFound,
     ReportRetracted,
+    RunError,
     SchemaError,
     StoreError,
 )
+from sovereign_kernel.domain.dbfiles import corrupt_advice, data_file_error, is_sqlite_error, kind
 from sovereign_kernel.domain.schemas import CorrectionEntry, Report
 from sovereign_kernel.publishing.corrections import correction_record, render_corrections
+from sovereign_kernel.publishing.leases import owner_alive
 from sovereign_kernel.publishing.manifest import content_hash
 
 __all__ = ["Store", "StoredReport", "ReportSummary", "RunRecord", "CorrectionEntry", "STORE_FILE", "StoreError",
@@ -79,6 +84,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TRIGGER reproductions_no_delete BEFORE DELETE ON reproductions
             BEGIN SELECT RAISE(ABORT, 'reproduction results are append-only: DELETE refused'); END""",
     ),
+    (  # v3: one run id is one run — the lease of the process running it (publishing/leases.py)
+        "ALTER TABLE runs ADD COLUMN owner TEXT",
+        "ALTER TABLE runs ADD COLUMN heartbeat REAL",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 RUN_STATUSES = ("RUNNING", "PENDING_REVIEW", "PUBLISHED", "ARCHIVED", "FAILED")
@@ -125,9 +134,16 @@ class RunRecord:
     reason: str | None
     settings_json: str | None = None
     out_dir: str | None = None
+    owner: str | None = None  # host:pid:token of the process running it, while it runs
+    heartbeat: float | None = None  # when that process last said so (unix time)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def running(self) -> bool:
+        """Held by a live process (its lease is alive)."""
+        return owner_alive(self.owner, self.heartbeat)
 
 
 def utc_now() -> str:
@@ -139,18 +155,42 @@ class Store:
 
     def __init__(self, path: str | Path, *, timeout: float = 30.0):
         self.path = Path(path).expanduser()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.timeout = timeout
-        self._migrate()
+        self._immutable = False  # a valid store in a read-only directory: read it as it is
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataFileError(f"cannot create the data directory {self.path.parent} ({exc.strerror}); make its "
+                                "parent writable or set SOVEREIGN_HOME to a writable directory") from None
+        try:
+            self._migrate()
+        except DataFileError as exc:
+            # WAL needs its -shm beside the file; where nothing can be created, a store that exists
+            # and is current can still be read (list, show) — a write then says it is read-only.
+            if kind(exc) not in ("readonly", "cantopen") or not self.path.is_file():
+                raise
+            self._immutable = True
+            if self.schema_version() != SCHEMA_VERSION:
+                self._immutable = False
+                raise
 
     # -- connections ------------------------------------------------------------------------------
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)) as con:
-            con.row_factory = sqlite3.Row
-            con.execute("PRAGMA foreign_keys = ON")
-            con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            yield con
+        try:
+            target = f"file:{self.path}?immutable=1" if self._immutable else str(self.path)
+            with closing(sqlite3.connect(target, timeout=self.timeout, isolation_level=None,
+                                         uri=self._immutable)) as con:
+                con.row_factory = sqlite3.Row
+                con.execute("PRAGMA foreign_keys = ON")
+                con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+                yield con
+        except sqlite3.DatabaseError as exc:  # the file, not the statement: one line naming it
+            if not is_sqlite_error(exc):
+                raise
+            if kind(exc) == "corrupt":
+                raise SchemaError(f"{self.path} is not a SQLite store ({exc}); {corrupt_advice(self.path)}") from None
+            raise data_file_error(exc, self.path, "the store", timeout=self.timeout) from None
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -165,10 +205,7 @@ class Store:
 
     def _migrate(self) -> None:
         with self._connect() as con:
-            try:
-                con.execute("PRAGMA journal_mode = WAL")
-            except sqlite3.DatabaseError as exc:
-                raise SchemaError(f"{self.path} is not a SQLite store: {exc}") from None
+            con.execute("PRAGMA journal_mode = WAL")
         with self._write() as con:
             version = con.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -294,6 +331,70 @@ class Store:
                 con.execute("UPDATE runs SET settings_json = COALESCE(?, settings_json), out_dir = COALESCE(?, out_dir)"
                             " WHERE run_id = ?", (json.dumps(settings) if settings is not None else None, out_dir, run_id))
             return self._upsert_run(con, run_id, question, status, report_id, reason)
+
+    def create_run(self, run_id: str, question: str, *, owner: str, settings: dict | None = None,
+                   out_dir: str | None = None, restart: bool = False) -> RunRecord:
+        """A new RUNNING run held by ``owner``, in one transaction: an id that exists is refused
+        (two processes starting one id: exactly one gets it). ``restart``: an existing run that no
+        live process holds and that published nothing starts over under its id."""
+        with self._write() as con:
+            row = con.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is not None:
+                old = RunRecord(**dict(row))
+                if old.running or not restart:
+                    raise RunError(self._taken(old))
+                if old.status == "PUBLISHED":
+                    raise RunError(f"run {run_id} published report {old.report_id}: a published run is not started "
+                                   "over; pick another id")
+                con.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+            now = utc_now()
+            con.execute("INSERT INTO runs (run_id, question, status, created_at, updated_at, settings_json, out_dir,"
+                        " owner, heartbeat) VALUES (?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?)",
+                        (run_id, question, now, now, json.dumps(settings) if settings is not None else None, out_dir,
+                         owner, time.time()))
+            return RunRecord(**dict(con.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()))
+
+    def acquire_lease(self, run_id: str, owner: str) -> RunRecord:
+        """Hold an existing run (resume, review): refused while another live process holds it; a
+        lease its owner left behind (killed, frozen for ``STALE_AFTER_S``) is taken over."""
+        with self._write() as con:
+            row = con.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise RunError(f"no run {run_id!r} in {self.path}")
+            old = RunRecord(**dict(row))
+            if old.owner not in (None, owner) and old.running:
+                raise RunError(self._taken(old))
+            con.execute("UPDATE runs SET owner = ?, heartbeat = ?, updated_at = ?,"
+                        " status = CASE status WHEN 'FAILED' THEN 'RUNNING' ELSE status END,"
+                        " reason = CASE status WHEN 'FAILED' THEN NULL ELSE reason END WHERE run_id = ?",
+                        (owner, time.time(), utc_now(), run_id))
+            return RunRecord(**dict(con.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()))
+
+    def heartbeat(self, run_id: str, owner: str) -> bool:
+        """Refresh ``owner``'s lease; False when another process has taken the run over."""
+        with self._write() as con:
+            return con.execute("UPDATE runs SET heartbeat = ? WHERE run_id = ? AND owner = ?",
+                               (time.time(), run_id, owner)).rowcount == 1
+
+    def release_lease(self, run_id: str, owner: str, *, failed: str | None = None) -> None:
+        """Let go of the run; ``failed``: the error (one line) that ended it, and the run is FAILED."""
+        with self._write() as con:
+            if failed is not None:
+                con.execute("UPDATE runs SET status = 'FAILED', reason = ?, updated_at = ? WHERE run_id = ? AND owner = ?",
+                            (failed, utc_now(), run_id, owner))
+            con.execute("UPDATE runs SET owner = NULL, heartbeat = NULL WHERE run_id = ? AND owner = ?", (run_id, owner))
+
+    @staticmethod
+    def _taken(run: RunRecord) -> str:
+        if run.running:
+            age = max(0.0, time.time() - (run.heartbeat or 0))
+            return (f"run {run.run_id} is already running in process {run.owner} (last heartbeat {age:.0f} s ago); "
+                    "wait for it to finish, or resume it once that process has stopped")
+        state = run.status + (f": {run.reason}" if run.status == "FAILED" and run.reason else "")
+        if run.status == "RUNNING":
+            state += ", its process is gone"
+        return (f"run {run.run_id} already exists ({state}); resume it (sovereign-kernel resume {run.run_id}), "
+                "start it over with --restart, or pick another id")
 
     # -- reproduction gate ------------------------------------------------------------------------
     def save_inputs(self, report_id: str, inputs: dict) -> None:

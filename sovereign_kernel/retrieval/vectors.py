@@ -7,12 +7,72 @@ only what it has not seen; several data dirs may share one cache directory.
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
+
+from sovereign_kernel.domain.dbfiles import describe, is_sqlite_error, kind, move_aside
+
+log = logging.getLogger(__name__)
+
+# A cache must never stop a run: waiting this long for another process's write lock is enough,
+# after which this process keeps its vectors in memory (or skips writing them) and says so.
+CACHE_TIMEOUT_S = 10.0
+
+
+def open_cache(path: Path, ddl: Sequence[str]) -> sqlite3.Connection:
+    """The cache file with its tables. A corrupt file is moved aside and rebuilt (vectors are
+    recomputed, nothing is lost); a file locked or unwritable past the timeout is replaced, for
+    this process only, by an in-memory cache."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(2):
+        db = sqlite3.connect(str(path), check_same_thread=False, timeout=CACHE_TIMEOUT_S)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            for statement in ddl:
+                db.execute(statement)
+            db.commit()
+            return db
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            if not is_sqlite_error(exc):
+                raise
+            if kind(exc) == "corrupt" and attempt == 0:
+                aside = move_aside(path)
+                log.warning("vector cache %s was corrupt (%s): moved to %s and rebuilt", path, exc, aside.name)
+                continue
+            log.warning("%s; this run keeps its vectors in memory",
+                        describe(exc, path, "the vector cache", timeout=CACHE_TIMEOUT_S, env="SOVEREIGN_CACHE_DIR"))
+            break
+    db = sqlite3.connect(":memory:", check_same_thread=False)
+    for statement in ddl:
+        db.execute(statement)
+    return db
+
+
+class _Writes:
+    """Writes to a cache file that give up (once, with a warning) when the file will not take them."""
+
+    def __init__(self, path: Path):
+        self.path, self.failed = path, False
+
+    def run(self, db: sqlite3.Connection, sql: str, rows: list) -> None:
+        if self.failed:
+            return
+        try:
+            db.executemany(sql, rows)
+            db.commit()
+        except sqlite3.DatabaseError as exc:
+            if not is_sqlite_error(exc):
+                raise
+            db.rollback()
+            self.failed = True
+            log.warning("%s; vectors are computed without caching them", describe(
+                exc, self.path, "the vector cache", timeout=CACHE_TIMEOUT_S, env="SOVEREIGN_CACHE_DIR"))
 
 
 class Embedder(Protocol):
@@ -26,16 +86,13 @@ class VectorCache:
     """Dense vectors in SQLite, keyed by (model, input type, sha256 of the text)."""
 
     def __init__(self, path: Path, embedder: Embedder, model_id: str):
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder
         self.model_id = model_id
         self._lock = threading.Lock()
-        # timeout: several processes may share one cache directory (and its writes)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=60)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, kind TEXT, key TEXT, vec BLOB,"
-            " PRIMARY KEY (model, kind, key))"
-        )
+        # several processes may share one cache directory (and its writes): see open_cache
+        self._db = open_cache(path, ["CREATE TABLE IF NOT EXISTS vectors (model TEXT, kind TEXT, key TEXT, vec BLOB,"
+                                     " PRIMARY KEY (model, kind, key))"])
+        self._writes = _Writes(path)
         self.computed = 0
 
     @staticmethod
@@ -64,11 +121,8 @@ class VectorCache:
                 vecs = self.embedder.embed_documents(miss_texts)
             arr = _normalise(np.asarray(vecs, dtype=np.float32))
             with self._lock:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO vectors VALUES (?,?,?,?)",
-                    [(self.model_id, kind, k, v.tobytes()) for (k, _), v in zip(missing, arr)],
-                )
-                self._db.commit()
+                self._writes.run(self._db, "INSERT OR REPLACE INTO vectors VALUES (?,?,?,?)",
+                                 [(self.model_id, kind, k, v.tobytes()) for (k, _), v in zip(missing, arr)])
             found.update({k: v for (k, _), v in zip(missing, arr)})
             self.computed += len(missing)
         if not texts:
@@ -85,16 +139,12 @@ class TokenVectorCache:
     Wraps any ``encode_tokens`` encoder; its ``model_id`` names the vectors it gives."""
 
     def __init__(self, path: Path, encoder):
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.encoder = encoder
         self.model_id = str(getattr(encoder, "model_id", type(encoder).__name__))
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=60)
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS token_vectors (model TEXT, key TEXT, dim INTEGER, vec BLOB,"
-                             " PRIMARY KEY (model, key))")
-            self._db.commit()
+        self._db = open_cache(path, ["CREATE TABLE IF NOT EXISTS token_vectors (model TEXT, key TEXT, dim INTEGER,"
+                                     " vec BLOB, PRIMARY KEY (model, key))"])
+        self._writes = _Writes(path)
         self.computed = 0
 
     def encode_tokens(self, texts: Sequence[str]) -> list[np.ndarray]:
@@ -112,10 +162,9 @@ class TokenVectorCache:
         if missing:
             arrays = self.encoder.encode_tokens([t for _, t in missing])
             with self._lock:
-                self._db.executemany("INSERT OR REPLACE INTO token_vectors VALUES (?,?,?,?)",
-                                     [(self.model_id, k, a.shape[1], a.astype(np.float16).tobytes())
-                                      for (k, _), a in zip(missing, arrays)])
-                self._db.commit()
+                self._writes.run(self._db, "INSERT OR REPLACE INTO token_vectors VALUES (?,?,?,?)",
+                                 [(self.model_id, k, a.shape[1], a.astype(np.float16).tobytes())
+                                  for (k, _), a in zip(missing, arrays)])
             found.update({k: a.astype(np.float16).astype(np.float32) for (k, _), a in zip(missing, arrays)})
             self.computed += len(missing)
         return [found[k] for k in keys]

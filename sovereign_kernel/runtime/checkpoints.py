@@ -9,12 +9,14 @@ nodes (and the finished branches of a parallel step) not run again.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from sovereign_kernel.domain import aspects, facets, rounds, schemas
+from sovereign_kernel.domain.dbfiles import data_file_error, is_sqlite_error
 from sovereign_kernel.domain.settings import Settings
 
 # The state holds our pydantic contracts; allow exactly those (and LangGraph's own safe types)
@@ -45,13 +47,21 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[object]:
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
         path = await asyncio.to_thread(lambda: settings.data_dir() / CHECKPOINTS_FILE)
-        async with aiosqlite.connect(str(path)) as conn:
-            # WAL + synchronous=NORMAL: a commit no longer waits for fsync (the writes were ~2/3 of
-            # an offline run's wall time), yet a killed process loses nothing — only a power cut
-            # can drop the last transactions, and a run then resumes from an earlier step.
-            await conn.execute("PRAGMA journal_mode=WAL")
-            await conn.execute("PRAGMA synchronous=NORMAL")
-            yield AsyncSqliteSaver(conn, serde=SERDE)
+        # sqlite3 errors of this file become one line naming it; a corrupt file is never replaced
+        # (it holds every run's progress). Raw sqlite3 errors reaching here come from the saver:
+        # the other SQLite files (store, caches) name themselves in their own errors.
+        try:
+            async with aiosqlite.connect(str(path)) as conn:
+                # WAL + synchronous=NORMAL: a commit no longer waits for fsync (the writes were ~2/3 of
+                # an offline run's wall time), yet a killed process loses nothing — only a power cut
+                # can drop the last transactions, and a run then resumes from an earlier step.
+                await conn.execute("PRAGMA journal_mode=WAL")
+                await conn.execute("PRAGMA synchronous=NORMAL")
+                yield AsyncSqliteSaver(conn, serde=SERDE)
+        except sqlite3.DatabaseError as exc:
+            if not is_sqlite_error(exc):
+                raise
+            raise data_file_error(exc, path, "the checkpoint database") from None
 
 
 async def prune_history(saver, thread_id: str) -> None:
