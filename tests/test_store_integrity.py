@@ -166,6 +166,16 @@ def test_audit_names_the_first_row_a_raw_edit_broke(sample, published, home, tam
     assert result.problems[0] == first.format(rid=sample.report.report_id)
 
 
+def test_a_dropped_ledger_is_a_broken_store(published, home):
+    with closing(raw(home / STORE_FILE)) as con:
+        con.execute("DROP TABLE ledger")
+    result = Store(home / STORE_FILE).audit()
+    assert result.problems == ["store: cannot be audited (no such table: ledger)"]
+    out = cli("audit", home=home)
+    assert out.returncode == 1 and out.stdout.splitlines()[0].endswith("BROKEN at store: cannot be audited "
+                                                                       "(no such table: ledger)")
+
+
 def test_audit_rechecks_the_report_content_hash(sample, published, home):
     """A consistent rewrite of one row and its ledger entry still leaves the report's own hash wrong."""
     from sovereign_kernel.publishing import ledger

@@ -11,7 +11,6 @@ import sys
 import pytest
 
 from conftest import COVERED_QUESTION
-from sovereign_kernel.app.terminal import printable
 from sovereign_kernel.publishing.manifest import content_hash
 from sovereign_kernel.publishing.store import STORE_FILE, Store
 
@@ -39,6 +38,8 @@ def assert_inert(text: str) -> None:
     ("unicode stays: “é” ✓ 中文", "unicode stays: “é” ✓ 中文"),
 ])
 def test_printable(raw, shown):
+    from sovereign_kernel.app.terminal import printable
+
     assert printable(raw) == shown
 
 

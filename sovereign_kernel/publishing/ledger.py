@@ -38,7 +38,7 @@ class Problem:
     report_id: str | None = None  # the published report the row belongs to, when known
 
     def __str__(self) -> str:
-        return f"{self.table} row {self.key}: {self.what}"
+        return f"{self.table} row {self.key}: {self.what}" if self.key else f"{self.table}: {self.what}"
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,8 @@ def verify(con: sqlite3.Connection, check: RowCheck | None = None) -> Audit:
     con.execute("BEGIN")
     try:
         return _verify(con, check)
+    except sqlite3.DatabaseError as exc:  # a dropped or altered table: the store cannot vouch for anything
+        return Audit(rows=0, head=GENESIS, findings=(Problem("store", "", f"cannot be audited ({exc})"),))
     finally:
         con.execute("COMMIT")
 
