@@ -25,6 +25,12 @@ from sovereign_kernel.domain.ids import canonical_json, document_hash
 CHAINED = {"reports": "report_id", "run_inputs": "report_id", "corrections": "id", "reproductions": "id"}
 GENESIS = "sha256:" + "0" * 64  # prev_hash of the first row
 
+# The schema of store migration v3 (LEDGER_TABLE, append_only): a shipped migration, so change it with a
+# new migration in store.py, never here.
+LEDGER_TABLE = """CREATE TABLE ledger (
+    seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, fields_json TEXT NOT NULL,
+    content_hash TEXT NOT NULL, prev_hash TEXT NOT NULL, row_hash TEXT NOT NULL, UNIQUE (kind, key))"""
+
 # A check of one chained row's own content beyond its hashes (the store checks a report's content
 # hash): returns what is wrong, or None.
 RowCheck = Callable[[str, dict], "str | None"]
@@ -61,6 +67,22 @@ class Audit:
 
     def to_dict(self) -> dict:
         return {"intact": self.intact, "rows": self.rows, "head": self.head, "problems": self.problems}
+
+
+def append_only(table: str, what: str, *keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Triggers refusing UPDATE, DELETE and an INSERT over an existing key (each of ``keys`` a column
+    group). The last one is what stops ``INSERT OR REPLACE``: REPLACE deletes the old row without firing
+    DELETE triggers (unless the writer turns ``recursive_triggers`` on), but BEFORE INSERT fires first."""
+    clash = " OR ".join("EXISTS (SELECT 1 FROM {t} WHERE {c})".format(
+        t=table, c=" AND ".join(f"{k} = NEW.{k}" for k in group)) for group in keys)
+    return (
+        f"""CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
+            BEGIN SELECT RAISE(ABORT, '{what} are immutable and append-only: UPDATE refused'); END""",
+        f"""CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+            BEGIN SELECT RAISE(ABORT, '{what} are append-only: DELETE refused'); END""",
+        f"""CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} WHEN {clash}
+            BEGIN SELECT RAISE(ABORT, '{what} are append-only: a row with this key exists (REPLACE refused)'); END""",
+    )
 
 
 def field_hashes(row: dict) -> dict[str, str]:

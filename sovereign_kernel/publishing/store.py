@@ -39,22 +39,6 @@ __all__ = ["Store", "StoredReport", "Audit", "ReportSummary", "RunRecord", "Corr
 STORE_FILE = "store.sqlite"
 
 
-def _append_only(table: str, what: str, *keys: tuple[str, ...]) -> tuple[str, ...]:
-    """Triggers refusing UPDATE, DELETE and an INSERT over an existing key (each of ``keys`` a column
-    group). The last one is what stops ``INSERT OR REPLACE``: REPLACE deletes the old row without firing
-    DELETE triggers (unless the writer turns ``recursive_triggers`` on), but BEFORE INSERT fires first."""
-    clash = " OR ".join("EXISTS (SELECT 1 FROM {t} WHERE {c})".format(
-        t=table, c=" AND ".join(f"{k} = NEW.{k}" for k in group)) for group in keys)
-    return (
-        f"""CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
-            BEGIN SELECT RAISE(ABORT, '{what} are immutable and append-only: UPDATE refused'); END""",
-        f"""CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
-            BEGIN SELECT RAISE(ABORT, '{what} are append-only: DELETE refused'); END""",
-        f"""CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} WHEN {clash}
-            BEGIN SELECT RAISE(ABORT, '{what} are append-only: a row with this key exists (REPLACE refused)'); END""",
-    )
-
-
 # MIGRATIONS[i] takes a file from user_version i to i + 1. Append new versions; never edit a shipped one.
 # A step is an SQL statement or a function of the connection (run in the same transaction).
 MIGRATIONS: tuple[tuple, ...] = (
@@ -108,14 +92,12 @@ MIGRATIONS: tuple[tuple, ...] = (
         "DROP TRIGGER corrections_no_delete",
         "DROP TRIGGER reproductions_no_update",
         "DROP TRIGGER reproductions_no_delete",
-        """CREATE TABLE ledger (
-            seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, fields_json TEXT NOT NULL,
-            content_hash TEXT NOT NULL, prev_hash TEXT NOT NULL, row_hash TEXT NOT NULL, UNIQUE (kind, key))""",
-        *_append_only("reports", "published reports", ("report_id",)),
-        *_append_only("run_inputs", "recorded run inputs", ("report_id",)),
-        *_append_only("corrections", "corrections", ("id",)),
-        *_append_only("reproductions", "reproduction results", ("id",)),
-        *_append_only("ledger", "hash chain rows", ("seq",), ("kind", "key")),
+        ledger.LEDGER_TABLE,
+        *ledger.append_only("reports", "published reports", ("report_id",)),
+        *ledger.append_only("run_inputs", "recorded run inputs", ("report_id",)),
+        *ledger.append_only("corrections", "corrections", ("id",)),
+        *ledger.append_only("reproductions", "reproduction results", ("id",)),
+        *ledger.append_only("ledger", "hash chain rows", ("seq",), ("kind", "key")),
         ledger.chain_existing,  # the rows written before v3, chained in the order they were written
     ),
 )
