@@ -17,12 +17,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Callable
 
 from sovereign_kernel.domain.ids import canonical_json, document_hash
 
 # The chained tables and their keys. ``runs`` is not chained: a run's status moves by design.
-CHAINED = {"reports": "report_id", "run_inputs": "report_id", "corrections": "id", "reproductions": "id"}
+CHAINED = MappingProxyType({"reports": "report_id", "run_inputs": "report_id", "corrections": "id",
+                            "reproductions": "id"})
 GENESIS = "sha256:" + "0" * 64  # prev_hash of the first row
 
 # The schema of store migration v3 (LEDGER_TABLE, append_only): a shipped migration, so change it with a
