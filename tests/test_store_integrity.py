@@ -166,6 +166,35 @@ def test_audit_names_the_first_row_a_raw_edit_broke(sample, published, home, tam
     assert result.problems[0] == first.format(rid=sample.report.report_id)
 
 
+def test_an_anchored_head_catches_a_consistent_rewrite(sample, published, home):
+    from sovereign_kernel.publishing import ledger
+
+    before = published.audit()
+    anchor = (before.rows, before.head)
+    assert published.audit(anchor).intact
+    published.correct(sample.report.report_id, sample.report.claims[1].id, "Appended after the anchor.")
+    assert published.audit(anchor).intact  # appending keeps the anchored prefix
+    with closing(raw(home / STORE_FILE)) as con:
+        drop_triggers(con)
+        con.execute("UPDATE corrections SET reason = 'rewritten' WHERE id = 1")
+        con.execute("DELETE FROM ledger")
+        ledger.chain_existing(con)  # every hash recomputed: the chain is valid again
+    assert Store(home / STORE_FILE).audit().intact
+    rewritten = Store(home / STORE_FILE).audit(anchor)
+    assert not rewritten.intact and "is not the recorded head" in rewritten.problems[0]
+    out = cli("audit", "--anchor", f"{anchor[0]}:{anchor[1]}", home=home)
+    assert out.returncode == 1 and "the chain was rewritten" in out.stdout.splitlines()[0]
+    with closing(raw(home / STORE_FILE)) as con:
+        drop_triggers(con)
+        con.execute("DELETE FROM ledger WHERE seq > 2")
+        con.execute("DELETE FROM corrections")
+        con.execute("DELETE FROM reproductions")
+    truncated = Store(home / STORE_FILE).audit((4, "sha256:" + "0" * 64))
+    assert truncated.problems == ["ledger: ends at row 2, before the recorded head at row 4: rows were removed"]
+    bad = cli("audit", "--anchor", "four", home=home)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --anchor takes ROWS:HEAD")
+
+
 def test_a_dropped_ledger_is_a_broken_store(published, home):
     with closing(raw(home / STORE_FILE)) as con:
         con.execute("DROP TABLE ledger")
@@ -216,7 +245,7 @@ def test_audit_command_exit_codes_and_show_warns(sample, published, home):
     ok = cli("audit", home=home)
     assert ok.returncode == 0, ok.stderr
     head = published.audit().head
-    assert "intact" in ok.stdout and head in ok.stdout and "4 rows" in ok.stdout
+    assert "intact" in ok.stdout and head in ok.stdout and "4 rows" in ok.stdout and f"--anchor 4:{head}" in ok.stdout
     assert json.loads(cli("audit", "--json", home=home).stdout) == {
         "store": str(home / STORE_FILE), "intact": True, "rows": 4, "head": head, "problems": []}
     assert cli("show", sample.report.report_id, home=home).stderr == ""

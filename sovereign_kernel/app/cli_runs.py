@@ -51,6 +51,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("audit", help="check the store's hash chain and every published report's hashes")
+    p.add_argument("--anchor", metavar="ROWS:HEAD", help="a row count and head hash an earlier audit printed: "
+                                                         "the chain must still pass through it")
     p.add_argument("--json", action="store_true")
 
 
@@ -121,18 +123,28 @@ async def run(args, show_progress, finish_research) -> int:
                 print(printable(f"  - {d}"))
         return 0 if outcome["verdict"] == "REPRODUCED" else 1
     if args.command == "audit":
-        return _audit(store, args.json)
+        return _audit(store, args.json, _anchor(args.anchor))
     raise ValueError(f"unknown command {args.command}")
 
 
-def _audit(store: Store, as_json: bool) -> int:
+def _anchor(text: str | None) -> tuple[int, str] | None:
+    if text is None:
+        return None
+    rows, _, head = text.partition(":")
+    if not rows.isdigit() or not head.startswith("sha256:"):
+        raise ValueError(f"--anchor takes ROWS:HEAD as audit prints it (4:sha256:…), not {text!r}")
+    return int(rows), head
+
+
+def _audit(store: Store, as_json: bool, anchor: tuple[int, str] | None) -> int:
     """0 when the chain and every report's hashes hold, 1 naming the first bad row (then the others)."""
-    result = store.audit()
+    result = store.audit(anchor)
     if as_json:
         print(json.dumps({"store": str(store.path), **result.to_dict()}, indent=2))
     elif result.intact:
-        print(f"{store.path}: intact, {result.rows} rows chained; head {result.head} "
-              "(record it elsewhere: a later audit showing another head at this row count means a rewrite)")
+        print(f"{store.path}: intact, {result.rows} rows chained; head {result.head}")
+        print(f"record the anchor {result.rows}:{result.head} elsewhere; `sovereign-kernel audit --anchor "
+              f"{result.rows}:{result.head}` later proves rows 1-{result.rows} were not rewritten")
     else:
         first, *rest = result.problems
         print(printable(f"{store.path}: BROKEN at {first}"))

@@ -127,19 +127,21 @@ def chain_existing(con: sqlite3.Connection) -> None:
         append(con, kind, key)
 
 
-def verify(con: sqlite3.Connection, check: RowCheck | None = None) -> Audit:
+def verify(con: sqlite3.Connection, check: RowCheck | None = None, anchor: tuple[int, str] | None = None) -> Audit:
     """Walk the chain from its first row: links, hashes, each chained row's current content, then the rows
-    the chain does not hold. Read in one transaction, so a concurrent writer cannot make it see half."""
+    the chain does not hold. Read in one transaction, so a concurrent writer cannot make it see half.
+    ``anchor`` = (rows, head) an earlier audit printed and someone recorded: row ``rows`` must still
+    hash to ``head`` — the one check a consistent rewrite of the chain cannot pass."""
     con.execute("BEGIN")
     try:
-        return _verify(con, check)
+        return _verify(con, check, anchor)
     except sqlite3.DatabaseError as exc:  # a dropped or altered table: the store cannot vouch for anything
         return Audit(rows=0, head=GENESIS, findings=(Problem("store", "", f"cannot be audited ({exc})"),))
     finally:
         con.execute("COMMIT")
 
 
-def _verify(con: sqlite3.Connection, check: RowCheck | None) -> Audit:
+def _verify(con: sqlite3.Connection, check: RowCheck | None, anchor: tuple[int, str] | None) -> Audit:
     found: list[Problem] = []
     prev_seq, prev_hash, rows = 0, GENESIS, 0
     seen: set[tuple[str, str]] = set()
@@ -158,6 +160,8 @@ def _verify(con: sqlite3.Connection, check: RowCheck | None) -> Audit:
         if broken:
             found.append(Problem("ledger", label, broken, owner))
         prev_seq, prev_hash = seq, digest
+        if anchor is not None and seq == anchor[0] and digest != anchor[1]:
+            found.append(Problem("ledger", label, f"is not the recorded head {anchor[1]}: the chain was rewritten", owner))
         if kind not in CHAINED:
             continue
         if row is None:
@@ -173,6 +177,9 @@ def _verify(con: sqlite3.Connection, check: RowCheck | None) -> Audit:
         for key, owner in con.execute(f"SELECT {column}, report_id FROM {kind} ORDER BY rowid").fetchall():
             if (kind, str(key)) not in seen:
                 found.append(Problem(kind, str(key), "not in the chain", owner))
+    if anchor is not None and anchor[0] > prev_seq:
+        found.append(Problem("ledger", "", f"ends at row {prev_seq}, before the recorded head at row {anchor[0]}: "
+                                           "rows were removed"))
     return Audit(rows=rows, head=prev_hash, findings=tuple(found))
 
 

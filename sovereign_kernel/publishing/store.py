@@ -364,11 +364,12 @@ class Store:
             ledger.append(con, "reproductions", cur.lastrowid)
 
     # -- tamper evidence --------------------------------------------------------------------------
-    def audit(self) -> Audit:
+    def audit(self, anchor: tuple[int, str] | None = None) -> Audit:
         """Walk the hash chain and recompute every published report's content hash; the findings in chain
-        order (the first is the first bad row) and the head hash to record elsewhere."""
+        order (the first is the first bad row) and the head hash to record elsewhere. ``anchor``: a
+        (rows, head) recorded from an earlier audit, which the chain must still pass through."""
         with self._connect() as con:
-            return ledger.verify(con, _check_report)
+            return ledger.verify(con, _check_report, anchor)
 
     def _upsert_run(self, con, run_id, question, status, report_id, reason) -> RunRecord:
         if status not in RUN_STATUSES:
