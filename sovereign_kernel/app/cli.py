@@ -1,5 +1,5 @@
 """Command line: ``sovereign-kernel research "QUESTION" [--corpus PATH] [--out DIR] [--json]`` and the
-commands around runs (resume, review, list, show, correct, reproduce) and evaluation.
+commands around runs (resume, review, list, show, correct, reproduce, audit) and evaluation.
 
 Parsing imports nothing heavy: each command imports what it needs when it runs, so ``list`` or
 ``show`` do not pay for LangGraph, the models or scikit-learn.
@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from sovereign_kernel.app.terminal import printable
 from sovereign_kernel.domain.errors import SovereignError
 from sovereign_kernel.domain.question import validate_question
 
@@ -80,7 +81,7 @@ def _progress_printer(args, stream=None):
     def show(event: dict) -> None:
         if args.quiet:
             return
-        line = f"{time.monotonic() - started:6.1f}s {_describe(event)}"
+        line = printable(f"{time.monotonic() - started:6.1f}s {_describe(event)}")
         if not live:
             print(line, file=stream, flush=True)
             return
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return asyncio.run(cli_runs.run(args, _progress_printer(args) if hasattr(args, "quiet") else None, _finish))
     except (SovereignError, ValueError, OSError) as exc:  # pydantic's errors are ValueErrors too
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        print(printable(f"error: {_one_line(exc)}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

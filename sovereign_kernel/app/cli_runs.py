@@ -1,4 +1,8 @@
-"""CLI commands around runs and the publication store: resume, review, list, show, correct, reproduce, export."""
+"""CLI commands around runs and the publication store: resume, review, list, show, correct, reproduce, audit,
+export.
+
+Everything printed that can carry stored or untrusted text goes through ``printable`` (JSON output is
+escaped by ``json.dumps`` itself; exports keep untrusted text to one line without control characters)."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from sovereign_kernel.app.terminal import printable
 from sovereign_kernel.domain.settings import Settings
 from sovereign_kernel.publishing.export import FORMATS, export_report, write_atomic
 from sovereign_kernel.publishing.store import STORE_FILE, Store
@@ -57,6 +62,11 @@ def add_parsers(sub) -> None:
     p.add_argument("--format", choices=FORMATS, required=True)
     p.add_argument("--out", help="file to write (default: standard output)")
 
+    p = sub.add_parser("audit", help="check the store's hash chain and every published report's hashes")
+    p.add_argument("--anchor", metavar="ROWS:HEAD", help="a row count and head hash an earlier audit printed: "
+                                                         "the chain must still pass through it")
+    p.add_argument("--json", action="store_true")
+
 
 def _store() -> Store:
     return Store(Settings().data_dir() / STORE_FILE)
@@ -100,12 +110,13 @@ async def run(args, show_progress, finish_research) -> int:
         for r in rows if not args.json else []:
             if args.failed:
                 why = r["reason"] if r["status"] == "FAILED" else "its process is gone"
-                print(f"{r['run_id']}  {r['updated_at']}  {r['status']:7s}  {why}  ({r['question'][:60]})")
+                print(printable(f"{r['run_id']}  {r['updated_at']}  {r['status']:7s}  {why}  "
+                                f"({printable(r['question'])[:60]})"))
             elif args.pending:
-                print(f"{r['run_id']}  {r['updated_at']}  report {r['report_id']}  {r['question'][:80]}")
+                print(printable(f"{r['run_id']}  {r['updated_at']}  report {r['report_id']}  {printable(r['question'])[:80]}"))
             else:
-                print(f"{r['report_id']}  {r['published_at']}  {r['quality_tier']:9s}  {r['status']:9s}  "
-                      f"{r['question'][:70]}")
+                print(printable(f"{r['report_id']}  {r['published_at']}  {r['quality_tier']:9s}  {r['status']:9s}  "
+                                f"{printable(r['question'])[:70]}"))
         return 0
     if args.command == "show":
         run = store.get_run(args.report_id)  # the id the research command printed last works too
@@ -113,24 +124,28 @@ async def run(args, show_progress, finish_research) -> int:
         if args.format == "json":
             print(json.dumps({"report": stored.report.model_dump(mode="json"), "manifest": stored.manifest}, indent=2))
         else:
-            sys.stdout.write(stored.markdown)
+            sys.stdout.write(printable(stored.markdown))
+        _warn_if_broken(store)
         return 0
     if args.command == "correct":
         entry = (store.retract(args.report_id, args.reason) if args.retract
                  else store.correct(args.report_id, args.claim, args.reason))
         status = store.get(args.report_id).status
-        print(f"{entry.kind.lower()} #{entry.id} recorded at {entry.created_at}; report {args.report_id} is {status}")
+        print(printable(f"{entry.kind.lower()} #{entry.id} recorded at {entry.created_at}; "
+                        f"report {args.report_id} is {status}"))
         return 0
     if args.command == "reproduce":
         from sovereign_kernel.app.reproduce import areproduce
 
         outcome = await areproduce(args.report_id)
+        if not outcome["store_audit"]["intact"]:
+            _warn(outcome["store_audit"]["problems"][0])
         if args.json:
             print(json.dumps(outcome, indent=2))
         else:
-            print(f"{args.report_id}: {outcome['verdict']}")
+            print(printable(f"{args.report_id}: {outcome['verdict']}"))
             for d in outcome["differences"]:
-                print(f"  - {d}")
+                print(printable(f"  - {d}"))
         return 0 if outcome["verdict"] == "REPRODUCED" else 1
     if args.command == "export":
         run = store.get_run(args.report_id)
@@ -142,4 +157,44 @@ async def run(args, show_progress, finish_research) -> int:
         else:
             sys.stdout.write(text)
         return 0
+    if args.command == "audit":
+        return _audit(store, args.json, _anchor(args.anchor))
     raise ValueError(f"unknown command {args.command}")
+
+
+def _anchor(text: str | None) -> tuple[int, str] | None:
+    if text is None:
+        return None
+    rows, _, head = text.partition(":")
+    if not rows.isdigit() or not head.startswith("sha256:"):
+        raise ValueError(f"--anchor takes ROWS:HEAD as audit prints it (4:sha256:…), not {text!r}")
+    return int(rows), head
+
+
+def _audit(store: Store, as_json: bool, anchor: tuple[int, str] | None) -> int:
+    """0 when the chain and every report's hashes hold, 1 naming the first bad row (then the others)."""
+    result = store.audit(anchor)
+    if as_json:
+        print(json.dumps({"store": str(store.path), **result.to_dict()}, indent=2))
+    elif result.intact:
+        print(f"{store.path}: intact, {result.rows} rows chained; head {result.head}")
+        print(f"record the anchor {result.rows}:{result.head} elsewhere; `sovereign-kernel audit --anchor "
+              f"{result.rows}:{result.head}` later proves rows 1-{result.rows} were not rewritten")
+    else:
+        first, *rest = result.problems
+        print(printable(f"{store.path}: BROKEN at {first}"))
+        for problem in rest:
+            print(printable(f"  - {problem}"))
+        print(f"{len(result.problems)} problem(s) in {result.rows} chained rows; head {result.head}")
+    return 0 if result.intact else 1
+
+
+def _warn_if_broken(store: Store) -> None:
+    result = store.audit()
+    if not result.intact:
+        _warn(result.problems[0])
+
+
+def _warn(problem: str) -> None:
+    print(printable(f"warning: the store's hash chain is broken at {problem} (sovereign-kernel audit lists "
+                    "every problem)"), file=sys.stderr)

@@ -3,8 +3,11 @@
 The replay uses the question and settings the run recorded, with no network (arXiv answers
 come from the response cache only), in a throw-away checkpointer, and without writing to the
 store. If the replayed sources, claims, verdicts, scores and content hash all equal the
-published ones, the report's truth gate becomes REPRODUCED (verification level L4) with the
-replay's evidence attached; otherwise every difference is listed and recorded as DIFFERS.
+published ones — and the replay's report.md is the stored one, character for character, its timestamp
+aside — the report's truth gate becomes REPRODUCED (verification level L4) with the replay's evidence
+attached; otherwise every difference is listed and recorded as DIFFERS. The store's hash chain is
+audited first: a problem in this report's rows is a difference too (a replay must not certify stored
+text someone edited), a problem elsewhere a warning in the outcome.
 """
 
 from __future__ import annotations
@@ -47,7 +50,20 @@ def compare(published, replayed_state: dict, recorded_sources: list) -> list[str
     ]:
         if x != y:
             diffs.append(f"{name}: published {x} vs replay {y}")
+    diffs += markdown_differences(published.published_markdown, replayed_state.get("report_markdown", ""), pr, rr)
     return diffs
+
+
+def markdown_differences(stored: str, replayed: str, published_report, replayed_report) -> list[str]:
+    """report.md as stored vs as the replay renders it; the header's creation time is the one thing a
+    replay cannot repeat, so the replay's is set to the published one before comparing."""
+    replayed = replayed.replace(f" · {replayed_report.created_at} · ", f" · {published_report.created_at} · ", 1)
+    if stored == replayed:
+        return []
+    a, b = stored.splitlines(), replayed.splitlines()
+    line = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    near = (a[line] if line < len(a) else "(end)")[:120], (b[line] if line < len(b) else "(end)")[:120]
+    return [f"markdown: report.md differs from line {line + 1}: stored {near[0]!r} vs replay {near[1]!r}"]
 
 
 async def areproduce(report_id: str, settings: Settings | None = None, kernel: Kernel | None = None) -> dict:
@@ -56,6 +72,7 @@ async def areproduce(report_id: str, settings: Settings | None = None, kernel: K
     base = settings or Settings()
     store = await asyncio.to_thread(lambda: Store(base.data_dir() / STORE_FILE))
     published = await asyncio.to_thread(store.get, report_id)
+    audit = await asyncio.to_thread(store.audit)
     inputs = await asyncio.to_thread(store.inputs, report_id)
     replay_settings = Settings.from_record(inputs["settings"], home=base.home, cache_dir=base.cache_dir,
                                            arxiv_cache_only=True)
@@ -78,14 +95,16 @@ async def areproduce(report_id: str, settings: Settings | None = None, kernel: K
     finally:
         if owned:
             kernel.close()
-    diffs = compare(published, state, inputs["sources"])
+    diffs = compare(published, state, inputs["sources"]) + [f"store: {p}" for p in audit.about(report_id)]
     verdict = "REPRODUCED" if not diffs else "DIFFERS"
     evidence = {
         "replayed_at": utc_now(),
         "replay_content_hash": state["manifest"]["content_hash"],
         "compared": ["sources and their content hashes", "claims (text, grounded, confidence, corroborated by)",
-                     "tribunal score and verdict", "policy", "quality tier", "manifest content hash"],
+                     "tribunal score and verdict", "policy", "quality tier", "manifest content hash",
+                     "report.md as stored", "the store's hash chain"],
         "differences": diffs,
+        "store_audit": {"intact": audit.intact, "head": audit.head, "problems": audit.problems[:5]},
     }
     await asyncio.to_thread(store.add_reproduction, report_id, verdict, evidence)
     return {"report_id": report_id, "verdict": verdict, **evidence}

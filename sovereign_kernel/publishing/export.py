@@ -32,7 +32,6 @@ from sovereign_kernel.publishing.html import report_page
 
 FORMATS = ("bibtex", "ris", "csv", "json", "html")
 ExportFormat = Literal["bibtex", "ris", "csv", "json", "html"]
-EXTENSIONS = {"bibtex": ".bib", "ris": ".ris", "csv": ".csv", "json": ".json", "html": ".html"}
 
 _SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

@@ -1,8 +1,10 @@
 """The publication store: published reports, their corrections record and the run log, in one SQLite file.
 
 Schema changes are ordered migrations in code (``MIGRATIONS``), tracked with ``PRAGMA user_version``.
-Corrections (``correction-record-v1``) are append-only: triggers refuse every UPDATE and DELETE of a
-correction row, whoever connects. Each call opens its own short-lived connection (WAL mode, foreign
+The published record — reports, their replay inputs, corrections (``correction-record-v1``) and
+reproductions — is append-only: triggers refuse every UPDATE, DELETE and REPLACE of its rows, whoever
+connects, and every appended row is chained in ``ledger`` (``publishing/ledger.py``), so an edit
+made with the triggers dropped still shows in ``audit()``. Each call opens its own short-lived connection (WAL mode, foreign
 keys on, busy timeout), so several processes can share the file and nothing is left open.
 """
 
@@ -30,17 +32,21 @@ from sovereign_kernel.domain.errors import (
 )
 from sovereign_kernel.domain.dbfiles import corrupt_advice, data_file_error, is_sqlite_error, kind
 from sovereign_kernel.domain.schemas import CorrectionEntry, Report
+from sovereign_kernel.publishing import ledger
 from sovereign_kernel.publishing.corrections import correction_record, render_corrections
 from sovereign_kernel.publishing.leases import owner_alive
+from sovereign_kernel.publishing.ledger import Audit
 from sovereign_kernel.publishing.manifest import content_hash
 
-__all__ = ["Store", "StoredReport", "ReportSummary", "RunRecord", "CorrectionEntry", "STORE_FILE", "StoreError",
+__all__ = ["Store", "StoredReport", "Audit", "ReportSummary", "RunRecord", "CorrectionEntry", "STORE_FILE", "StoreError",
            "SchemaError", "ReportNotFound", "ReportConflict", "ClaimNotFound", "ReportRetracted", "InvalidEntry"]
 
 STORE_FILE = "store.sqlite"
 
+
 # MIGRATIONS[i] takes a file from user_version i to i + 1. Append new versions; never edit a shipped one.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+# A step is an SQL statement or a function of the connection (run in the same transaction).
+MIGRATIONS: tuple[tuple, ...] = (
     (  # v1
         """CREATE TABLE reports (
             report_id TEXT PRIMARY KEY, run_id TEXT, question TEXT NOT NULL, created_at TEXT NOT NULL,
@@ -88,6 +94,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE runs ADD COLUMN owner TEXT",
         "ALTER TABLE runs ADD COLUMN heartbeat REAL",
     ),
+    (  # v4: the whole published record append-only (v1 left some report columns and REPLACE open) and chained
+        "DROP TRIGGER reports_immutable",
+        "DROP TRIGGER reports_keep_corrected",
+        "DROP TRIGGER corrections_no_update",
+        "DROP TRIGGER corrections_no_delete",
+        "DROP TRIGGER reproductions_no_update",
+        "DROP TRIGGER reproductions_no_delete",
+        ledger.LEDGER_TABLE,
+        *ledger.append_only("reports", "published reports", ("report_id",)),
+        *ledger.append_only("run_inputs", "recorded run inputs", ("report_id",)),
+        *ledger.append_only("corrections", "corrections", ("id",)),
+        *ledger.append_only("reproductions", "reproduction results", ("id",)),
+        *ledger.append_only("ledger", "hash chain rows", ("seq",), ("kind", "key")),
+        ledger.chain_existing,  # the rows written before v4, chained in the order they were written
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 RUN_STATUSES = ("RUNNING", "PENDING_REVIEW", "PUBLISHED", "ARCHIVED", "FAILED")
@@ -103,6 +124,7 @@ class StoredReport:
     manifest: dict  # with the current corrections record merged in
     markdown: str  # with the corrections section when there are entries
     corrections: list[CorrectionEntry]
+    published_markdown: str = ""  # report.md as published, without the corrections
 
     @property
     def status(self) -> str:
@@ -144,6 +166,25 @@ class RunRecord:
     def running(self) -> bool:
         """Held by a live process (its lease is alive)."""
         return owner_alive(self.owner, self.heartbeat)
+
+
+def _check_report(kind: str, row: dict) -> str | None:
+    """A report row's own consistency, beyond the chain: its JSON still hashes to its content hash, and
+    its manifest names that report and hash (a chain rewritten from scratch cannot hide a report edit
+    that leaves these wrong)."""
+    if kind != "reports":
+        return None
+    try:
+        report = Report.model_validate_json(row["report_json"])
+        manifest = json.loads(row["manifest_json"])
+    except ValueError:
+        return "the report or its manifest is not valid JSON of its contract"
+    if content_hash(report) != row["content_hash"]:
+        return f"the report does not hash to its content hash {row['content_hash']}"
+    if report.report_id != row["report_id"] or not isinstance(manifest, dict) or \
+            (manifest.get("report_id"), manifest.get("content_hash")) != (row["report_id"], row["content_hash"]):
+        return "the manifest does not describe the report"
+    return None
 
 
 def utc_now() -> str:
@@ -211,8 +252,8 @@ class Store:
             if version > SCHEMA_VERSION:
                 raise SchemaError(f"{self.path} has schema v{version}; this software knows up to v{SCHEMA_VERSION}")
             for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[target - 1]:
-                    con.execute(statement)
+                for step in MIGRATIONS[target - 1]:
+                    step(con) if callable(step) else con.execute(step)
                 con.execute(f"PRAGMA user_version = {target}")
 
     def schema_version(self) -> int:
@@ -237,6 +278,7 @@ class Store:
                     (report.report_id, run_id, report.question, report.created_at, utc_now(), report.quality_tier,
                      report.results.policy, digest, report.model_dump_json(),
                      json.dumps(manifest, ensure_ascii=False), markdown))
+                ledger.append(con, "reports", report.report_id)
             if run_id is not None:
                 self._upsert_run(con, run_id, report.question, "PUBLISHED", report.report_id, None)
         return report.report_id
@@ -262,7 +304,8 @@ class Store:
                     "measurement": f"offline replay on {gate['created_at']} matched sources, claims, scores and hash"}
         return StoredReport(report_id=report_id, run_id=row["run_id"], published_at=row["published_at"],
                             content_hash=row["content_hash"], report=report, manifest=manifest,
-                            markdown=render_corrections(row["markdown"], report, entries), corrections=entries)
+                            markdown=render_corrections(row["markdown"], report, entries), corrections=entries,
+                            published_markdown=row["markdown"])
 
     def list_reports(self) -> list[ReportSummary]:
         with self._connect() as con:
@@ -306,6 +349,7 @@ class Store:
             created = utc_now()
             cur = con.execute("INSERT INTO corrections (report_id, created_at, kind, claim_id, reason)"
                               " VALUES (?, ?, ?, ?, ?)", (report_id, created, kind, claim_id, reason))
+            ledger.append(con, "corrections", cur.lastrowid)
         return CorrectionEntry(id=cur.lastrowid, created_at=created, kind=kind, claim_id=claim_id, reason=reason)
 
     @staticmethod
@@ -401,7 +445,9 @@ class Store:
         """What a replay needs (question, settings, sources with hashes); written once per report."""
         with self._write() as con:
             self._report_row(con, report_id)
-            con.execute("INSERT OR IGNORE INTO run_inputs VALUES (?, ?)", (report_id, json.dumps(inputs, sort_keys=True)))
+            if con.execute("SELECT 1 FROM run_inputs WHERE report_id = ?", (report_id,)).fetchone() is None:
+                con.execute("INSERT INTO run_inputs VALUES (?, ?)", (report_id, json.dumps(inputs, sort_keys=True)))
+                ledger.append(con, "run_inputs", report_id)
 
     def inputs(self, report_id: str) -> dict:
         with self._connect() as con:
@@ -414,8 +460,17 @@ class Store:
     def add_reproduction(self, report_id: str, verdict: str, evidence: dict) -> None:
         with self._write() as con:
             self._report_row(con, report_id)
-            con.execute("INSERT INTO reproductions (report_id, created_at, verdict, evidence_json) VALUES (?, ?, ?, ?)",
-                        (report_id, utc_now(), verdict, json.dumps(evidence, sort_keys=True)))
+            cur = con.execute("INSERT INTO reproductions (report_id, created_at, verdict, evidence_json)"
+                              " VALUES (?, ?, ?, ?)", (report_id, utc_now(), verdict, json.dumps(evidence, sort_keys=True)))
+            ledger.append(con, "reproductions", cur.lastrowid)
+
+    # -- tamper evidence --------------------------------------------------------------------------
+    def audit(self, anchor: tuple[int, str] | None = None) -> Audit:
+        """Walk the hash chain and recompute every published report's content hash; the findings in chain
+        order (the first is the first bad row) and the head hash to record elsewhere. ``anchor``: a
+        (rows, head) recorded from an earlier audit, which the chain must still pass through."""
+        with self._connect() as con:
+            return ledger.verify(con, _check_report, anchor)
 
     def _upsert_run(self, con, run_id, question, status, report_id, reason) -> RunRecord:
         if status not in RUN_STATUSES:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from types import MappingProxyType
 
-SYMBOLS = {
+SYMBOLS = MappingProxyType({
     "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "zeta": "ζ",
     "eta": "η", "theta": "θ", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "xi": "ξ", "pi": "π",
     "rho": "ρ", "sigma": "σ", "tau": "τ", "phi": "φ", "varphi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω",
@@ -26,12 +27,12 @@ SYMBOLS = {
     "$": "$", "{": "{", "}": "}", "textasciitilde": "~", "textbar": "|", "textless": "<", "textgreater": ">",
     "deg": "°", "textdegree": "°", "degree": "°", "checkmark": "✓", "dagger": "†", "textemdash": "—",
     "textendash": "–", "quad": " ", "qquad": " ", "newline": " ", "noindent": "", "xspace": "",
-}
+})
 STYLE_MACROS = ("textbf", "textit", "emph", "texttt", "textrm", "textsc", "textsf", "underline", "mathrm",
                 "mathbf", "mathit", "mathcal", "mathbb", "mathsf", "mathtt", "boldsymbol", "text", "mbox", "url",
                 "textsuperscript", "textsubscript", "textnormal", "operatorname", "bm", "hbox")
-ACCENTS = {"'": "\u0301", "`": "\u0300", '"': "\u0308", "^": "\u0302", "~": "\u0303", "c": "\u0327", "v": "\u030c",
-           "=": "\u0304", ".": "\u0307", "u": "\u0306", "H": "\u030b"}
+ACCENTS = MappingProxyType({"'": "\u0301", "`": "\u0300", '"': "\u0308", "^": "\u0302", "~": "\u0303", "c": "\u0327", "v": "\u030c",
+           "=": "\u0304", ".": "\u0307", "u": "\u0306", "H": "\u030b"})
 
 _STYLE = re.compile(r"\\(?:%s)\s*\{([^{}]*)\}" % "|".join(STYLE_MACROS))
 _OLD_STYLE = re.compile(r"\{\\(?:em|bf|it|tt|sc|rm)\s+([^{}]*)\}")
