@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sovereign_kernel.agents.common import round_claims
 from sovereign_kernel.agents.drafter import make_draft
 from sovereign_kernel.agents.publisher import report_update
+from sovereign_kernel.domain.ids import resolve_claim
 from sovereign_kernel.domain.schemas import OwnerDecision
 from sovereign_kernel.graph.state import ResearchState
 from sovereign_kernel.runtime.context import RunContext
@@ -41,10 +42,9 @@ def review_request(state: ResearchState) -> dict:
 def claim_ids(state: ResearchState, named: list[str]) -> list[str]:
     """Claims named by their number in the report (``C3``, as report.md prints them) or by their id,
     as ids; a name that is neither stays as given (``decision_errors`` names it)."""
-    claims = round_claims(state)
-    numbered = {f"C{i}": c.id for i, c in enumerate(state["report"].claims, 1)} if state.get("report") else {}
-    known = {c.id for c in claims}
-    return [name if name in known else numbered.get(name.strip().upper(), name) for name in named]
+    known = [c.id for c in round_claims(state)]
+    in_report = [c.id for c in state["report"].claims] if state.get("report") else []
+    return [name if name in known else (resolve_claim(name, in_report) or name) for name in named]
 
 
 def decision_errors(state: ResearchState, decision: OwnerDecision) -> list[str]:

@@ -99,9 +99,12 @@ def test_corrections_append_and_show_in_report_and_manifest(tmp_path):
     assert cli("show", "corr-1", home=tmp_path).stdout == cli("show", manifest["report_id"], home=tmp_path).stdout
     rid, claim = manifest["report_id"], json.loads(cli("show", manifest["report_id"], "--format", "json",
                                                        home=tmp_path).stdout)["report"]["claims"][1]["id"]
-    cli("correct", rid, "--claim", claim, "--reason", "the number is from a different table", home=tmp_path)
+    # the claim as report.md numbers it (C2): the correction records its id
+    cli("correct", rid, "--claim", "C2", "--reason", "the number is from a different table", home=tmp_path)
     shown = json.loads(cli("show", rid, "--format", "json", home=tmp_path).stdout)["manifest"]["corrections"]
     assert shown["status"] == "CORRECTED" and shown["count"] == 1 and shown["entries"][0]["claim_id"] == claim
+    unknown = cli("correct", rid, "--claim", "C99", "--reason", "no such row", home=tmp_path, check=False)
+    assert unknown.returncode != 0 and "has no claim 'C99'" in unknown.stderr
     assert "## Corrections" in cli("show", rid, home=tmp_path).stdout
     cli("correct", rid, "--retract", "--reason", "superseded", home=tmp_path)
     refused = cli("correct", rid, "--claim", claim, "--reason", "again", home=tmp_path, check=False)

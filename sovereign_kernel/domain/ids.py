@@ -94,3 +94,20 @@ def source_url(paper_id: str, url: str = "") -> str:
     if is_doi(paper_id):
         return f"https://doi.org/{paper_id}"
     return f"https://arxiv.org/abs/{paper_id}" if is_arxiv_id(paper_id) else ""
+
+
+def claim_number(position: int) -> str:
+    """A claim's number in its report, as report.md prints it: the first claim is ``C1``."""
+    return f"C{position + 1}"
+
+
+def resolve_claim(name: str, claim_ids: list[str]) -> str | None:
+    """The id of the claim ``name`` names among a report's ``claim_ids`` (in report order): its id, or
+    its number in the report (``C3``, any case); None when it names none of them."""
+    name = name.strip()
+    if name in claim_ids:
+        return name
+    m = re.fullmatch(r"[Cc](\d+)", name)
+    if m and 1 <= int(m.group(1)) <= len(claim_ids):
+        return claim_ids[int(m.group(1)) - 1]
+    return None

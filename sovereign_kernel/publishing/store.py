@@ -28,6 +28,7 @@ from sovereign_kernel.domain.errors import (
     StoreError,
 )
 from sovereign_kernel.domain.dbfiles import corrupt_advice, data_file_error, is_sqlite_error, kind
+from sovereign_kernel.domain.ids import resolve_claim
 from sovereign_kernel.domain.schemas import CorrectionEntry, Report
 from sovereign_kernel.publishing import ledger
 from sovereign_kernel.publishing.corrections import correction_record, render_corrections
@@ -311,10 +312,11 @@ class Store(RunLog):
             row = self._report_row(con, report_id)
             if any(e.kind == "RETRACTION" for e in self._entries(con, report_id)):
                 raise ReportRetracted(f"report {report_id} is retracted; no further {kind.lower()}s are accepted")
-            if kind == "CORRECTION":
-                claims = {c["id"] for c in json.loads(row["report_json"])["claims"]}
-                if claim_id not in claims:
+            if kind == "CORRECTION":  # named by its id or by its number in report.md (C3)
+                named = resolve_claim(claim_id or "", [c["id"] for c in json.loads(row["report_json"])["claims"]])
+                if named is None:
                     raise ClaimNotFound(f"report {report_id} has no claim {claim_id!r}")
+                claim_id = named
             created = utc_now()
             cur = con.execute("INSERT INTO corrections (report_id, created_at, kind, claim_id, reason)"
                               " VALUES (?, ?, ?, ?, ?)", (report_id, created, kind, claim_id, reason))
