@@ -40,7 +40,8 @@ async def report_update(state: ResearchState, ctx: RunContext) -> dict[str, Any]
             mode=ctx.mode, corpus_label=res.corpus.label, corpus_hash=res.corpus.content_hash,
             corpus_size=len(res.corpus), embedder_id=res.embedder_id, verifier_embedder_id=res.verifier_vectors.model_id,
             llm_usage=sess.usage_report() if sess is not None else None,
-            llm_models={role: sess.model_name(role) for role in LLM_ROLES} if sess is not None else None)
+            llm_models={role: sess.model_name(role) for role in LLM_ROLES} if sess is not None else None,
+            embedding_usage=ctx.vectors(res).meter.embedding_report() if ctx.vectors(res).meter else None)
 
     run = ReportInputs(
         question=state["question"], claims=round_claims(state), papers=state.get("papers", []),
