@@ -174,7 +174,8 @@ def assemble_report(run: ReportInputs, settings: Settings, facts: RunFacts) -> t
     cal = load_calibration()
     manifest = build_manifest(
         report, settings=settings.record(facts.mode), tribunal=settings.tribunal, mode=facts.mode,
-        corpus={"label": facts.corpus_label, "content_hash": facts.corpus_hash, "papers": facts.corpus_size},
+        corpus={"label": facts.corpus_label, "content_hash": facts.corpus_hash, "papers": facts.corpus_size,
+                **(facts.corpus_issues or {})},
         models={"embedder": facts.embedder_id, "verifier": DEFAULT_METHOD, "calibration": cal.fitted_on,
                 "verifier_embedder": facts.verifier_embedder_id, "llm": facts.llm_models, **embedder_record(facts)},
         insufficient=insufficient, tier_basis=basis, papers=[sp.paper for sp in kept if sp.paper.id in cited],

@@ -42,6 +42,7 @@ class RunFacts:
     # The remote embedder's requests and tokens (``UsageMeter.embedding_report``; also inside
     # llm_usage when there is a session), and its fallback: {from, to, stage, reason}.
     embedding_usage: dict | None = None
+    corpus_issues: dict | None = None  # lines skipped and ids repeated, by reason (``corpus_issues``)
 
     @property
     def embedder_fallback(self) -> dict | None:
