@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import threading
 
 import numpy as np
@@ -98,6 +97,26 @@ def test_a_null_answer_is_re_asked_in_the_format_that_worked_one_request_each(sr
     assert len(bad) == 2 and {r.structured_style for r in bad} == {"response_format"}  # attempt + re-ask
 
 
+@pytest.mark.parametrize("fault", [Reply(reset=True), Reply(cut=True), Reply(raw=b"<html>502 Bad Gateway</html>"),
+                                   Reply(status=502, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})],
+                         ids=["connection reset", "truncated body", "non-JSON body", "502 with a past HTTP date"])
+def test_transport_faults_cost_a_retry_or_a_re_ask_not_the_item(srv, fault):
+    session = LLMSession.create(nim(srv))
+    run(session, "plan for ok")
+    srv.script(CHAT, fault)
+    [out] = run(session, "plan for x")
+    assert isinstance(out, PlannedQueries) and session.fallbacks == []
+    assert len([r for r in srv.requests_to(CHAT) if "plan for x" in r.text]) == 2
+
+
+@pytest.mark.parametrize("fault", [Reply(reset=True), Reply(cut=True)], ids=["connection reset", "truncated body"])
+def test_embedding_transport_faults_are_retried(srv, fault):
+    s = nim(srv, max_retries=2)
+    emb = RetryingEmbeddings(make_embeddings(s), s)
+    srv.script(EMBED, fault)
+    assert len(emb.embed_documents(["a", "b"])) == 2 and len(srv.requests_to(EMBED)) == 2
+
+
 def test_embeddings_honour_retry_after_and_raise_a_typed_error(srv):
     s = nim(srv, max_retries=2)
     emb = RetryingEmbeddings(make_embeddings(s), s)
@@ -154,13 +173,14 @@ def test_embedding_tokens_are_metered_and_counted_in_the_budget(research_srv, tm
 def test_failing_embeddings_fall_back_to_the_local_embedder_for_the_run(research_srv, tmp_path, monkeypatch, failure):
     monkeypatch.setenv("NVIDIA_API_KEY", KEY)
     reset(research_srv)
-    rng, lock = random.Random(14), threading.Lock()
+    seen, lock = [0], threading.Lock()
 
-    def fault(rec):
+    def fault(rec):  # 60 %: three of every five requests, in a row (deterministic: 3 = 1 + max_retries)
         if rec.path != EMBED:
             return None
         with lock:
-            fails = failure == "server gone" or rng.random() < 0.6
+            n, seen[0] = seen[0], seen[0] + 1
+        fails = failure == "server gone" or n % 5 < 3
         return Reply(status=500, error="embeddings backend down") if fails else None
 
     research_srv.fault = fault

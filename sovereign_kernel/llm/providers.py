@@ -80,7 +80,8 @@ def is_transient(exc: BaseException) -> bool:
         import requests
 
         if isinstance(exc, (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError,
-                            requests.ConnectionError, requests.Timeout)):
+                            requests.ConnectionError, requests.Timeout,
+                            requests.exceptions.ChunkedEncodingError)):  # a body cut short
             return True
     except ImportError:
         pass

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from sovereign_kernel.domain.errors import CorpusError
 from sovereign_kernel.domain.ids import corpus_content_hash as _hash_pairs
-from sovereign_kernel.domain.ids import split_arxiv_version
+from sovereign_kernel.domain.ids import paper_content_hash, split_arxiv_version  # noqa: F401 (paper_content_hash: re-exported)
 from sovereign_kernel.domain.fulltext import FullText, SkippedFile
 from sovereign_kernel.domain.schemas import Paper
 from sovereign_kernel.sources.library import Library, load_library
