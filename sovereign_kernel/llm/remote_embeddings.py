@@ -20,7 +20,7 @@ from langchain_core.embeddings import Embeddings
 
 from sovereign_kernel.domain.settings import LLMSettings
 from sovereign_kernel.llm.providers import redact
-from sovereign_kernel.llm.retries import observe_transport, retry_sync
+from sovereign_kernel.llm.retries import RetryableError, observe_transport, retry_sync
 from sovereign_kernel.llm.usage import BUDGET_SPENT, UsageMeter, embedding_meter
 
 _WAIT_POLL_S = 0.02  # a reservation is released from another thread or the event loop: waiters poll
@@ -87,6 +87,8 @@ class RetryingEmbeddings(Embeddings):
                 raise
             if meter is not None:
                 meter.embedding_request(len(texts), tokens, chars)
+            if len(vectors) != len(texts):  # an answer that lost vectors would misalign every row after it
+                raise RetryableError(f"embeddings answer holds {len(vectors)} vectors for {len(texts)} texts")
             return vectors
 
         if meter is not None:

@@ -162,8 +162,10 @@ def embedder_uncertainty(facts: RunFacts) -> list[str]:
     fb = facts.embedder_fallback
     if not fb:
         return []
-    return [f"Embedder fallback: the remote embedder {fb.get('from') or facts.embedder_id} failed at the "
-            f"{fb['stage']} step ({clip(fb['reason'], 200)}); that step and every later one used the local "
+    name = fb.get("from") or facts.embedder_id
+    why = (f"was stopped by the token budget at the {fb['stage']} step" if "budget" in fb["reason"]
+           else f"failed at the {fb['stage']} step ({clip(fb['reason'], 200)})")
+    return [f"Embedder fallback: the remote embedder {name} {why}; that step and every later one used the local "
             f"{fb['to']} (each similarity is computed within one model, never across the two)."]
 
 
