@@ -24,6 +24,7 @@ from sovereign_kernel.llm.session import LLMSession
 from sovereign_kernel.prompts import render_prompt
 from sovereign_kernel.runtime.context import RunContext
 from sovereign_kernel.runtime.progress import progress
+from sovereign_kernel.runtime.run_vectors import RunVectors
 from sovereign_kernel.runtime.workspace import Resources
 from sovereign_kernel.verification.claim_extraction import claims_from_spans, extract_offline, paper_for_prompt
 
@@ -34,15 +35,17 @@ async def extract(task: ExtractTask, runtime: Runtime[RunContext]) -> dict[str, 
     paper, settings = task["paper"], runtime.context.settings.extraction
     claims = None
     if (sess := runtime.context.llm_session) is not None:
-        claims = await extract_llm(sess, task["question"], paper, res, settings)
+        claims = await extract_llm(sess, task["question"], paper, res, settings, runtime.context.vectors(res))
     if claims is None:
-        claims = await asyncio.to_thread(extract_offline, task["question"], paper, res.vectors, settings)
+        vectors = runtime.context.vectors(res)
+        claims = await asyncio.to_thread(vectors.consistent, lambda v: extract_offline(task["question"], paper, v, settings),
+                                         "extract")
     progress("extract", paper=paper.id, claims=len(claims))
     return {"claims": claims}
 
 
 async def extract_llm(sess: LLMSession, question: str, paper: Paper, res: Resources,
-                      settings: ExtractionSettings) -> list[Claim] | None:
+                      settings: ExtractionSettings, vectors: RunVectors | None = None) -> list[Claim] | None:
     """The LLM's claims for one paper, or None to fall back to ``extract_offline`` for it."""
     prompt = render_prompt("extractor", question=question, paper_id=paper.id,
                            max_claims=settings.claims_per_paper + (settings.body_claims_per_paper if paper.passages else 0),
@@ -51,7 +54,9 @@ async def extract_llm(sess: LLMSession, question: str, paper: Paper, res: Resour
     if answer is None:
         return None
     proposed = [(c.text, c.source_span) for c in answer.claims]
-    claims, rejected = await asyncio.to_thread(claims_from_spans, question, paper, proposed, res.vectors, settings)
+    vectors = vectors or RunVectors(res.vectors, res.verifier_vectors, None)
+    claims, rejected = await asyncio.to_thread(
+        vectors.consistent, lambda v: claims_from_spans(question, paper, proposed, v, settings), "extract")
     sess.record_distinct("extractor", "rejected", rejected)  # once per run, however often replayed
     if answer.claims and not claims:
         sess.fallback("extractor", paper.id, f"no source span ({len(rejected)}) was found in the paper's text")

@@ -22,6 +22,7 @@ from sovereign_kernel.publishing.assembly import ReportInputs, RunFacts, assembl
 from sovereign_kernel.publishing.store import STORE_FILE, Store
 from sovereign_kernel.runtime.context import RunContext
 from sovereign_kernel.runtime.progress import progress
+from sovereign_kernel.sources.corpus import corpus_issues
 
 
 async def render_report(state: ResearchState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -40,7 +41,9 @@ async def report_update(state: ResearchState, ctx: RunContext) -> dict[str, Any]
             mode=ctx.mode, corpus_label=res.corpus.label, corpus_hash=res.corpus.content_hash,
             corpus_size=len(res.corpus), embedder_id=res.embedder_id, verifier_embedder_id=res.verifier_vectors.model_id,
             llm_usage=sess.usage_report(state.get("llm_outcomes") or {}) if sess is not None else None,
-            llm_models={role: sess.model_name(role) for role in LLM_ROLES} if sess is not None else None)
+            llm_models={role: sess.model_name(role) for role in LLM_ROLES} if sess is not None else None,
+            embedding_usage=ctx.vectors(res).meter.embedding_report() if ctx.vectors(res).meter else None,
+            corpus_issues=corpus_issues(res.corpus))
 
     run = ReportInputs(
         question=state["question"], claims=round_claims(state), papers=state.get("papers", []),

@@ -27,6 +27,7 @@ from sovereign_kernel.retrieval.ranking import score_candidates
 from sovereign_kernel.runtime.context import RunContext
 from sovereign_kernel.runtime.progress import progress
 from sovereign_kernel.runtime.workspace import Resources
+from sovereign_kernel.sources.corpus import corpus_note
 
 ARXIV_FAILED = "Live arXiv source failed"
 FULL_TEXT_FAILED = "Full text unavailable"
@@ -123,9 +124,9 @@ async def rank_and_gate(state: RetrieverState, runtime: Runtime[RunContext]) -> 
             r = settings.retriever
             candidates.update(res.passages.read(list(candidates.values()), state["question"],
                                                 max_papers=2 * r.max_papers, keep=r.passages_per_paper))
-        scored, aspects = score_candidates(
-            state["question"], hits, candidates, index=res.bm25, vectors=res.vectors,
-            corpus_stems=res.corpus_stems if local else None, settings=settings.retriever, facets=facets)
+        scored, aspects = runtime.context.vectors(res).consistent(lambda vectors: score_candidates(
+            state["question"], hits, candidates, index=res.bm25, vectors=vectors,
+            corpus_stems=res.corpus_stems if local else None, settings=settings.retriever, facets=facets), stage="rank")
         kept = [s.paper for s in scored if s.kept]
         return scored, aspects, kept, joint_coverage(facets, kept, res.terms if local else None)
 
@@ -137,8 +138,9 @@ async def rank_and_gate(state: RetrieverState, runtime: Runtime[RunContext]) -> 
 
 
 def library_notes(corpus) -> list[str]:
-    """What a library could not give: the PDFs skipped (each named with its reason) and duplicates."""
-    notes = []
+    """What a corpus could not give: its lines skipped and ids repeated (by reason), the PDFs skipped
+    (each named with its reason) and duplicates."""
+    notes = [note] if (note := corpus_note(corpus)) else []
     if skipped := corpus.skipped_files:
         listed = "; ".join(f"{s.file} ({s.reason}{': ' + s.detail if s.detail else ''})" for s in skipped[:8])
         notes.append(f"Library files skipped: {len(skipped)} PDF file(s) could not be read and were left out: "

@@ -50,8 +50,8 @@ async def verify(state: ExtractorState, runtime: Runtime[RunContext]) -> dict[st
         verified = await calibrated_scores(claims, papers, res, ctx.settings, ctx.workspace)
     else:  # the LLM labels (one request per paper, concurrent, bounded by the session) start at
         # once; the calibrated verifier and the baseline are computed while they are in flight
-        passages = await asyncio.to_thread(index_passages, claims, papers, res.vectors,
-                                           ctx.settings.verification.verifier_passages)
+        passages = await asyncio.to_thread(ctx.vectors(res).consistent, lambda v: index_passages(
+            claims, papers, v, ctx.settings.verification.verifier_passages), "verify")
         by_paper: dict[str, list[Claim]] = {}
         for c in claims:
             by_paper.setdefault(c.paper_id, []).append(c)
@@ -67,9 +67,9 @@ async def encode_papers(task: EncodeTask, runtime: Runtime[RunContext]) -> dict[
     """With an LLM, a branch beside the extract branches: the verify step's work on the papers'
     side (cold: seconds of MiniLM) is done while the models write claims, not after."""
     res = await runtime.context.aresources()
-    await asyncio.to_thread(lambda: encode_papers_side(
-        task["papers"], verifier_vectors=res.verifier_vectors, run_vectors=res.vectors, tokens=res.tokens,
-        calibration=res.calibration))
+    await asyncio.to_thread(runtime.context.vectors(res).consistent, lambda v: encode_papers_side(
+        task["papers"], verifier_vectors=res.verifier_vectors, run_vectors=v, tokens=res.tokens,
+        calibration=res.calibration), "encode")
     return {}
 
 

@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sovereign_kernel.domain.settings import FLAT_NAMES, GROUPS, Settings
 from sovereign_kernel.graph.build import build_graph
+from sovereign_kernel.runtime.run_vectors import RunVectors
 from sovereign_kernel.runtime.workspace import Resources, ResourceSlot, Workspace
 
 __all__ = ["StudioContext", "graph", "make_graph"]
@@ -49,7 +50,7 @@ class StudioContext(create_model("StudioSettings", __base__=_StudioBase, **_stud
     """Run context for the LangGraph server: the run's settings, flat (offline mode; no injected models).
 
     It answers what nodes read from a ``RunContext``: ``settings``, ``workspace``, ``mode``,
-    ``embeddings``, ``llm_session``, ``replay`` and ``aresources()``.
+    ``embeddings``, ``llm_session``, ``replay``, ``aresources()`` and ``vectors()``.
     """
 
     workspace: ClassVar[Workspace | None] = None  # set by make_graph on the subclass it makes
@@ -68,6 +69,10 @@ class StudioContext(create_model("StudioSettings", __base__=_StudioBase, **_stud
 
     async def aresources(self) -> Resources:
         return await self._resources.get(self.workspace, self.settings, None)
+
+    def vectors(self, res: Resources) -> RunVectors:
+        """The run's vectors: offline, the local MiniLM's (nothing to switch from)."""
+        return RunVectors(res.vectors, res.verifier_vectors, None)
 
 
 def make_graph(workspace: Workspace | None = None, checkpointer=None) -> CompiledStateGraph:

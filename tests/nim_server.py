@@ -10,6 +10,12 @@ instance of the requested schema. Tests script replies per route (``script``), o
 for requests whose body contains a marker (``when``), to inject latency, 429/500, truncated
 JSON or ``null`` content. Every request is recorded (headers without Authorization) and every
 sent ``usage`` block is totalled, so tests can compare it with what the client counted.
+
+Transport faults for the fault tests and ``bench/faults.py``: a reply may carry ``headers``
+(e.g. ``Retry-After``), ``reset`` the connection without answering, send a ``raw`` body (not
+JSON) or ``cut`` its body short of the Content-Length it announced. ``fault`` (a callable
+``Recorded -> Reply | None``) is asked first for every chat and embeddings request: it injects
+faults without replacing the normal answers.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import hashlib
 import json
 import math
 import re
+import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -42,6 +50,11 @@ class Reply:
     delay: float = 0.0
     error: str = "scripted error"
     echo_auth: bool = False
+    headers: dict | None = None  # extra response headers, e.g. {"Retry-After": "1"}
+    reset: bool = False  # close the connection without an answer (a dropped connection)
+    raw: bytes | None = None  # the body as is, status 200 (not JSON: a proxy's error page)
+    cut: bool = False  # send half the body with the full Content-Length (a truncated transfer)
+    scripted: bool = False  # set by the server: the reply came from a script or the responder
 
 
 @dataclass
@@ -54,6 +67,8 @@ class Recorded:
     status: int = 0
     answer: str | None = None
     usage: dict | None = None
+    t: float = 0.0  # time.monotonic() when the request arrived
+    reply: Reply | None = None
 
     @property
     def text(self) -> str:
@@ -139,6 +154,7 @@ class NIMServer:
         self.models = models
         self.requests: list[Recorded] = []
         self.responder: Callable[[Recorded], Reply | Any] | None = None
+        self.fault: Callable[[Recorded], Reply | None] | None = None
         self.usage_totals: dict[str, dict[str, int]] = {}  # path -> summed usage blocks sent
         self.in_flight = self.max_in_flight = 0
         self._queues: dict[str, list[_Scripted]] = {}
@@ -171,33 +187,46 @@ class NIMServer:
 
     # -- answering ------------------------------------------------------------------------
     def _next_reply(self, rec: Recorded) -> Reply:
+        if self.fault is not None and (injected := self.fault(rec)) is not None:
+            return injected
         with self._lock:
             queue = self._queues.get(rec.path, [])
             for i, s in enumerate(queue):
                 if s.when is None or s.when in rec.text:
-                    return queue.pop(i).reply
+                    reply = queue.pop(i).reply
+                    reply.scripted = True
+                    return reply
         if self.responder is not None:
             out = self.responder(rec)
-            return out if isinstance(out, Reply) else Reply(content=out)
+            reply = out if isinstance(out, Reply) else Reply(content=out)
+            reply.scripted = True
+            return reply
         return Reply()
+
+    def embeddings_payload(self, rec: Recorded, body: dict, texts: list) -> dict:
+        n = sum(words(t) for t in texts)
+        return {"object": "list", "model": body.get("model"),
+                "data": [{"object": "embedding", "index": i, "embedding": embed(t)} for i, t in enumerate(texts)],
+                "usage": {"prompt_tokens": n, "total_tokens": n}}
 
     def answer(self, rec: Recorded, auth: str) -> tuple[int, dict]:
         if rec.path == MODELS:
             return 200, {"object": "list", "data": [
                 {"id": m, "object": "model", "owned_by": "test", "root": m} for m in self.models]}
-        reply = self._next_reply(rec)
+        reply = rec.reply = self._next_reply(rec)
         if reply.delay:
             time.sleep(reply.delay)
+        if reply.reset or reply.raw is not None:
+            return reply.status, {}
         if reply.status != 200:
             detail = reply.error + (f" (received Authorization: {auth})" if reply.echo_auth else "")
             return reply.status, {"status": reply.status, "title": f"HTTP {reply.status}", "detail": detail}
         body = rec.body if isinstance(rec.body, dict) else {}
         if rec.path == EMBED:
             texts = body.get("input") if isinstance(body.get("input"), list) else [body.get("input", "")]
-            n = sum(words(t) for t in texts)
-            return 200, {"object": "list", "model": body.get("model"),
-                         "data": [{"object": "embedding", "index": i, "embedding": embed(t)} for i, t in enumerate(texts)],
-                         "usage": {"prompt_tokens": n, "total_tokens": n}}
+            payload = self.embeddings_payload(rec, body, texts)
+            rec.usage = payload.get("usage")
+            return 200, payload
         if rec.path != CHAT:
             return 404, {"status": 404, "title": "Not Found", "detail": rec.path}
         content = reply.content if reply.content is not None else example(rec.schema)
@@ -244,7 +273,7 @@ def _handler(server: NIMServer):
                 body = raw.decode("utf-8", "replace")
             auth = self.headers.get("Authorization", "")
             headers = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
-            rec = Recorded(self.path.split("?")[0], method, headers, body, bool(auth))
+            rec = Recorded(self.path.split("?")[0], method, headers, body, bool(auth), t=time.monotonic())
             with server._lock:
                 server.requests.append(rec)
                 server.in_flight += 1
@@ -256,9 +285,21 @@ def _handler(server: NIMServer):
                     with server._lock:
                         server.in_flight -= 1
                 rec.status = status
+                reply = rec.reply or Reply()
+                if reply.reset:  # RST, not FIN: the client sees a reset connection, not an empty answer
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    return
+                if reply.raw is not None:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/html")
+                    self.send_header("Content-Length", str(len(reply.raw)))
+                    self.end_headers()
+                    self.wfile.write(reply.raw)
+                    return
                 streamed = status == 200 and isinstance(body, dict) and body.get("stream") and rec.path == CHAT
                 data = _sse(payload) if streamed else json.dumps(payload).encode()
-                if status == 200 and isinstance(payload.get("usage"), dict):
+                if status == 200 and isinstance(payload.get("usage"), dict) and not reply.cut:
                     # Totals of what is sent, counted *before* the bytes go out: once the client has
                     # the answer, a test may read the totals at once (counting after raced it).
                     with server._lock:
@@ -268,8 +309,10 @@ def _handler(server: NIMServer):
                 self.send_response(status)
                 self.send_header("Content-Type", "text/event-stream" if streamed else "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for k, v in (reply.headers or {}).items():
+                    self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(data)
+                self.wfile.write(data[: len(data) // 2] if reply.cut else data)
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
                 pass
 

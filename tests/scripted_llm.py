@@ -185,16 +185,14 @@ class ResearchNIMServer(NIMServer):
             reply.delay = self.latency
         return reply
 
-    def answer(self, rec, auth: str) -> tuple[int, dict]:
-        if rec.path != EMBED or self._queues.get(EMBED) or self.responder is not None:
-            return super().answer(rec, auth)
-        body = rec.body if isinstance(rec.body, dict) else {}
-        texts = body.get("input") if isinstance(body.get("input"), list) else [body.get("input", "")]
+    def embeddings_payload(self, rec, body: dict, texts: list) -> dict:
+        if rec.reply is not None and rec.reply.scripted:  # a test scripted the embeddings: the base's vectors
+            return super().embeddings_payload(rec, body, texts)
         vectors = self.embedder().embed_documents([str(t) for t in texts])
         n = sum(words(t) for t in texts)
-        return 200, {"object": "list", "model": body.get("model"),
-                     "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
-                     "usage": {"prompt_tokens": n, "total_tokens": n}}
+        return {"object": "list", "model": body.get("model"),
+                "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
+                "usage": {"prompt_tokens": n, "total_tokens": n}}
 
 
 class ScriptedChat(BaseChatModel):

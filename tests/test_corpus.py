@@ -175,7 +175,9 @@ def test_version_field_is_used_when_id_has_no_suffix(tmp_path):
     assert (p.version, p.abstract) == (4, "Four.")
 
 
-def test_unknown_versions_later_line_wins(tmp_path):
+def test_unknown_versions_first_record_is_kept_and_the_conflict_counted(tmp_path):
+    # Issue 14, finding 10: the later line used to replace the first silently; now the first stays
+    # and the conflict is counted by reason (the report and the manifest list it).
     line = _lines(SMALL)[0]
     base = json.loads(line)["id"]
     rec = json.loads(line)
@@ -185,7 +187,8 @@ def test_unknown_versions_later_line_wins(tmp_path):
     second = json.dumps({**rec, "abstract": "Second listing."})
     corpus = load_corpus(_write(tmp_path / "dup.jsonl", [first, second]))
     assert corpus.duplicates == 1
-    assert corpus.by_id[base].abstract == "Second listing."
+    assert corpus.by_id[base].abstract == "First listing."
+    assert corpus.duplicate_reasons == {"same id, different content (first kept)": [base]}
 
 
 def test_unknown_version_falls_back_to_later_published_date(tmp_path):
@@ -204,9 +207,12 @@ def test_unknown_version_falls_back_to_later_published_date(tmp_path):
 def test_corrupt_lines_are_counted_skipped_and_logged(caplog):
     with caplog.at_level(logging.WARNING, logger="sovereign_kernel.sources.corpus"):
         corpus = load_corpus(CORRUPT)
-    assert sorted(corpus.by_id) == ["2405.18770", "2412.00114", "2505.24600", "2510.16295"]
-    assert corpus.skipped_lines == 5  # blank / whitespace-only lines are not corrupt
-    assert corpus.skipped_by_file == {"arxiv_corrupt.jsonl": [2, 4, 6, 7, 10]}
+    # line 10's authors as one string is the arXiv snapshot's format: read, not corrupt (issue 14)
+    assert sorted(corpus.by_id) == ["2311.05608", "2405.18770", "2412.00114", "2505.24600", "2510.16295"]
+    assert corpus.skipped_lines == 4  # blank / whitespace-only lines are not corrupt
+    assert corpus.skipped_by_file == {"arxiv_corrupt.jsonl": [2, 4, 6, 7]}
+    assert corpus.skipped_reasons == {"not JSON": [2], "not a JSON object": [4], "no abstract": [6], "no id": [7]}
+    assert corpus.by_id["2311.05608"].authors[:2] == ["Yichen Gong", "Delong Ran"]
     assert corpus.duplicates == 1
     # 2510.16295v2 (line 3) beats the later 2510.16295v1 (line 9), whose abstract differs
     kept = corpus.by_id["2510.16295"]
@@ -215,10 +221,11 @@ def test_corrupt_lines_are_counted_skipped_and_logged(caplog):
     assert "By offering a transparent" not in kept.abstract
 
     warnings = [r for r in caplog.records if r.name == "sovereign_kernel.sources.corpus" and r.levelno == logging.WARNING]
-    assert len(warnings) == 1
+    assert len(warnings) == 2  # the skipped lines, and the duplicate ids
     msg = warnings[0].getMessage()
-    assert "5" in msg and "arxiv_corrupt.jsonl" in msg
-    assert "2, 4, 6, 7, 10" in msg
+    assert "4" in msg and "arxiv_corrupt.jsonl" in msg and "not JSON: 1" in msg
+    assert "2, 4, 6, 7" in msg
+    assert "older version replaced by a newer one: 1" in warnings[1].getMessage()
 
 
 def test_clean_file_logs_no_warning(caplog):
@@ -231,9 +238,9 @@ def test_clean_file_logs_no_warning(caplog):
     "bad",
     [
         '{"id": "2401.00001", "title": "T", "abstract": 42}',
-        '{"id": 2401.00001, "title": "T", "abstract": "A"}',
+        '{"id": 24.01, "title": "T", "abstract": "A"}',  # a number, but no arXiv id (2401.00001 is one: read)
         '{"id": "2401.00001", "title": "   ", "abstract": "A"}',
-        '{"id": "2401.00001", "title": "T", "abstract": "A", "categories": "cs.CV"}',
+        '{"id": "2401.00001", "title": "T", "abstract": "A", "categories": {"cs": "CV"}}',  # a string is read
         '{"id": "2401.00001", "title": "T", "abstract": "A", "published": 20240101}',
         '{"id": "2401.00001", "title": "T", "abstract": "A", "version": "two"}',
         '"just a string"',

@@ -78,13 +78,26 @@ def test_no_key_in_logs_reports_manifests_checkpoints_or_store(nim_env, tmp_path
     assert leaks_in(home) == []
 
 
-def test_no_key_in_the_exception_or_checkpoint_of_a_failed_run(nim_env):
+def test_no_key_in_the_error_or_the_embedder_fallback_of_a_run(nim_env):
+    """The embeddings service fails, echoing the key: the client's typed error carries none, and the
+    run, which falls back to its local embedder (issue 14, finding 1), records the reason without it."""
+    from sovereign_kernel.domain.settings import LLMSettings
+    from sovereign_kernel.llm.providers import make_embeddings
+    from sovereign_kernel.llm.remote_embeddings import RetryingEmbeddings
+
     srv, home = nim_env
-    srv.script(EMBED, *[Reply(status=500, echo_auth=True)] * 4)  # the embeddings service fails, echoing the key
+    srv.script(EMBED, *[Reply(status=500, echo_auth=True)] * 2)
     with pytest.raises(Exception) as failure:
-        research("Which defenses protect CLIP models against typographic attacks in images?", corpus=str(SMALL_CORPUS))
+        RetryingEmbeddings(make_embeddings(LLMSettings()), LLMSettings()).embed_query("q")
     text = "".join(traceback.format_exception(failure.value))
     assert "embeddings failed" in text and "[500]" in text
+    assert all(n.decode() not in text for n in NEEDLES)
+
+    srv.script(EMBED, *[Reply(status=500, echo_auth=True)] * 4)
+    result = research("Which defenses protect CLIP models against typographic attacks in images?", corpus=str(SMALL_CORPUS))
+    fallback = result.manifest["provenance"]["models"]["embedder_fallback"]
+    assert "[500]" in fallback["reason"] and "Bearer ***" in fallback["reason"]
+    text = json.dumps(result.manifest) + result.markdown
     assert all(n.decode() not in text for n in NEEDLES)
     assert any(r.path == EMBED and r.had_auth for r in srv.requests)
     assert leaks_in(home) == []

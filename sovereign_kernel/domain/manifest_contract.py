@@ -78,7 +78,8 @@ class Manifest(BaseModel):
     owner_review: dict | None = Field(None, description="The owner's decision when the run was escalated.")
     llm_usage: dict | None = Field(
         None, description="LLM calls, prompt/completion tokens, cache hits, rejected claims and fallbacks per role, "
-                          "totals and the token budget; None in offline mode.")
+                          "totals, the remote embedder's requests, tokens and fallback (embeddings) and the token "
+                          "budget (chat and embedding tokens); None in offline mode.")
     fallbacks: list[dict] = Field(
         default_factory=list, description="Items (role, item, reason) where the LLM answer was unusable or not asked "
                                           "and the offline algorithm was used instead.")

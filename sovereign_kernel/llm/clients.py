@@ -1,30 +1,38 @@
 """The chat clients of a run: ``ClientPool`` holds one client per model and, per (role, answer
 schema), the structured runnable built on it, wrapped in the retry/timeout guard.
 
-Also here: ``TransientLLMError`` (what the guard retries) and ``short_error`` (an exception as
-one redacted line, for fallback reasons).
+One attempt is one request. ChatNVIDIA's structured runnable tries up to three request formats
+(``response_format``, then ``guided_json``, then ``nvext.guided_json``) on *any* failure — a 429
+became three requests with no pause between them. ``FormatFallback`` takes over its formats:
+the next format is tried only on a format error (the server refused the request's shape: 400/
+415/422, or answered without a parsable object) and only until one format has worked on that
+client, which is then kept; a 429, a 5xx or a timeout goes straight to the retry guard, which
+backs off (``llm.retries``).
+
+Also here: ``TransientLLMError`` (retries exhausted) and ``short_error`` (an exception as one
+redacted line, for fallback reasons).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from langchain_core.language_models import BaseLanguageModel
-from langchain_core.runnables import RunnableLambda
+from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel
 
 from sovereign_kernel.domain.settings import LLMSettings
 from sovereign_kernel.llm.answers import json_prompt_runnable
-from sovereign_kernel.llm.providers import backoff_params, is_transient, redact
+from sovereign_kernel.llm.providers import redact, status_of
+from sovereign_kernel.llm.retries import RetryableError, bounded, observe_transport, retry_async
 from sovereign_kernel.llm.schemas import ROLE_SCHEMAS
 
+FORMAT_ERRORS = frozenset({400, 415, 422})  # the server refused the request's shape, not its load
 
-class TransientLLMError(Exception):
-    """A 408/429/5xx, timeout or dropped connection, re-raised as a type (message redacted) so
-    ``with_retry(retry_if_exception_type=...)`` can select it: the NIM client raises a bare
-    ``Exception("[429] ...")``."""
+# Retries exhausted: the last retryable failure (redacted), with the server's Retry-After if any.
+TransientLLMError = RetryableError
 
 
 def short_error(exc: BaseException, secrets: Iterable[str] = ()) -> str:
@@ -33,29 +41,60 @@ def short_error(exc: BaseException, secrets: Iterable[str] = ()) -> str:
     return redact(text[:300], secrets)
 
 
-def guarded(inner: Any, settings: LLMSettings):
-    """``inner`` with a per-attempt time ceiling and retries (exponential backoff + jitter) of
-    transient errors only, as ``settings`` bounds them."""
-    secrets = settings.secrets()
-    # ChatNVIDIA's structured runnable may send up to 3 requests (response_format, then
-    # guided_json, then nvext.guided_json) each bounded by timeout_s: bound the attempt too,
-    # so a custom model without its own timeout cannot hang the run.
-    ceiling = 3 * settings.timeout_s + 1.0
+class FormatFallback:
+    """The structured-output formats of one client, tried in order only on a format error, the
+    first that worked kept for every later call (see the module doc). Each request is bounded by
+    ``timeout_s`` (+1 s for the client's own ceiling to fire first)."""
 
-    async def attempt(messages, config):
-        try:
-            return await asyncio.wait_for(inner.ainvoke(messages, config), ceiling)
-        except Exception as exc:
-            if is_transient(exc):
-                raise TransientLLMError(short_error(exc, secrets)) from None
-            raise
+    def __init__(self, chains: Sequence[Runnable], timeout_s: float):
+        self.chains = list(chains)
+        self.timeout_s = timeout_s
+        self.kept: int | None = None  # index of the format that produced an answer
 
-    return RunnableLambda(attempt, name="structured_attempt").with_retry(
-        retry_if_exception_type=(TransientLLMError,),
-        wait_exponential_jitter=True,
-        exponential_jitter_params=backoff_params(settings.backoff_initial_s, settings.backoff_max_s),
-        stop_after_attempt=1 + settings.max_retries,
-    )
+    async def ainvoke(self, messages, config=None):
+        start = self.kept if self.kept is not None else 0
+        last: BaseException | None = None
+        for i in range(start, len(self.chains)):
+            try:
+                result = await bounded(self.chains[i].ainvoke(messages, config), self.timeout_s + 1.0)
+            except Exception as exc:
+                if self.kept is None and status_of(exc) in FORMAT_ERRORS:
+                    last = exc
+                    continue
+                raise
+            if result is not None:
+                self.kept = i
+                return result
+            if self.kept is not None:  # a known-good format answered nothing usable: a re-ask, not a new format
+                return None
+        if last is not None:
+            raise last
+        return None
+
+
+def structured_runnable(chat: Any, schema: type[BaseModel], settings: LLMSettings):
+    """``chat``'s structured runnable for ``schema``, one request per attempt when it is the NIM
+    client's multi-format one (its ``chains``), as is otherwise; JSON prompting without support."""
+    try:
+        inner = chat.with_structured_output(schema)
+    except NotImplementedError:  # e.g. a model without tool/JSON support
+        return json_prompt_runnable(chat, schema), 1
+    chains = getattr(inner, "chains", None)
+    if isinstance(chains, (list, tuple)) and chains and all(isinstance(c, Runnable) for c in chains):
+        return FormatFallback(chains, settings.timeout_s), len(chains)
+    return inner, 1
+
+
+def guarded(inner: Any, settings: LLMSettings, requests_per_attempt: int = 1):
+    """``inner`` with a per-attempt time ceiling and retries of transient errors (exponential backoff
+    with jitter, or the server's Retry-After), as ``settings`` bounds them."""
+    # A custom model without its own timeout must not hang the run: bound each attempt too.
+    ceiling = requests_per_attempt * (settings.timeout_s + 1.0) + 1.0
+
+    async def call(messages, config):
+        return await retry_async(lambda: bounded(inner.ainvoke(messages, config), ceiling), settings)
+
+    return RunnableLambda(call, name="structured_attempt")
 
 
 class ClientPool:
@@ -81,7 +120,8 @@ class ClientPool:
         if model not in self._clients:
             with self._lock:
                 if model not in self._clients:
-                    self._clients[model] = self._factory(role)
+                    # Each response's status and Retry-After noted for the retry guard (NIM clients only).
+                    self._clients[model] = observe_transport(self._factory(role))
         return self._clients[model]
 
     def model_name(self, role: str) -> str:
@@ -105,12 +145,8 @@ class ClientPool:
         if key not in self._runnables:
             with self._lock:
                 if key not in self._runnables:
-                    chat = self.chat(role)
-                    try:
-                        inner = chat.with_structured_output(schema)
-                    except NotImplementedError:  # e.g. a model without tool/JSON support
-                        inner = json_prompt_runnable(chat, schema)
-                    self._runnables[key] = guarded(inner, self.settings)
+                    inner, requests = structured_runnable(self.chat(role), schema, self.settings)
+                    self._runnables[key] = guarded(inner, self.settings, requests)
         return self._runnables[key]
 
     async def arunnable(self, role: str, schema: type[BaseModel]):

@@ -12,8 +12,6 @@ import os
 import re
 from typing import Any, Iterable
 
-from langchain_core.embeddings import Embeddings
-
 from sovereign_kernel.domain.schemas import Mode
 from sovereign_kernel.domain.settings import API_KEY_ENV, LLM_ROLES, LLMSettings
 
@@ -82,7 +80,8 @@ def is_transient(exc: BaseException) -> bool:
         import requests
 
         if isinstance(exc, (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError,
-                            requests.ConnectionError, requests.Timeout)):
+                            requests.ConnectionError, requests.Timeout,
+                            requests.exceptions.ChunkedEncodingError)):  # a body cut short
             return True
     except ImportError:
         pass
@@ -152,51 +151,3 @@ def make_embeddings(llm_settings: LLMSettings):
         if client is not None and hasattr(client, "timeout"):
             client.timeout = llm_settings.timeout_s
     return emb
-
-
-class RetryingEmbeddings(Embeddings):
-    """Any LangChain ``Embeddings`` with 429/5xx/timeout retries (exponential backoff + jitter,
-    bounded) and redacted errors: the NIM embeddings client has no retry of its own."""
-
-    def __init__(self, inner: Any, llm_settings: LLMSettings):
-        import tenacity
-
-        self.inner = inner
-        self.model = getattr(inner, "model", None) or type(inner).__name__  # the vector cache's id
-        self.base_url = getattr(inner, "base_url", None)  # ... with the endpoint (see Workspace.resources_for)
-        self._secrets = llm_settings.secrets()
-        s = llm_settings
-        self._retry = dict(
-            stop=tenacity.stop_after_attempt(1 + s.max_retries),
-            wait=tenacity.wait_exponential_jitter(**backoff_params(s.backoff_initial_s, s.backoff_max_s)),
-            retry=tenacity.retry_if_exception(is_transient),
-            reraise=True,
-        )
-
-    def _call(self, fn, arg):
-        import tenacity
-
-        try:
-            return tenacity.Retrying(**self._retry)(fn, arg)
-        except Exception as exc:
-            raise RuntimeError(f"embeddings failed: {redact(exc, self._secrets)}") from None  # no key in tracebacks
-
-    async def _acall(self, fn, arg):
-        import tenacity
-
-        try:
-            return await tenacity.AsyncRetrying(**self._retry)(fn, arg)
-        except Exception as exc:
-            raise RuntimeError(f"embeddings failed: {redact(exc, self._secrets)}") from None
-
-    def embed_query(self, text: str) -> list[float]:
-        return self._call(self.inner.embed_query, text)
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self._call(self.inner.embed_documents, texts)
-
-    async def aembed_query(self, text: str) -> list[float]:
-        return await self._acall(self.inner.aembed_query, text)
-
-    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        return await self._acall(self.inner.aembed_documents, texts)

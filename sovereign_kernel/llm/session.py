@@ -21,6 +21,7 @@ from sovereign_kernel.llm.providers import detect_mode, make_chat, status_of
 from sovereign_kernel.llm.response_cache import ResponseCache, prompt_key
 from sovereign_kernel.llm.usage import BUDGET_SPENT, BudgetSpent, UsageMeter, call_config
 
+_ADMIT_POLL_S = 0.02
 CACHE_MISS = "not in the run's response cache (cache-only replay)"
 _REASK = ("Your previous answer was empty, incomplete or did not match the required JSON schema. "
           "Answer again with only the complete JSON object.")
@@ -120,7 +121,13 @@ class LLMSession:
             try:
                 asked = messages if attempt == 0 else [*messages, HumanMessage(_REASK)]
                 async with self._semaphore():  # held through backoff too: under 429s, don't add load
-                    result = await runnable.ainvoke(asked, config=call_config(self.meter, role, item))
+                    estimate = self._estimate(asked)
+                    if not await self._admit(estimate):
+                        return self.meter.fallback(role, item, BUDGET_SPENT)
+                    try:
+                        result = await runnable.ainvoke(asked, config=call_config(self.meter, role, item))
+                    finally:
+                        self.meter.settle(estimate)
             except BudgetSpent:
                 return self.meter.fallback(role, item, BUDGET_SPENT)
             except TransientLLMError as exc:
@@ -135,6 +142,26 @@ class LLMSession:
             if (parsed := coerce(result, schema)) is not None:
                 return parsed
         return self.meter.fallback(role, item, f"{reason} after {attempts} attempts")
+
+    def _estimate(self, messages: list) -> int:
+        """What a call may cost: its prompt at ~4 characters a token plus the longest answer allowed."""
+        chars = sum(len(m.content if isinstance(m.content, str) else str(m.content)) for m in messages)
+        return (chars + 3) // 4 + self.settings.max_completion_tokens
+
+    async def _admit(self, estimate: int) -> bool:
+        """Reserve ``estimate`` tokens of the budget (``UsageMeter.reserve``), waiting while calls in
+        flight hold what is left; False once the budget is spent."""
+        while (decision := self.meter.reserve(estimate)) == "wait":
+            # Reservations are released by other tasks and by embedding requests in worker
+            # threads: a short poll sees both without a condition shared across threads and loops.
+            await asyncio.sleep(_ADMIT_POLL_S)
+        return decision == "admit"
+
+    def save_usage(self) -> None:
+        """Store the usage snapshot now (blocking), e.g. after the run switched embedders, so a
+        resumed run continues with what this one decided."""
+        if self._cache is not None and not self.cache_only and self.run_id:
+            self._cache.save_usage(self.run_id, self.meter.snapshot())
 
     def _short(self, exc: BaseException) -> str:
         return short_error(exc, self.settings.secrets())

@@ -1,6 +1,13 @@
 """What a run's LLM calls cost and where they fell back: ``UsageMeter`` (per-role counters,
 fallbacks, the token budget, snapshots for the response cache), ``UsageHandler``, the LangChain
 callback that feeds it every model request, and ``call_config``, which installs that callback.
+
+The budget binds before a call, not after: a call is admitted only with an estimate of its
+tokens reserved (``reserve``), so parallel calls cannot all be admitted against the same
+"tokens used so far"; when no estimate fits, one call may still go if none is in flight, so a
+run overshoots its budget by at most one call. Embedding requests are metered here too
+(``embedding_request``; the remote embeddings client reports to the meter installed with
+``metering_embeddings``) and count in the budget.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ import contextvars
 import logging
 import threading
 import uuid
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Literal
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables.config import ensure_config, merge_configs
@@ -73,6 +80,10 @@ def merge_outcomes(outcomes: dict | None) -> dict:
             "distinct": {r: {s: len(k) for s, k in stats.items()} for r, stats in distinct.items()}}
 
 
+EMBED_KEYS = ("requests", "texts", "prompt_tokens", "estimated_tokens", "errors")
+Admission = Literal["admit", "wait", "refuse"]
+
+
 class BudgetSpent(Exception):
     """Raised before a request once the run's token budget is used up."""
 
@@ -102,6 +113,11 @@ class UsageMeter:
         self._fallbacks: list[dict[str, str]] = []
         self._seen: set[str] = set()  # keys already counted by add_distinct
         self._prompt_chars: dict[Any, int] = {}  # request run id -> prompt size, until it ends
+        self._reserved = 0  # tokens reserved by admitted calls still in flight
+        self._in_flight = 0
+        self._embed_model: str | None = None  # the remote embedder metered here (None: none)
+        self._embed = dict.fromkeys(EMBED_KEYS, 0)
+        self._embed_fallback: dict | None = None
 
     # -- counting -------------------------------------------------------------------------------
     def add(self, role: str, **counts: int) -> None:
@@ -146,11 +162,85 @@ class UsageMeter:
     @property
     def tokens_used(self) -> int:
         with self._lock:
-            return sum(s["prompt_tokens"] + s["completion_tokens"] + s["estimated_tokens"] for s in self._stats.values())
+            return self._used()
+
+    def _used(self) -> int:  # under the lock
+        chat = sum(s["prompt_tokens"] + s["completion_tokens"] + s["estimated_tokens"] for s in self._stats.values())
+        return chat + self._embed["prompt_tokens"] + self._embed["estimated_tokens"]
 
     @property
     def budget_spent(self) -> bool:
         return self.token_budget is not None and self.tokens_used >= self.token_budget
+
+    # -- admission against the budget -------------------------------------------------------------
+    def reserve(self, estimate: int) -> Admission:
+        """Admit a call estimated at ``estimate`` tokens (reserved until ``settle``), ask it to
+        ``wait`` for calls in flight to settle, or ``refuse`` it: the budget is spent."""
+        with self._lock:
+            if self.token_budget is None:
+                self._in_flight += 1
+                return "admit"
+            used = self._used()
+            if used >= self.token_budget:
+                return "refuse"
+            if used + self._reserved + estimate > self.token_budget and self._in_flight:
+                return "wait"
+            # It fits, or it is the only call: the one call by which a run may overshoot.
+            self._reserved += estimate
+            self._in_flight += 1
+            return "admit"
+
+    def settle(self, estimate: int) -> None:
+        """Release an admitted call's reservation (its real tokens are counted as they come in)."""
+        with self._lock:
+            if self.token_budget is not None:
+                self._reserved = max(0, self._reserved - estimate)
+            self._in_flight = max(0, self._in_flight - 1)
+
+    # -- embeddings -------------------------------------------------------------------------------
+    def embedding_model(self, model: str) -> None:
+        """Meter the run's remote embedder ``model`` (its section appears in the report)."""
+        with self._lock:
+            self._embed_model = self._embed_model or model
+
+    def embedding_request(self, texts: int, tokens: int | None, chars: int, ok: bool = True) -> None:
+        """One embeddings request: its tokens as the server reported them, else ~4 characters a token."""
+        with self._lock:
+            e = self._embed
+            e["requests"] += 1
+            if not ok:
+                e["errors"] += 1
+                return
+            e["texts"] += texts
+            if tokens is not None:
+                e["prompt_tokens"] += tokens
+            else:
+                e["estimated_tokens"] += (chars + 3) // 4
+
+    def embedding_fallback(self, to: str, reason: str, stage: str) -> bool:
+        """Record that the run switched to the embedder ``to`` (once: the first switch stands);
+        True when this call recorded it."""
+        with self._lock:
+            if self._embed_fallback is not None:
+                return False
+            self._embed_fallback = {"from": self._embed_model, "to": to, "stage": stage,
+                                    "reason": redact(reason, self._secrets)}
+        logger.warning("embeddings: the run switched from %s to %s at %s: %s", self._embed_model, to, stage,
+                       self._embed_fallback["reason"])
+        return True
+
+    @property
+    def embedder_fallback(self) -> dict | None:
+        with self._lock:
+            return dict(self._embed_fallback) if self._embed_fallback else None
+
+    def embedding_report(self) -> dict | None:
+        """The remote embedder's requests, texts, tokens, errors and fallback; None without one."""
+        with self._lock:
+            if self._embed_model is None and self._embed_fallback is None:
+                return None
+            return {"model": self._embed_model, **self._embed,
+                    "fallback": dict(self._embed_fallback) if self._embed_fallback else None}
 
     # -- one model request (UsageHandler) ---------------------------------------------------------
     def request_started(self, role: str, run_id: Any, messages) -> None:
@@ -184,7 +274,8 @@ class UsageMeter:
         """Counters, fallbacks and counted keys as JSON-ready data (the response cache stores it)."""
         with self._lock:
             return {"stats": {r: dict(s) for r, s in self._stats.items()},
-                    "fallbacks": [dict(f) for f in self._fallbacks], "seen": sorted(self._seen)}
+                    "fallbacks": [dict(f) for f in self._fallbacks], "seen": sorted(self._seen),
+                    "embeddings": {"model": self._embed_model, **self._embed, "fallback": self._embed_fallback}}
 
     def restore(self, snapshot: dict) -> None:
         """Continue from a ``snapshot`` (a resumed run): its roles' counters, fallbacks, keys."""
@@ -193,6 +284,10 @@ class UsageMeter:
                 self._stats[role] = {**dict.fromkeys(STAT_KEYS, 0), **stats}
             self._fallbacks = list(snapshot.get("fallbacks", []))
             self._seen = set(snapshot.get("seen", []))
+            embed = dict(snapshot.get("embeddings") or {})
+            self._embed_model = embed.pop("model", None) or self._embed_model
+            self._embed_fallback = embed.pop("fallback", None)  # a resumed run keeps the embedder it switched to
+            self._embed = {k: int(embed.get(k, 0)) for k in EMBED_KEYS}
 
     def report(self, model_name: Callable[[str], str], outcomes: dict | None = None) -> dict:
         """Per role (with ``model_name(role)``, redacted), totals, fallbacks and the budget.
@@ -216,7 +311,7 @@ class UsageMeter:
             stats["model"] = redact(model_name(role), self._secrets)
         totals = {k: sum(s[k] for s in roles.values()) for k in STAT_KEYS}
         totals["total_tokens"] = totals["prompt_tokens"] + totals["completion_tokens"]
-        return {"roles": roles, "totals": totals, "fallbacks": fallbacks,
+        return {"roles": roles, "totals": totals, "fallbacks": fallbacks, "embeddings": self.embedding_report(),
                 "budget": {"token_budget": self.token_budget, "tokens_used": self.tokens_used,
                            "spent": self.budget_spent}}
 
@@ -248,3 +343,23 @@ def call_config(meter: UsageMeter, role: str, item: str) -> dict:
     extra = {"callbacks": [UsageHandler(meter, role)], "tags": [f"sovereign:{role}"],
              "metadata": {"sovereign_role": role, "sovereign_item": item}}
     return merge_configs(ensure_config(), extra)
+
+
+_EMBEDDING_METER: contextvars.ContextVar[UsageMeter | None] = contextvars.ContextVar("sovereign_embedding_meter",
+                                                                                      default=None)
+
+
+@contextlib.contextmanager
+def metering_embeddings(meter: UsageMeter | None):
+    """Within this block (this thread or task), remote embedding requests report to ``meter``: the
+    embeddings client is shared by the runs of a workspace, the meter is one run's."""
+    token = _EMBEDDING_METER.set(meter)
+    try:
+        yield meter
+    finally:
+        _EMBEDDING_METER.reset(token)
+
+
+def embedding_meter() -> UsageMeter | None:
+    """The meter ``metering_embeddings`` installed here, if any."""
+    return _EMBEDDING_METER.get()

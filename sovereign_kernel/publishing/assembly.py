@@ -32,7 +32,7 @@ from sovereign_kernel.domain.schemas import (
 )
 from sovereign_kernel.domain.settings import Settings
 from sovereign_kernel.publishing.manifest import build_manifest, tier
-from sovereign_kernel.publishing.methodology import RunFacts, llm_uncertainties, methodology
+from sovereign_kernel.publishing.methodology import RunFacts, embedder_uncertainty, llm_uncertainties, methodology
 from sovereign_kernel.publishing.markdown import render_markdown
 from sovereign_kernel.synthesis.draft import order_claims
 from sovereign_kernel.tribunal.judgement import evidence_insufficient
@@ -106,6 +106,7 @@ def uncertainties(s: Signals, run: ReportInputs, settings: Settings, facts: RunF
                    "confirms the quote at its offsets; corroboration by other papers is the informative signal; "
                    "reviews are measured rubrics; no language model read the papers"
                    + (", and only abstracts (not full texts) were searched." if not full else "."))
+    out += embedder_uncertainty(facts)
     out += [n for n in run.notes if not _stale(n, run.papers)]
     return out
 
@@ -173,9 +174,10 @@ def assemble_report(run: ReportInputs, settings: Settings, facts: RunFacts) -> t
     cal = load_calibration()
     manifest = build_manifest(
         report, settings=settings.record(facts.mode), tribunal=settings.tribunal, mode=facts.mode,
-        corpus={"label": facts.corpus_label, "content_hash": facts.corpus_hash, "papers": facts.corpus_size},
+        corpus={"label": facts.corpus_label, "content_hash": facts.corpus_hash, "papers": facts.corpus_size,
+                **(facts.corpus_issues or {})},
         models={"embedder": facts.embedder_id, "verifier": DEFAULT_METHOD, "calibration": cal.fitted_on,
-                "verifier_embedder": facts.verifier_embedder_id, "llm": facts.llm_models},
+                "verifier_embedder": facts.verifier_embedder_id, "llm": facts.llm_models, **embedder_record(facts)},
         insufficient=insufficient, tier_basis=basis, papers=[sp.paper for sp in kept if sp.paper.id in cited],
         owner_review=run.owner_decision.model_dump() if run.owner_decision else None, llm_usage=facts.llm_usage,
         fallbacks=facts.llm_usage["fallbacks"] if facts.llm_usage is not None else [],
@@ -183,6 +185,17 @@ def assemble_report(run: ReportInputs, settings: Settings, facts: RunFacts) -> t
         joint_coverage=coverage_record(run.coverage),
     )
     return report, manifest, render_markdown(report, manifest)
+
+
+def embedder_record(facts: RunFacts) -> dict:
+    """The manifest's models, beyond the configured embedder: its fallback, when the run switched,
+    and its usage when no LLM session's usage report carries it (custom embeddings only)."""
+    out = {}
+    if facts.embedder_fallback:
+        out["embedder_fallback"] = facts.embedder_fallback
+    if facts.embedding_usage is not None and facts.llm_usage is None:
+        out["embedder_usage"] = facts.embedding_usage
+    return out
 
 
 def coverage_record(coverage: JointCoverage | None) -> dict | None:

@@ -39,6 +39,14 @@ class RunFacts:
     verifier_embedder_id: str
     llm_usage: dict | None = None  # the session's usage report; None: no model was used
     llm_models: dict[str, str] | None = None  # role -> model
+    # The remote embedder's requests and tokens (``UsageMeter.embedding_report``; also inside
+    # llm_usage when there is a session), and its fallback: {from, to, stage, reason}.
+    embedding_usage: dict | None = None
+    corpus_issues: dict | None = None  # lines skipped and ids repeated, by reason (``corpus_issues``)
+
+    @property
+    def embedder_fallback(self) -> dict | None:
+        return (self.embedding_usage or {}).get("fallback")
 
 
 REVIEWERS = ("skeptic", "validator", "synthesizer")
@@ -141,6 +149,26 @@ def reading(full_text: int) -> str:
     return f"abstracts and the passages read of {full_text} paper{'s' if full_text != 1 else ''}' full text"
 
 
+def embedder_used(facts: RunFacts) -> str:
+    """The ranking's embedder, and where the run switched from it to the local one."""
+    fb = facts.embedder_fallback
+    if not fb:
+        return facts.embedder_id
+    return f"{facts.embedder_id}, then {fb['to']} from the {fb['stage']} step on: the remote embedder failed"
+
+
+def embedder_uncertainty(facts: RunFacts) -> list[str]:
+    """The embedder switch a reader must know of: which steps' similarities came from which model."""
+    fb = facts.embedder_fallback
+    if not fb:
+        return []
+    name = fb.get("from") or facts.embedder_id
+    why = (f"was stopped by the token budget at the {fb['stage']} step" if "budget" in fb["reason"]
+           else f"failed at the {fb['stage']} step ({clip(fb['reason'], 200)})")
+    return [f"Embedder fallback: the remote embedder {name} {why}; that step and every later one used the local "
+            f"{fb['to']} (each similarity is computed within one model, never across the two)."]
+
+
 def llm_uncertainties(mode: str, usage: dict, full_text: int = 0) -> list[str]:
     """What the LLM did that a reader must know: which parts came from models (only the roles the
     model really answered), rejected spans and offline fallbacks, by role."""
@@ -221,7 +249,7 @@ def methodology(run: ReportInputs, settings: Settings, facts: RunFacts) -> dict[
                    f"{len(run.queries)} refined queries of revision round {run.round} (for the aspects the "
                    f"earlier round left unaddressed), " + searched,
         "ranking": f"hybrid relevance = {r.semantic_weight:.2f} x embedding similarity "
-                   f"({facts.embedder_id}) + {1 - r.semantic_weight:.2f} x lexical coverage (mean of IDF-weighted "
+                   f"({embedder_used(facts)}) + {1 - r.semantic_weight:.2f} x lexical coverage (mean of IDF-weighted "
                    f"question-word coverage and question-aspect coverage); gate "
                    f"{r.relevance_gate:.2f}, at most {r.max_papers} papers",
         "extraction": f"sentence segmentation + claim-cue scoring, up to {x.claims_per_paper} claims per paper "

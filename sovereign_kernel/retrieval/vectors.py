@@ -120,6 +120,8 @@ class VectorCache:
             else:
                 vecs = self.embedder.embed_documents(miss_texts)
             arr = _normalise(np.asarray(vecs, dtype=np.float32))
+            if arr.ndim != 2 or len(arr) != len(miss_texts):  # never zip a short answer onto the wrong texts
+                raise ValueError(f"embedder {self.model_id} gave {len(arr)} vectors for {len(miss_texts)} texts")
             with self._lock:
                 self._writes.run(self._db, "INSERT OR REPLACE INTO vectors VALUES (?,?,?,?)",
                                  [(self.model_id, kind, k, v.tobytes()) for (k, _), v in zip(missing, arr)])

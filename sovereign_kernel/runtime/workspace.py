@@ -23,7 +23,8 @@ from typing import Any, Hashable, Sequence
 from sovereign_kernel.domain.aspects import text_stems
 from sovereign_kernel.domain.fulltext import FullText, SkippedFile
 from sovereign_kernel.domain.settings import LLMSettings, Settings
-from sovereign_kernel.llm.providers import RetryingEmbeddings, make_embeddings
+from sovereign_kernel.llm.providers import make_embeddings
+from sovereign_kernel.llm.remote_embeddings import RetryingEmbeddings
 from sovereign_kernel.llm.response_cache import RESPONSE_CACHE_FILE, ResponseCache
 from sovereign_kernel.retrieval.bm25 import BM25Index, load_or_build_bm25
 from sovereign_kernel.retrieval.embeddings import LocalMiniLMEmbeddings, MiniLMTokenEncoder

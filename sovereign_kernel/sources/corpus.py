@@ -6,9 +6,14 @@ bundled demo corpus (``sovereign_kernel/data/demo_corpus.jsonl.gz``). One JSON o
     {"id": "2405.18770v6", "title": ..., "abstract": ..., "authors": [...], "categories": [...],
      "published": "YYYY-MM-DD", "version": 6, ...any extra fields, ignored}
 
-Loading is forgiving about the data and strict about the request: a corrupt line is counted,
-skipped and reported in one log warning, while a missing path, a folder without JSONL files or
-a corpus without a single valid record raises :class:`CorpusError`.
+or a record of the arXiv metadata snapshot (``sources.records`` reads both layouts).
+
+Loading is forgiving about the data and strict about the request: a line that is no paper is
+skipped and counted by its reason ("not JSON", "no title", ...), a repeated id is counted by what
+happened to it (the same record again; an older version replaced by a newer one; the same id with
+other content, where the *first* record is kept, not silently the last), and the run reports both
+(``corpus_notes``: the report's uncertainties; ``corpus_record``: the manifest). A missing path, a
+folder without JSONL files or a corpus without a single valid record raises :class:`CorpusError`.
 """
 
 from __future__ import annotations
@@ -25,10 +30,11 @@ from pathlib import Path
 
 from sovereign_kernel.domain.errors import CorpusError
 from sovereign_kernel.domain.ids import corpus_content_hash as _hash_pairs
-from sovereign_kernel.domain.ids import normal_doi, paper_content_hash, source_url, split_arxiv_version
+from sovereign_kernel.domain.ids import paper_content_hash, split_arxiv_version  # noqa: F401 (paper_content_hash: re-exported)
 from sovereign_kernel.domain.fulltext import FullText, SkippedFile
 from sovereign_kernel.domain.schemas import Paper
 from sovereign_kernel.sources.library import Library, load_library
+from sovereign_kernel.sources.records import Skip, normalise_whitespace, parse_record  # noqa: F401 (re-exported)
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +61,18 @@ class Corpus:
     full_texts: dict[str, FullText] = field(default_factory=dict)  # paper id -> parsed PDF body
     skipped_files: list[SkippedFile] = field(default_factory=list)  # PDFs counted, named and skipped
     duplicate_files: list[str] = field(default_factory=list)  # PDFs of a paper another file gave
+    skipped: list[tuple[str, int, str]] = field(default_factory=list)  # (file, line, reason) of each line skipped
+    duplicate_ids: list[tuple[str, str]] = field(default_factory=list)  # (reason, id) of each repeated id
+
+    @property
+    def skipped_reasons(self) -> dict[str, list[int]]:
+        """Reason -> the line numbers skipped for it (see ``skipped`` for their files)."""
+        return {r: [line for _, line, _ in v] for r, v in _by_reason(self.skipped).items()}
+
+    @property
+    def duplicate_reasons(self) -> dict[str, list[str]]:
+        """Reason -> the ids repeated for it, in the order met."""
+        return {r: [pid for _, pid in v] for r, v in _by_reason(self.duplicate_ids, key=0).items()}
 
     def __len__(self) -> int:
         return len(self.papers)
@@ -72,116 +90,72 @@ class Corpus:
         return self.by_id.get(split_arxiv_version(paper_id)[0])
 
 
-def normalise_whitespace(text: str) -> str:
-    """Collapse every run of whitespace (incl. newlines) to one space and strip."""
-    return " ".join(text.split())
-
-
 def corpus_content_hash(papers: list[Paper]) -> str:
     """sha256 over the papers' content hashes in id order: same content -> same hash."""
     return _hash_pairs((p.id, p.content_hash) for p in papers)
 
 
-def _str_list(value: object) -> list[str] | None:
-    """A list of strings (``None``/missing -> ``[]``); anything else -> ``None`` (corrupt)."""
-    if value is None:
-        return []
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return [v.strip() for v in value if v.strip()]
+# What happened to a record whose id an earlier one had: the reasons a corpus counts.
+SAME_RECORD = "same record repeated"
+NEWER_VERSION = "older version replaced by a newer one"
+CONFLICT = "same id, different content (first kept)"
+FROM_PDF = "also in a PDF of the library (the PDF kept)"
+
+
+def _newer(new: Paper, old: Paper) -> bool | None:
+    """Is ``new`` a later version of ``old`` (same id)? By version numbers when both have one, else by
+    ISO ``published`` dates (a later listing is a later version); None when neither decides."""
+    if new.version is not None and old.version is not None and new.version != old.version:
+        return new.version > old.version
+    if (new.published and old.published and new.published != old.published
+            and _ISO_DATE_RE.match(new.published) and _ISO_DATE_RE.match(old.published)):
+        return new.published > old.published
     return None
 
 
-def _parse_record(raw: bytes, source: str) -> Paper | None:
-    """One JSONL line -> Paper, or ``None`` if the line is corrupt."""
-    try:
-        rec = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(rec, dict):
-        return None
-    raw_id, title, abstract = rec.get("id"), rec.get("title"), rec.get("abstract")
-    if not (isinstance(raw_id, str) and isinstance(title, str) and isinstance(abstract, str)):
-        return None
-    paper_id, id_version = split_arxiv_version(raw_id)
-    title, abstract = normalise_whitespace(title), normalise_whitespace(abstract)
-    if not paper_id or not title or not abstract:
-        return None
-    authors, categories = _str_list(rec.get("authors")), _str_list(rec.get("categories"))
-    if authors is None or categories is None:
-        return None
-    published = rec.get("published")
-    if published is not None and not isinstance(published, str):
-        return None
-    version = rec.get("version")
-    if isinstance(version, str) and version.strip().lstrip("v").isdigit():
-        version = int(version.strip().lstrip("v"))
-    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-        return None
-    if id_version is not None:
-        version = id_version
-    doi = normal_doi(rec.get("doi"))
-    return Paper(
-        id=paper_id,
-        title=title,
-        abstract=abstract,
-        authors=authors,
-        categories=categories,
-        published=(published.strip() or None) if published else None,
-        version=version,
-        url=_url(rec.get("url")) or source_url(paper_id) or (source_url(doi) if doi else ""),
-        source=source,
-        doi=doi,
-        content_hash=paper_content_hash(paper_id, title, abstract),
-    )
+def _duplicate(new: Paper, old: Paper) -> tuple[str, bool]:
+    """(reason, whether ``new`` replaces ``old``) for a record whose id is already there."""
+    if old.full_text:
+        return FROM_PDF, False
+    if new.content_hash == old.content_hash and new.version == old.version:
+        return SAME_RECORD, False
+    newer = _newer(new, old)
+    if newer is None:
+        return CONFLICT, False
+    return NEWER_VERSION, newer
 
 
-def _url(value: object) -> str:
-    """A record's own link, when it is an http(s) URL (anything else is not a link to show)."""
-    return value.strip() if isinstance(value, str) and re.match(r"^https?://\S+$", value.strip()) else ""
+@dataclass
+class _Tally:
+    """What loading met besides papers: skipped lines and duplicate ids, each with its reason."""
+
+    skipped: list[tuple[str, int, str]] = field(default_factory=list)  # (file, line, reason)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (reason, paper id)
 
 
-def _supersedes(new: Paper, old: Paper) -> bool:
-    """Does ``new`` replace ``old`` (same id)? Highest version wins.
-
-    If either version is unknown, the later ISO ``published`` date wins (a later listing is a
-    later version); if that does not decide either, the later line wins.
-    """
-    if new.version is not None and old.version is not None:
-        return new.version >= old.version
-    if (
-        new.published
-        and old.published
-        and new.published != old.published
-        and _ISO_DATE_RE.match(new.published)
-        and _ISO_DATE_RE.match(old.published)
-    ):
-        return new.published > old.published
-    return True
-
-
-def _read_file(path: Path, seen: dict[str, Paper], skipped: list[int]) -> int:
-    """Add the records of one file to ``seen``; returns the number of duplicates met."""
+def _read_file(path: Path, seen: dict[str, Paper], tally: _Tally) -> None:
+    """Add the records of one file to ``seen``, counting what is skipped or repeated in ``tally``."""
     source = f"local:{path.name}"
-    duplicates = 0
     opener = gzip.open if path.name.endswith(".gz") else open
     try:
         with opener(path, "rb") as fh:
             for lineno, raw in enumerate(fh, start=1):
                 if not raw.strip():
                     continue
-                paper = _parse_record(raw, source)
-                if paper is None:
-                    skipped.append(lineno)
+                try:
+                    paper = parse_record(raw, source)
+                except Skip as why:
+                    tally.skipped.append((path.name, lineno, str(why)))
                     continue
                 old = seen.get(paper.id)
                 if old is not None:
-                    duplicates += 1
-                    if old.full_text or not _supersedes(paper, old):  # a PDF's full text beats a record
+                    reason, replaces = _duplicate(paper, old)
+                    tally.duplicates.append((reason, paper.id))
+                    if not replaces:
                         continue
                 seen[paper.id] = paper
     except (OSError, EOFError) as exc:  # unreadable file, bad or truncated gzip
         raise CorpusError(f"cannot read corpus file {path}: {exc}") from exc
-    return duplicates
 
 
 def _corpus_files(path: Path) -> list[Path]:
@@ -204,44 +178,83 @@ def _is_pdf(path: Path) -> bool:
 
 def _load_files(files: list[Path], label: str, library: Library | None = None) -> Corpus:
     seen: dict[str, Paper] = {p.id: p for p in library.papers} if library else {}
-    skipped_by_file: dict[str, list[int]] = {}
-    duplicates = len(library.duplicates) if library else 0
+    tally = _Tally()
     for f in files:
-        skipped: list[int] = []
-        duplicates += _read_file(f, seen, skipped)
-        if skipped:
-            skipped_by_file[f.name] = skipped
-    skipped_lines = sum(len(v) for v in skipped_by_file.values())
+        _read_file(f, seen, tally)
+    skipped_by_file: dict[str, list[int]] = {}
+    for name, line, _ in tally.skipped:
+        skipped_by_file.setdefault(name, []).append(line)
+    skipped_lines = len(tally.skipped)
     if skipped_lines:
         parts = []
         for name, lines in skipped_by_file.items():
             listed = ", ".join(map(str, lines[:_MAX_LINES_LISTED]))
             more = ", ..." if len(lines) > _MAX_LINES_LISTED else ""
             parts.append(f"{len(lines)} in {name} (line {listed}{more})")
-        logger.warning("corpus %s: skipped %d corrupt line(s): %s", label, skipped_lines, "; ".join(parts))
+        logger.warning("corpus %s: skipped %d line(s) (%s): %s", label, skipped_lines,
+                       ", ".join(f"{r}: {len(v)}" for r, v in _by_reason(tally.skipped).items()), "; ".join(parts))
     if not seen:
-        why = [f"{skipped_lines} corrupt line(s) skipped"] if files else []
+        why = [f"{skipped_lines} line(s) skipped: " + ", ".join(
+            f"{r}: {len(v)}" for r, v in _by_reason(tally.skipped).items())] if skipped_lines else []
         if library is not None and library.skipped:
             listed = "; ".join(f"{s.file}: {s.reason}" for s in library.skipped[:_MAX_FILES_LISTED])
             more = " …" if len(library.skipped) > _MAX_FILES_LISTED else ""
             why.append(f"{len(library.skipped)} PDF file(s) skipped — {listed}{more}")
         raise CorpusError(f"no valid records in corpus {label}" + (f" ({'; '.join(why)})" if why else ""))
-    if duplicates:
-        logger.info("corpus %s: %d duplicate id(s) collapsed (highest version kept)", label, duplicates)
+    if tally.duplicates:
+        logger.warning("corpus %s: %d duplicate id(s): %s", label, len(tally.duplicates),
+                       ", ".join(f"{r}: {len(v)}" for r, v in _by_reason(tally.duplicates, key=0).items()))
     papers = sorted(seen.values(), key=lambda p: p.id)
     return Corpus(
         papers=papers,
         by_id={p.id: p for p in papers},
         content_hash=corpus_content_hash(papers),
         skipped_lines=skipped_lines,
-        duplicates=duplicates,
+        duplicates=len(tally.duplicates) + (len(library.duplicates) if library else 0),  # PDFs: duplicate_files
         label=label,
         files=[str(f) for f in files] + [str(f) for f in (library.files if library else [])],
         skipped_by_file=skipped_by_file,
         full_texts=dict(library.full_texts) if library else {},
         skipped_files=list(library.skipped) if library else [],
         duplicate_files=list(library.duplicates) if library else [],
+        skipped=list(tally.skipped),
+        duplicate_ids=list(tally.duplicates),
     )
+
+
+def corpus_issues(corpus: Corpus) -> dict | None:
+    """For the manifest: lines skipped and ids repeated, each counted by reason; None when clean."""
+    if not corpus.skipped and not corpus.duplicate_ids:
+        return None
+    return {"skipped_lines": {r: len(v) for r, v in corpus.skipped_reasons.items()},
+            "duplicates": {r: len(v) for r, v in corpus.duplicate_reasons.items()}}
+
+
+def corpus_note(corpus: Corpus, listed: int = _MAX_LINES_LISTED) -> str | None:
+    """For the report's uncertainties: what loading left out or replaced, by reason, with where."""
+    if not corpus.skipped and not corpus.duplicate_ids:
+        return None
+    parts = []
+    if corpus.skipped:
+        reasons = []
+        for reason, items in _by_reason(corpus.skipped).items():
+            where = ", ".join(f"{f} line {n}" for f, n, _ in items[:listed]) + (" …" if len(items) > listed else "")
+            reasons.append(f"{reason}: {len(items)} — {where}")
+        parts.append(f"{len(corpus.skipped)} line(s) skipped ({'; '.join(reasons)})")
+    if corpus.duplicate_ids:
+        reasons = []
+        for reason, ids in corpus.duplicate_reasons.items():
+            reasons.append(f"{reason}: {len(ids)} — {', '.join(ids[:listed])}{' …' if len(ids) > listed else ''}")
+        parts.append(f"{len(corpus.duplicate_ids)} duplicate id(s) ({'; '.join(reasons)})")
+    return "Corpus records left out: " + "; ".join(parts) + "."
+
+
+def _by_reason(items, key: int = 2) -> dict[str, list]:
+    """Items grouped by the reason at index ``key``, in first-seen order."""
+    out: dict[str, list] = {}
+    for item in items:
+        out.setdefault(item[key], []).append(item)
+    return out
 
 
 def _demo_corpus_ref():
