@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from sovereign_kernel.sources.corpus import Corpus, CorpusError, load_corpus
 from sovereign_kernel.domain.ids import split_arxiv_version
 from sovereign_kernel.domain.schemas import Paper
+from sovereign_kernel.sources.corpus import Corpus, CorpusError, load_corpus
+from sovereign_kernel.sources.latex_text import latex_to_text
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL = FIXTURES / "arxiv_small.jsonl"
@@ -58,7 +59,8 @@ def test_load_fixture_file():
     p = corpus.by_id["2405.18770"]
     assert p.title.startswith("Multimodal Adversarial Defense for Vision-Language Models")
     assert p.version == 6
-    assert p.published == "2026-01-05"
+    # v6 is dated 2026-01-05; the paper first appeared in the month its id names
+    assert p.published == "2024-05"
     assert p.authors[0] == "Futa Waseda"
     assert p.categories == ["cs.CV"]
     assert p.url == "https://arxiv.org/abs/2405.18770"
@@ -76,7 +78,8 @@ def test_whitespace_in_title_and_abstract_is_normalised():
     for p in corpus.papers:
         assert "\n" not in p.abstract and "  " not in p.abstract and p.abstract == p.abstract.strip()
         assert "\n" not in p.title and "  " not in p.title
-        assert p.abstract == " ".join(raw[p.id]["abstract"].split())
+        assert p.abstract == latex_to_text(" ".join(raw[p.id]["abstract"].split()))
+    assert any("\\%" in r["abstract"] for r in raw.values()) and not any("\\%" in p.abstract for p in corpus.papers)
 
 
 def test_extra_fields_are_ignored():

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from sovereign_kernel.sources.corpus import load_corpus
+from sovereign_kernel.sources.latex_text import latex_to_text
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL = FIXTURES / "arxiv_small.jsonl"
@@ -81,7 +82,7 @@ def test_duplicate_ids_keep_the_first_record_and_are_counted_by_reason(tmp_path)
     changed = json.dumps({**b, "abstract": "Another abstract under the same id."})
     newer = json.dumps({**a, "version": a["version"] + 1, "abstract": "The next version's abstract."})
     corpus = load_corpus(_write(tmp_path / "d.jsonl", [same, json.dumps(b), same, changed, newer]))
-    assert corpus.by_id["2403.10883"].abstract == b["abstract"]  # the first record stays
+    assert corpus.by_id["2403.10883"].abstract == latex_to_text(b["abstract"])  # the first record stays
     assert corpus.by_id["2304.04512"].version == a["version"] + 1  # a newer version replaces the older
     assert corpus.duplicates == 3
     assert corpus.duplicate_reasons == {"same record repeated": ["2304.04512"],

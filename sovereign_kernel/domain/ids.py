@@ -111,3 +111,14 @@ def resolve_claim(name: str, claim_ids: list[str]) -> str | None:
     if m and 1 <= int(m.group(1)) <= len(claim_ids):
         return claim_ids[int(m.group(1)) - 1]
     return None
+
+
+def first_version_month(arxiv_id: str, dated: str | None = None) -> str | None:
+    """``YYYY-MM`` of a new-scheme arXiv id's first version (arXiv numbers a paper by the month it
+    was first submitted: ``2311.05608`` → ``2023-11``), or None for other ids. With ``dated`` (a
+    later version's date) it is None when that date is already in the id's month."""
+    m = re.fullmatch(r"(\d{2})(\d{2})\.\d{4,5}", split_arxiv_version(arxiv_id)[0])
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        return None
+    month = f"20{m.group(1)}-{m.group(2)}"
+    return None if dated and dated.startswith(month) else month

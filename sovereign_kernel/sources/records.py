@@ -24,8 +24,15 @@ import re
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 
-from sovereign_kernel.domain.ids import normal_doi, paper_content_hash, source_url, split_arxiv_version
+from sovereign_kernel.domain.ids import (
+    first_version_month,
+    normal_doi,
+    paper_content_hash,
+    source_url,
+    split_arxiv_version,
+)
 from sovereign_kernel.domain.schemas import Paper
+from sovereign_kernel.sources.latex_text import latex_to_text
 
 NUMBER_ID = "id is a number that is not an arXiv id"
 _ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -123,7 +130,8 @@ def _dated_versions(rec: dict) -> tuple[str | None, int | None]:
         return None, None
     numbers = [int(v["version"].strip().lstrip("v")) for v in versions
                if isinstance(v, dict) and isinstance(v.get("version"), str) and v["version"].strip().lstrip("v").isdigit()]
-    first = versions[0].get("created") if isinstance(versions[0], dict) else None
+    # only v1's date says when the paper appeared (a snapshot trimmed to its latest version lists no v1)
+    first = next((v.get("created") for v in versions if isinstance(v, dict) and v.get("version") == "v1"), None)
     return _rfc_date(first), max(numbers) if numbers else None
 
 
@@ -155,8 +163,9 @@ def parse_record(raw: bytes, source: str) -> Paper:
         raise Skip("not a JSON object")
     paper_id, id_version = _paper_id(rec.get("id"))
     title, abstract = rec.get("title"), rec.get("abstract")
-    title = normalise_whitespace(title) if isinstance(title, str) else ""
-    abstract = normalise_whitespace(abstract) if isinstance(abstract, str) else ""
+    # authors' LaTeX (42.07\%, $\ell_2$) shown as the text it renders to; offsets index this text
+    title = latex_to_text(normalise_whitespace(title)) if isinstance(title, str) else ""
+    abstract = latex_to_text(normalise_whitespace(abstract)) if isinstance(abstract, str) else ""
     if not title:
         raise Skip("no title")
     if not abstract:
@@ -170,6 +179,10 @@ def parse_record(raw: bytes, source: str) -> Paper:
     if not published and isinstance(rec.get("update_date"), str) and _ISO_DATE_RE.match(rec["update_date"]):
         published = rec["update_date"].strip()
     version = id_version if id_version is not None else (_version(rec) or latest)
+    if not first_date and version and version > 1:
+        # a later version's date is not when the paper appeared: a new-scheme arXiv id is the month of
+        # its first version (2311.05608v3, dated 2025-01-19, first appeared 2023-11)
+        published = first_version_month(paper_id, published) or published
     doi = normal_doi(rec.get("doi"))
     return Paper(
         id=paper_id, title=title, abstract=abstract, authors=authors, categories=categories,
