@@ -87,7 +87,8 @@ def test_review_takes_the_claim_numbers_report_md_shows(tmp_path):
     cli("review", "esc-5", "--edit", "--drop-claim", "c2", "--quiet", home=tmp_path)
     manifest = json.loads((out / "manifest.json").read_text())
     dropped = manifest["owner_review"]["drop_claims"]
-    assert len(dropped) == 1 and dropped[0] != "c2" and manifest["report_id"] != paused["report_id"]
+    assert len(dropped) == 1 and dropped[0] == paused["claim_ids"]["C2"] and manifest["report_id"] != paused["report_id"]
+    assert list(paused["claim_ids"]) == [f"C{i}" for i in range(1, len(paused["claim_ids"]) + 1)]
     assert c2.split(" | ")[1] not in (out / "report.md").read_text()  # C2's text is gone from the report
 
 

@@ -101,6 +101,11 @@ def claim_number(position: int) -> str:
     return f"C{position + 1}"
 
 
+def claim_labels(claims) -> dict[str, str]:
+    """Claim id → its number (C1, C2, ...) in the order of the report's claims table."""
+    return {c.id: claim_number(i) for i, c in enumerate(claims)}
+
+
 def resolve_claim(name: str, claim_ids: list[str]) -> str | None:
     """The id of the claim ``name`` names among a report's ``claim_ids`` (in report order): its id, or
     its number in the report (``C3``, any case); None when it names none of them."""

@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Sequence
 
-from sovereign_kernel.domain.units import corroborated_by
-from sovereign_kernel.domain.ids import source_label, source_url
 from sovereign_kernel.domain.aspects import Aspect
 from sovereign_kernel.domain.facets import JointCoverage
-from sovereign_kernel.domain.ids import report_id
+from sovereign_kernel.domain.ids import report_id, source_label, source_url
 from sovereign_kernel.domain.schemas import (
     Claim,
     Draft,
@@ -31,9 +29,15 @@ from sovereign_kernel.domain.schemas import (
     TribunalResult,
 )
 from sovereign_kernel.domain.settings import Settings
+from sovereign_kernel.domain.units import corroborated_by
 from sovereign_kernel.publishing.manifest import build_manifest, tier
-from sovereign_kernel.publishing.methodology import RunFacts, embedder_uncertainty, llm_uncertainties, methodology
 from sovereign_kernel.publishing.markdown import render_markdown
+from sovereign_kernel.publishing.methodology import (
+    RunFacts,
+    embedder_uncertainty,
+    llm_uncertainties,
+    methodology,
+)
 from sovereign_kernel.synthesis.draft import order_claims
 from sovereign_kernel.tribunal.judgement import evidence_insufficient
 from sovereign_kernel.tribunal.rubric import Signals, measure

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from sovereign_kernel.domain.ids import claim_labels
 from sovereign_kernel.domain.schemas import CORRECTION_CONTRACT, CorrectionEntry, Report
 from sovereign_kernel.publishing.markdown import escape_md
 
@@ -28,7 +29,7 @@ def render_corrections(markdown: str, report: Report, entries: list[CorrectionEn
     markdown = _SUMMARY_LINE.sub(lambda _: line, markdown, count=1)
     if not entries:
         return markdown
-    labels = {c.id: f"C{i}" for i, c in enumerate(report.claims, 1)}
+    labels = claim_labels(report.claims)
     retraction = next((e for e in entries if e.kind == "RETRACTION"), None)
     if retraction:
         title, _, rest = markdown.partition("\n")

@@ -25,7 +25,13 @@ import unicodedata
 from pathlib import Path
 from typing import Literal
 
-from sovereign_kernel.domain.ids import is_arxiv_id, is_doi, source_label, source_url
+from sovereign_kernel.domain.ids import (
+    claim_number,
+    is_arxiv_id,
+    is_doi,
+    source_label,
+    source_url,
+)
 from sovereign_kernel.domain.schemas import Reference, Report
 from sovereign_kernel.domain.units import where
 from sovereign_kernel.publishing.html import report_page
@@ -157,7 +163,7 @@ def claims_csv(report: Report) -> str:
         span = c.source_span
         inside = c.corroborated_in_paper
         writer.writerow([_cell(x) for x in (
-            f"C{i}", c.id, c.text, source_label(c.paper_id), source_url(c.paper_id) or "", where(span),
+            claim_number(i - 1), c.id, c.text, source_label(c.paper_id), source_url(c.paper_id) or "", where(span),
             span.page or "", span.section or "", span.text, "yes" if c.grounded else "no", f"{c.confidence:.3f}",
             "; ".join(source_label(p) for p in c.corroborated_by), where(inside) if inside else "",
             "; ".join(source_label(p) for p in c.supporting_papers), c.method)])

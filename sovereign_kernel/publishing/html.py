@@ -13,11 +13,15 @@ import html
 import re
 from pathlib import Path
 
-from sovereign_kernel.domain.ids import source_label, source_url
+from sovereign_kernel.domain.ids import claim_labels, source_label, source_url
 from sovereign_kernel.domain.schemas import Report
 from sovereign_kernel.domain.settings import recorded
 from sovereign_kernel.domain.units import corroborated_by, where
-from sovereign_kernel.publishing.markdown import answer_method, corroborating_evidence, corroborators
+from sovereign_kernel.publishing.markdown import (
+    answer_method,
+    corroborating_evidence,
+    corroborators,
+)
 
 __all__ = ["report_html", "report_page"]
 
@@ -125,7 +129,7 @@ def report_html(report: Report, manifest: dict | None = None, *, figure: str | P
     r = report.results
     publish_at = _threshold(manifest, "publish_threshold", 6.5)
     verify_at = _threshold(manifest, "verify_threshold", 0.5)
-    labels = {c.id: f"C{i}" for i, c in enumerate(report.claims, 1)}
+    labels = claim_labels(report.claims)
     out = [
         '<div class="sovereign-report" style="max-width:72em">',
         f"<h2>{_e(report.title)}</h2>",

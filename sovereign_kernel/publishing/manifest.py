@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import metadata
 
-from sovereign_kernel.domain.ids import document_hash
+from sovereign_kernel.domain.ids import claim_number, document_hash
 from sovereign_kernel.domain.schemas import (
     CORRECTION_CONTRACT,
     MANIFEST_CONTRACT,
@@ -186,6 +186,7 @@ def build_manifest(report: Report, *, settings: dict, tribunal: TribunalSettings
         "fallbacks": list(fallbacks or []),
         "evidence_sufficiency": sufficiency,
         "joint_coverage": joint_coverage,
+        "claim_ids": {claim_number(i): c.id for i, c in enumerate(report.claims)},
     }
     # Validate against the contract so a drift in this builder fails loudly, not downstream.
     return Manifest.model_validate(manifest).model_dump(mode="json")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from sovereign_kernel.domain.ids import source_label, source_url
+from sovereign_kernel.domain.ids import claim_labels, source_label, source_url
 from sovereign_kernel.domain.schemas import Answer, Claim, Evidence, Report
 from sovereign_kernel.domain.units import corroborated_by, where
 
@@ -88,7 +88,7 @@ def synthesis_lines(report: Report) -> list[str]:
         lines += [f"- {escape_md(f)}" for f in report.findings] or ["- No grounded finding addresses the question."]
     lines.append("")
     if report.comparison:
-        labels = {c.id: f"C{i}" for i, c in enumerate(report.claims, 1)}
+        labels = claim_labels(report.claims)
         lines += ["## Comparison", "", "Reported effects, as each claim states them (not re-measured; settings differ).",
                   "", "| Method | Paper | Setting | Reported effect | Claim |", "|---|---|---|---|---|"]
         lines += [f"| {escape_md(r.method, 60)} | {source_md(r.paper_id)} {escape_md(r.paper_title, 70)} | {escape_md(r.setting, 100) or '—'} | "
@@ -121,7 +121,7 @@ def passages_lines(report: Report) -> list[str]:
 
 def render_markdown(report: Report, manifest: dict) -> str:
     r = report.results
-    labels = {c.id: f"C{i}" for i, c in enumerate(report.claims, 1)}
+    labels = claim_labels(report.claims)
     m = report.methodology
     lines = [
         f"# {escape_md(report.title)}",

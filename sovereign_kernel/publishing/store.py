@@ -17,6 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from sovereign_kernel.domain.dbfiles import (
+    corrupt_advice,
+    data_file_error,
+    is_sqlite_error,
+    kind,
+)
 from sovereign_kernel.domain.errors import (
     ClaimNotFound,
     DataFileError,
@@ -27,11 +33,13 @@ from sovereign_kernel.domain.errors import (
     SchemaError,
     StoreError,
 )
-from sovereign_kernel.domain.dbfiles import corrupt_advice, data_file_error, is_sqlite_error, kind
 from sovereign_kernel.domain.ids import resolve_claim
 from sovereign_kernel.domain.schemas import CorrectionEntry, Report
 from sovereign_kernel.publishing import ledger
-from sovereign_kernel.publishing.corrections import correction_record, render_corrections
+from sovereign_kernel.publishing.corrections import (
+    correction_record,
+    render_corrections,
+)
 from sovereign_kernel.publishing.ledger import Audit
 from sovereign_kernel.publishing.manifest import content_hash
 from sovereign_kernel.publishing.run_log import RunLog, RunRecord, utc_now

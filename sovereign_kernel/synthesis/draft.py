@@ -22,11 +22,24 @@ import numpy as np
 
 from sovereign_kernel.domain.aspects import Aspect, covers, text_stems
 from sovereign_kernel.domain.facets import JointCoverage
-from sovereign_kernel.domain.units import citation, corroborated_by
-from sovereign_kernel.domain.schemas import Answer, Claim, Draft, Paper, ScoredPaper, Theme, paper_text
+from sovereign_kernel.domain.ids import claim_labels
+from sovereign_kernel.domain.schemas import (
+    Answer,
+    Claim,
+    Draft,
+    Paper,
+    ScoredPaper,
+    Theme,
+    paper_text,
+)
 from sovereign_kernel.domain.settings import SynthesisSettings
+from sovereign_kernel.domain.units import citation, corroborated_by
 from sovereign_kernel.synthesis.answer import AnswerInputs, build_answer
-from sovereign_kernel.synthesis.comparison import comparison_rows, compares_methods, stated_limitations
+from sovereign_kernel.synthesis.comparison import (
+    compares_methods,
+    comparison_rows,
+    stated_limitations,
+)
 from sovereign_kernel.synthesis.naming import name_own_method
 from sovereign_kernel.synthesis.themes import group_findings
 
@@ -36,11 +49,6 @@ def current_claims(claims: Iterable[Claim], papers: Iterable[Paper], dropped: It
     kept = {p.id for p in papers}
     gone = set(dropped)
     return [c for c in claims if c.paper_id in kept and c.id not in gone]
-
-
-def claim_labels(claims: list[Claim]) -> dict[str, str]:
-    """C1, C2, ... in the order of the claims table."""
-    return {c.id: f"C{i}" for i, c in enumerate(claims, 1)}
 
 
 def order_claims(claims: list[Claim]) -> list[Claim]:
