@@ -48,6 +48,8 @@ from arxiv_replay_server import ArxivReplayServer  # noqa: E402 (after the path 
 from nim_server import CHAT, EMBED, Reply  # noqa: E402
 from scripted_llm import ResearchNIMServer  # noqa: E402
 
+FINISHED = (0, 3)  # the CLI's exit codes for a run that ended: published/archived, waiting for review
+
 QUESTION = "How vulnerable are vision-language models such as CLIP to typographic attacks, and which defenses work?"
 CORPUS = ROOT / "tests" / "fixtures" / "arxiv_small.jsonl"
 ARXIV_RECORDING = "q_testing_s0_m10_bc5a6c384fe9.xml"  # any planned query replays arXiv's answer to "testing"
@@ -203,17 +205,17 @@ def trial(kind: str, seed: int, nim: ResearchNIMServer, arxiv: ArxivReplayServer
         row.tracebacks += 1
         row.notes.append(stderr[stderr.index("Traceback (most recent call last)"):][-4000:] if verbose
                          else stderr.strip().splitlines()[-1][:200])
-    elif rc not in (0, -signal.SIGKILL):
+    elif rc not in (*FINISHED, -signal.SIGKILL):
         row.clean_errors += 1
         row.notes.append(stderr.strip().splitlines()[-1][:200] if stderr.strip() else f"rc {rc}")
     manifest_path = out / "manifest.json"
-    if rc != 0 or not manifest_path.is_file():  # resume once, the faults off
+    if rc not in FINISHED or not manifest_path.is_file():  # resume once, the faults off
         rc2, stdout2, stderr2, _ = cli(["resume", run_id], env)
         outputs += [stdout2, stderr2]
         if "Traceback (most recent call last)" in stderr2:
             row.tracebacks += 1
             row.notes.append("resume: " + stderr2.strip().splitlines()[-1][:200])
-        if rc2 == 0 and manifest_path.is_file():
+        if rc2 in FINISHED and manifest_path.is_file():
             row.resumed += 1
         else:
             row.lost += 1

@@ -24,7 +24,8 @@ def cli(*args, home, check=True, env_extra=None):
 def test_escalated_run_waits_then_approve_publishes(tmp_path):
     out = tmp_path / "out"
     first = cli("research", UNANSWERABLE_QUESTION, "--corpus", str(SMALL_CORPUS), "--out", str(out),
-                "--run-id", "esc-1", "--quiet", home=tmp_path)
+                "--run-id", "esc-1", "--quiet", home=tmp_path, check=False)
+    assert first.returncode == 3, first.stderr  # waiting for the owner's review
     assert "PENDING_REVIEW" in first.stdout and "sovereign-kernel review esc-1" in first.stdout
     assert json.loads((out / "manifest.json").read_text())["quality_tier"] == "Watchlist"
     pending = cli("list", "--pending", "--json", home=tmp_path)
@@ -77,8 +78,11 @@ def test_owner_edit_drops_a_claim_and_publishes(tmp_path):
 
 def test_review_takes_the_claim_numbers_report_md_shows(tmp_path):
     out = tmp_path / "out"
-    cli("research", COVERED_QUESTION, "--corpus", str(SMALL_CORPUS), "--out", str(out), "--quiet", "--run-id", "esc-5",
-        "--max-revision-rounds", "0", home=tmp_path, env_extra={"SOVEREIGN_PUBLISH_THRESHOLD": "10"})
+    paused_run = cli("research", COVERED_QUESTION, "--corpus", str(SMALL_CORPUS), "--out", str(out), "--json",
+                     "--run-id", "esc-5", "--max-revision-rounds", "0", home=tmp_path, check=False,
+                     env_extra={"SOVEREIGN_PUBLISH_THRESHOLD": "10"})
+    shown = json.loads(paused_run.stdout)
+    assert paused_run.returncode == 3 and shown["status"] == "PENDING_REVIEW" and shown["run_id"] == "esc-5"
     paused = json.loads((out / "manifest.json").read_text())
     md = (out / "report.md").read_text()
     c2 = next(line for line in md.splitlines() if line.startswith("| C2 |"))

@@ -22,8 +22,24 @@ from sovereign_kernel.domain.errors import SovereignError
 from sovereign_kernel.domain.question import validate_question
 
 
+EXIT_PENDING_REVIEW = 3
+
+
+def _version() -> str:
+    from importlib import metadata  # read only when asked: --version stays fast
+
+    try:
+        return metadata.version("sovereign-kernel")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sovereign-kernel", description="Audited literature synthesis from a research question.")
+    p = argparse.ArgumentParser(
+        prog="sovereign-kernel", description="Audited literature synthesis from a research question.",
+        epilog="exit codes: 0 published (or archived by the owner), 3 waiting for the owner's review, "
+               "2 bad input (arguments, question, paths, ids, data files), 1 an unexpected failure")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("research", help="research a question and write report.md + manifest.json")
     r.add_argument("question")
@@ -33,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--source", dest="sources", help="where to search: local (default), arxiv, or arxiv,local")
     r.add_argument("--full-text", action="store_true",
                    help="with --source arxiv: download the kept papers' PDFs (3 s apart, cached) and read their full text")
-    r.add_argument("--json", action="store_true", help="print the Report as one JSON object on stdout")
+    r.add_argument("--json", action="store_true",
+                   help="print the Report as one JSON object on stdout, with the run's status and run_id")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     r.add_argument("--max-papers", type=int, help="papers kept after the relevance gate")
     r.add_argument("--max-revision-rounds", type=int, help="revision rounds when the tribunal scores low")
@@ -101,9 +118,9 @@ def _progress_printer(args, stream=None):
 def _finish(result, out_dir, as_json: bool) -> int:
     md, mf = result.write(Path(out_dir))
     r = result.report
-    if as_json:
-        print(json.dumps(result.to_json(), ensure_ascii=False))
-        return 0
+    if as_json:  # the report, with what a script needs to act on it
+        print(json.dumps({"status": result.status, "run_id": result.run_id, **result.to_json()}, ensure_ascii=False))
+        return exit_code(result.status)
     print(f"{r.report_id}: {r.results.papers_kept} papers kept of {r.results.papers_retrieved}, "
           f"{r.results.claims_corroborated}/{r.results.claims_extracted} claims corroborated "
           f"({r.results.claims_grounded} grounded), "
@@ -112,8 +129,14 @@ def _finish(result, out_dir, as_json: bool) -> int:
     print(f"wrote {md} and {mf}; run {result.run_id}: {result.status}")
     if result.status == "PENDING_REVIEW":
         print(f"waiting for the owner: sovereign-kernel review {result.run_id} --approve | --reject --reason TEXT"
-              f" | --edit --drop-claim ID --note TEXT")
-    return 0
+              f" | --edit --drop-claim C# --note TEXT")
+    return exit_code(result.status)
+
+
+def exit_code(status: str) -> int:
+    """0 published (or archived by the owner), 3 waiting for the owner's review; errors exit 2
+    (bad input: arguments, question, paths, ids, data files) or 1 (an unexpected failure)."""
+    return EXIT_PENDING_REVIEW if status == "PENDING_REVIEW" else 0
 
 
 async def _research(args) -> int:
