@@ -86,3 +86,30 @@ def test_progress_is_a_live_status_line_on_a_terminal(tmp_path, sovereign_home):
     assert "\r\x1b[K" in text  # status lines rewritten in place
     assert "[search]" in text and "[verify]" in text
     assert "claims corroborated" in text and "PUBLISHED" in text  # then the summary
+
+
+def test_every_argument_has_help_and_every_command_an_example():
+    import argparse
+
+    from sovereign_kernel.app.cli import _parser
+
+    def walk(parser, name):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    yield from walk(sub, f"{name} {sub_name}")
+            elif not isinstance(action, argparse._HelpAction):
+                yield name, action.dest, bool(action.help)
+        if name != "sovereign-kernel":
+            yield name, "(example)", "example: sovereign-kernel" in (parser.epilog or "")
+
+    missing = [f"{cmd}: {dest}" for cmd, dest, ok in walk(_parser(), "sovereign-kernel") if not ok]
+    assert not missing, missing
+
+
+def test_version_and_help_answer_at_once():
+    for flag in ("--version", "--help"):
+        proc = subprocess.run([sys.executable, "-m", "sovereign_kernel", flag], capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode == 0 and "sovereign-kernel" in proc.stdout
+    assert "exit codes: 0 published" in " ".join(proc.stdout.split())

@@ -41,8 +41,10 @@ def _parser() -> argparse.ArgumentParser:
                "2 bad input (arguments, question, paths, ids, data files), 1 an unexpected failure")
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("research", help="research a question and write report.md + manifest.json")
-    r.add_argument("question")
+    r = sub.add_parser("research", help="research a question and write report.md + manifest.json",
+                       epilog='example: sovereign-kernel research "Which defenses protect CLIP against typographic '
+                              'attacks?" --out out/')
+    r.add_argument("question", help="the research question, in quotes")
     r.add_argument("--corpus", help="a JSONL or PDF file, or a folder of them — a library of PDFs is read in full "
                                     "(default: the bundled demo corpus)")
     r.add_argument("--out", default="out", help="output directory (default: ./out)")
@@ -60,16 +62,21 @@ def _parser() -> argparse.ArgumentParser:
     from sovereign_kernel.app import cli_runs
 
     cli_runs.add_parsers(sub)
-    ev = sub.add_parser("eval", help="evaluate retriever and verifier on a labelled benchmark")
+    ev = sub.add_parser("eval", help="evaluate retriever and verifier on a labelled benchmark",
+                        epilog="example: sovereign-kernel eval litqa --questions q.jsonl --library pdfs/")
     which = ev.add_subparsers(dest="benchmark", required=True)
-    sf = which.add_parser("scifact", help="SciFact-format corpus + claims: retrieval, grounding, labels vs the seed")
+    sf = which.add_parser("scifact", help="SciFact-format corpus + claims: retrieval, grounding, labels vs the seed",
+                          epilog="example: sovereign-kernel eval scifact --corpus corpus.jsonl --claims claims_train.jsonl")
     sf.add_argument("--corpus", required=True, help="SciFact corpus.jsonl (doc_id, title, abstract sentences)")
     sf.add_argument("--claims", required=True, help="SciFact claims JSONL (id, claim, evidence, cited_doc_ids)")
-    sf.add_argument("--mode", choices=["offline", "nim"], default="offline")
+    sf.add_argument("--mode", choices=["offline", "nim"], default="offline",
+                    help="offline: the local embedder (default); nim: NVIDIA's embeddings (needs a key or base URL)")
     sf.add_argument("--limit", type=int, default=None, help="only the first N claims with evidence")
     sf.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     lq = which.add_parser("litqa", help="LitQA2-format questions over a PDF library: evidence recall, selective "
-                                        "answering, source rank; beside an abstract-only baseline")
+                                        "answering, source rank; beside an abstract-only baseline",
+                          epilog="example: sovereign-kernel eval litqa --questions questions_train.jsonl --library pdfs/ "
+                                 "--json")
     lq.add_argument("--questions", required=True, help="LitQA2 JSONL (question, key_passage, sources, in_library)")
     lq.add_argument("--library", required=True, help="folder of the PDFs to research over")
     lq.add_argument("--limit", type=int, default=None, help="only the first N questions")

@@ -17,55 +17,65 @@ from sovereign_kernel.publishing.store import STORE_FILE, Store
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("resume", help="finish a stopped run from its last checkpoint")
-    p.add_argument("run_id")
+    p = sub.add_parser("resume", help="finish a stopped run from its last checkpoint",
+                       epilog="example: sovereign-kernel resume my-run")
+    p.add_argument("run_id", help="the run's id (--run-id, or the one research printed)")
     p.add_argument("--out", help="output directory (default: the run's own)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
 
-    p = sub.add_parser("review", help="the owner's decision on an escalated run")
-    p.add_argument("run_id")
+    p = sub.add_parser("review", help="the owner's decision on an escalated run",
+                       epilog='example: sovereign-kernel review my-run --edit --drop-claim C4 --note "C4 overstates"')
+    p.add_argument("run_id", help="the id of the run waiting for review (list --pending)")
     act = p.add_mutually_exclusive_group(required=True)
-    act.add_argument("--approve", action="store_true")
-    act.add_argument("--reject", action="store_true")
+    act.add_argument("--approve", action="store_true", help="publish the report as it is")
+    act.add_argument("--reject", action="store_true", help="archive it, unpublished (needs --reason)")
     act.add_argument("--edit", action="store_true", help="publish with claims dropped and/or a note")
-    p.add_argument("--reason", default="")
-    p.add_argument("--drop-claim", action="append", default=[], metavar="CLAIM_ID")
-    p.add_argument("--note", default="")
+    p.add_argument("--reason", default="", help="why (required with --reject; recorded in the manifest)")
+    p.add_argument("--drop-claim", action="append", default=[], metavar="CLAIM",
+                   help="a claim to drop: its number in report.md (C4) or its id; repeatable")
+    p.add_argument("--note", default="", help="the owner's note, shown in the report's uncertainties")
     p.add_argument("--out", help="output directory (default: the run's own)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
 
-    p = sub.add_parser("list", help="published reports, or runs waiting for review, or failed runs")
+    p = sub.add_parser("list", help="published reports, or runs waiting for review, or failed runs",
+                       epilog="example: sovereign-kernel list --pending")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--pending", action="store_true", help="runs waiting for the owner's review")
     which.add_argument("--failed", action="store_true",
                        help="runs that failed (with the error) or whose process is gone: resume them or --restart")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
 
-    p = sub.add_parser("show", help="a published report with its corrections")
+    p = sub.add_parser("show", help="a published report with its corrections",
+                       epilog="example: sovereign-kernel show SRK-1a2b3c4d5e6f --format json")
     p.add_argument("report_id", help="the report id (SRK-...) or the id of the run that made it")
-    p.add_argument("--format", choices=["md", "json"], default="md")
+    p.add_argument("--format", choices=["md", "json"], default="md",
+                   help="md: report.md with its corrections (default); json: the report and its manifest")
 
-    p = sub.add_parser("correct", help="append a correction (or a retraction) to a published report")
-    p.add_argument("report_id")
+    p = sub.add_parser("correct", help="append a correction (or a retraction) to a published report",
+                       epilog='example: sovereign-kernel correct SRK-1a2b3c4d5e6f --claim C3 --reason "wrong table"')
+    p.add_argument("report_id", help="the published report's id (SRK-...)")
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--claim", metavar="CLAIM_ID")
-    what.add_argument("--retract", action="store_true")
-    p.add_argument("--reason", required=True)
+    what.add_argument("--claim", metavar="CLAIM", help="the claim corrected: its number in report.md (C3) or its id")
+    what.add_argument("--retract", action="store_true", help="retract the whole report")
+    p.add_argument("--reason", required=True, help="what is wrong (recorded, append-only)")
 
-    p = sub.add_parser("reproduce", help="replay a published run offline and compare (the reproduction gate)")
-    p.add_argument("report_id")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("reproduce", help="replay a published run offline and compare (the reproduction gate)",
+                       epilog="example: sovereign-kernel reproduce SRK-1a2b3c4d5e6f")
+    p.add_argument("report_id", help="the published report's id (SRK-...)")
+    p.add_argument("--json", action="store_true", help="print the verdict and every difference as JSON")
 
     p = sub.add_parser("export", help="a published report's references (bibtex, ris), claims (csv), json or html page",
                        epilog="example: sovereign-kernel export SRK-1a2b3c4d5e6f --format bibtex --out refs.bib")
     p.add_argument("report_id", help="the report id (SRK-...) or the id of the run that made it")
-    p.add_argument("--format", choices=FORMATS, required=True)
+    p.add_argument("--format", choices=FORMATS, required=True,
+                   help="bibtex / ris: the references; csv: the claims table; json: report + manifest; html: a page")
     p.add_argument("--out", help="file to write (default: standard output)")
 
-    p = sub.add_parser("audit", help="check the store's hash chain and every published report's hashes")
+    p = sub.add_parser("audit", help="check the store's hash chain and every published report's hashes",
+                       epilog="example: sovereign-kernel audit --anchor 12:sha256:...  (a head an earlier audit printed)")
     p.add_argument("--anchor", metavar="ROWS:HEAD", help="a row count and head hash an earlier audit printed: "
                                                          "the chain must still pass through it")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def _store() -> Store:
