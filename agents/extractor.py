@@ -40,7 +40,7 @@ async def extract(task: ExtractTask, runtime: Runtime[RunContext]) -> dict[str, 
         vectors = runtime.context.vectors(res)
         claims = await asyncio.to_thread(vectors.consistent, lambda v: extract_offline(task["question"], paper, v, settings),
                                          "extract")
-    progress("extract", paper=paper.id, claims=len(claims))
+    progress("extract", paper=paper.id, claims=len(claims), of=task.get("of"))
     return {"claims": claims}
 
 

@@ -96,7 +96,7 @@ async def search(task: SearchTask, runtime: Runtime[RunContext]) -> dict[str, An
                   paper_id=paper.id, lexical_score=round(score, 4), rank=rank)
         for rank, (paper, score) in enumerate(found)
     ]
-    progress("search", query=task["query"], hits=len(hits))
+    progress("search", query=task["query"], hits=len(hits), of=task.get("of"))
     return {"hits": hits, "candidates": {p.id: p for p, _ in found}, "notes": notes}
 
 

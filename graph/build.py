@@ -72,8 +72,9 @@ def _add(g: StateGraph, name: str, node) -> None:
 
 def fan_out_searches(state: RetrieverState) -> list[Send]:
     """One parallel search branch per planned query."""
-    return [Send("search", SearchTask(query=q, query_index=i, round=state.get("round", 0)))
-            for i, q in enumerate(state["queries"])]
+    queries = state["queries"]
+    return [Send("search", SearchTask(query=q, query_index=i, round=state.get("round", 0), of=len(queries)))
+            for i, q in enumerate(queries)]
 
 
 def fan_out_extraction(state: ExtractorState) -> list[Send] | Literal["verify"]:
@@ -82,7 +83,7 @@ def fan_out_extraction(state: ExtractorState) -> list[Send] | Literal["verify"]:
     papers = state.get("papers", [])
     if not papers:
         return "verify"
-    sends = [Send("extract", ExtractTask(question=state["question"], paper=p)) for p in papers]
+    sends = [Send("extract", ExtractTask(question=state["question"], paper=p, of=len(papers))) for p in papers]
     if get_runtime(RunContext).context.llm_session is not None:
         sends.append(Send("encode_papers", EncodeTask(papers=papers)))
     return sends

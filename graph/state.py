@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any
 
-from typing_extensions import TypedDict  # typing.TypedDict on 3.11 defeats langgraph-api's schemas
+from typing_extensions import NotRequired, TypedDict  # typing.TypedDict on 3.11 defeats langgraph-api's schemas
 
 from sovereign_kernel.domain.aspects import Aspect
 from sovereign_kernel.domain.facets import JointCoverage
@@ -144,6 +144,7 @@ class SearchTask(TypedDict):
     query: str
     query_index: int
     round: int
+    of: NotRequired[int]  # branches in this fan-out: progress says "search 2/4"
 
 
 class ExtractTask(TypedDict):
@@ -151,6 +152,7 @@ class ExtractTask(TypedDict):
 
     question: str
     paper: Paper
+    of: NotRequired[int]  # papers in this fan-out: progress says "extract 3/8"
 
 
 class EncodeTask(TypedDict):

@@ -33,6 +33,12 @@ def test_research_writes_report_and_manifest_and_prints_json(tmp_path, sovereign
                     "## Claims", "## References"):
         assert section in md
     assert "[plan]" in proc.stderr and "[publish]" in proc.stderr  # progress lines
+    # parallel stages count their branches: "[extract 3/8]"
+    import re
+
+    extracted = [(int(k), int(n)) for k, n in re.findall(r"\[extract (\d+)/(\d+)\]", proc.stderr)]
+    assert extracted and extracted[-1][0] == extracted[-1][1] and all(1 <= k <= n for k, n in extracted)
+    assert "[search 4/4]" in proc.stderr
 
 
 @pytest.mark.parametrize("question, message", [

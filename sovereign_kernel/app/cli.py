@@ -86,9 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _describe(event: dict) -> str:
+def _describe(event: dict, done: int | None = None) -> str:
+    """``[stage k/n] key=value, ...``: ``k/n`` for a stage of parallel branches (``of`` in the event)."""
     stage = event.get("stage", "?")
-    rest = ", ".join(f"{k}={v}" for k, v in event.items() if k != "stage" and not isinstance(v, list))
+    if done is not None and event.get("of"):
+        stage = f"{stage} {done}/{event['of']}"
+    rest = ", ".join(f"{k}={v}" for k, v in event.items() if k not in ("stage", "of") and not isinstance(v, list))
     lists = {k: v for k, v in event.items() if isinstance(v, list)}
     if "queries" in lists:
         rest = (rest + ", " if rest else "") + "queries=" + " | ".join(lists["queries"])
@@ -101,11 +104,18 @@ def _progress_printer(args, stream=None):
     started = time.monotonic()
     live = stream.isatty()
     last_stage = [None]
+    done: dict[str, int] = {}  # branches of the current fan-out finished, per stage
+    last_counted: list[str | None] = [None]
 
     def show(event: dict) -> None:
         if args.quiet:
             return
-        line = printable(f"{time.monotonic() - started:6.1f}s {_describe(event)}")
+        stage, of = event.get("stage"), event.get("of")
+        if of:
+            # a new fan-out of this stage (a revision round searches again) counts from 1
+            done[stage] = 1 if last_counted[0] != stage or done.get(stage, 0) >= of else done[stage] + 1
+            last_counted[0] = stage
+        line = printable(f"{time.monotonic() - started:6.1f}s {_describe(event, done.get(stage) if of else None)}")
         if not live:
             print(line, file=stream, flush=True)
             return
