@@ -232,10 +232,12 @@ def test_api_search_and_pdf_fetch_share_the_limiter(server, tmp_path):
     assert (p.id, q.id) == ("1605.08386", "astro-ph/0601001") and path.read_bytes() == PASA_BYTES
     arrivals = server.arrivals()
     assert len(arrivals) == 3 and server.max_in_flight == 1
-    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
-    assert min(gaps) >= 0.3 - 0.01, gaps
+    # the limiter's own record is exact; arrivals at the server are spaced too, less whatever a busy
+    # machine delays one request's arrival (seen: 0.277 s under CI load), never run together
     starts = sorted(api.request_starts + pdf.request_starts)
     assert starts == api.limiter.starts and all(b - a >= 0.3 for a, b in itertools.pairwise(starts))
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    assert min(gaps) >= 0.2, gaps
 
 
 def test_url_comes_from_env_then_default(server, tmp_path, monkeypatch):
