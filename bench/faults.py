@@ -140,7 +140,7 @@ def cli(args: list[str], env: dict, kill_at: str | None = None, timeout: float =
     err_lines, killed = [], False
     for line in proc.stderr:
         err_lines.append(line)
-        if f"[{kill_at}]" in line:
+        if f"[{kill_at}]" in line or f"[{kill_at} " in line:  # parallel stages print [search 2/4]
             proc.send_signal(signal.SIGKILL)
             killed = True
             break

@@ -90,7 +90,7 @@ def test_progress_is_a_live_status_line_on_a_terminal(tmp_path, sovereign_home):
     text = b"".join(chunks).decode(errors="replace")
     assert os.waitstatus_to_exitcode(status) == 0
     assert "\r\x1b[K" in text  # status lines rewritten in place
-    assert "[search]" in text and "[verify]" in text
+    assert "[search " in text and "[verify]" in text  # search counts its branches: [search 4/4]
     assert "claims corroborated" in text and "PUBLISHED" in text  # then the summary
 
 

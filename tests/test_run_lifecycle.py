@@ -57,7 +57,7 @@ def test_resume_is_refused_while_the_run_is_running_in_another_process(tmp_path)
                   "--run-id", "busy-1", home=home)
     try:
         for line in first.stderr:
-            if "[search]" in line:  # the run is under way: freeze it while it holds the run
+            if "[search" in line:  # the run is under way: freeze it while it holds the run
                 first.send_signal(signal.SIGSTOP)
                 break
         second = cli("resume", "busy-1", "--quiet", home=home, check=False)
