@@ -2,6 +2,7 @@
 restarted or resumed, and an output directory checked before the run starts — real processes."""
 
 import json
+import contextlib
 import os
 import signal
 import sqlite3
@@ -173,16 +174,23 @@ def test_a_bad_out_is_refused_before_the_run_starts(tmp_path, kind):
 
 def test_a_read_only_out_is_refused_before_the_run_starts(tmp_path):
     home, parent = tmp_path / "home", tmp_path / "ro"
-    parent.mkdir()
-    parent.chmod(0o555)
-    try:
+    with read_only(parent):
         proc = unprivileged(["research", COVERED_QUESTION, "--corpus", str(SMALL_CORPUS), "--out",
                              str(parent / "out")], home=home)
-    finally:
-        parent.chmod(0o755)
     assert proc.returncode == 2, proc.stderr
     line = one_error_line(proc)
     assert str(parent / "out") in line and "[plan]" not in proc.stderr
+
+
+@contextlib.contextmanager
+def read_only(directory):
+    """``directory`` (created) without write permission for the duration, then writable again."""
+    directory.mkdir(exist_ok=True)
+    directory.chmod(0o555)
+    try:
+        yield directory
+    finally:
+        directory.chmod(0o755)
 
 
 def unprivileged(args, home):
@@ -191,8 +199,8 @@ def unprivileged(args, home):
 
     prefix = []
     if os.geteuid() == 0:
-        if not shutil.which("setpriv"):
-            pytest.skip("running as root without setpriv: permissions cannot be enforced")
+        # setpriv is util-linux (essential on Debian): without it these tests would prove nothing, so fail
+        assert shutil.which("setpriv"), "running as root without setpriv: file permissions cannot be enforced"
         caps = "-dac_override,-dac_read_search,-fowner"
         prefix = ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}"]
     return subprocess.run([*prefix, sys.executable, "-m", "sovereign_kernel", *args], capture_output=True, text=True,

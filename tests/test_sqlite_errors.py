@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from test_run_lifecycle import one_error_line, unprivileged
+from test_run_lifecycle import one_error_line, read_only, unprivileged
 
 from conftest import COVERED_QUESTION, SMALL_CORPUS
 
@@ -28,14 +28,9 @@ GARBAGE = b"this is not a database, it is a torn copy " * 200
 
 
 def test_a_read_only_data_directory_is_one_line(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    home.chmod(0o555)
-    try:
+    with read_only(tmp_path / "home") as home:
         proc = unprivileged(["research", COVERED_QUESTION, "--corpus", str(SMALL_CORPUS), "--out",
                              str(tmp_path / "o")], home=home)
-    finally:
-        home.chmod(0o755)
     line = one_error_line(proc)
     assert proc.returncode == 2
     assert "store.sqlite" in line and "not a SQLite store" not in line
@@ -47,11 +42,8 @@ def test_list_works_in_a_read_only_home_with_a_valid_store(tmp_path):
 
     home = tmp_path / "home"
     Store(home / "store.sqlite").upsert_run("r1", COVERED_QUESTION, "PENDING_REVIEW", report_id="SRK-1")
-    home.chmod(0o555)
-    try:
+    with read_only(home):
         listed = unprivileged(["list", "--pending"], home=home)
-    finally:
-        home.chmod(0o755)
     assert listed.returncode == 0, listed.stderr
     assert "r1" in listed.stdout and "not a SQLite store" not in listed.stderr
 

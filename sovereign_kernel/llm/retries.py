@@ -18,17 +18,23 @@ retries at once: the caller falls back instead of blocking a run for minutes. La
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import ssl
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, Iterator, TypeVar
 
 import tenacity
 
 from sovereign_kernel.domain.settings import LLMSettings
-from sovereign_kernel.llm.providers import backoff_params, is_transient, redact, status_of
+from sovereign_kernel.llm.providers import (
+    backoff_params,
+    is_transient,
+    redact,
+    status_of,
+)
 
 T = TypeVar("T")
 RETRY_AFTER_CAP_S = 60.0  # a server asking for a longer pause gets no retry from this run
@@ -135,22 +141,30 @@ def _policy(settings: LLMSettings) -> dict:
                 retry=tenacity.retry_if_exception_type(RetryableError), reraise=True)
 
 
+@contextlib.contextmanager
+def _attempt(secrets) -> Iterator[None]:
+    """One attempt: a fresh ``ResponseNote`` for the transport to fill, and a failure worth a retry
+    turned into ``RetryableError`` (shared by the async and the blocking retry loops)."""
+    note = ResponseNote()
+    token = _NOTE.set(note)
+    try:
+        yield
+    except Exception as exc:
+        if (retryable := as_retryable(exc, note, secrets)) is not None:
+            raise retryable from None
+        raise
+    finally:
+        _NOTE.reset(token)
+
+
 async def retry_async(call: Callable[[], Awaitable[T]], settings: LLMSettings) -> T:
     """``await call()``, one request per attempt, retried as the module doc says. Each attempt
     runs with a fresh ``ResponseNote``; a failure worth a retry leaves as ``RetryableError``."""
     secrets = settings.secrets()
 
     async def attempt() -> T:
-        note = ResponseNote()
-        token = _NOTE.set(note)
-        try:
+        with _attempt(secrets):
             return await call()
-        except Exception as exc:
-            if (retryable := as_retryable(exc, note, secrets)) is not None:
-                raise retryable from None
-            raise
-        finally:
-            _NOTE.reset(token)
 
     return await tenacity.AsyncRetrying(**_policy(settings))(attempt)
 
@@ -160,16 +174,8 @@ def retry_sync(call: Callable[[], T], settings: LLMSettings) -> T:
     secrets = settings.secrets()
 
     def attempt() -> T:
-        note = ResponseNote()
-        token = _NOTE.set(note)
-        try:
+        with _attempt(secrets):
             return call()
-        except Exception as exc:
-            if (retryable := as_retryable(exc, note, secrets)) is not None:
-                raise retryable from None
-            raise
-        finally:
-            _NOTE.reset(token)
 
     return tenacity.Retrying(**_policy(settings))(attempt)
 
