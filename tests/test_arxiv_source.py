@@ -169,13 +169,13 @@ def test_concurrent_searches_share_one_limiter(server):
     results = asyncio.run(branches())
     assert [r[0].id for r in results] == ["1605.08386", "astro-ph/0601001", "quant-ph/0201082", "astro-ph/9812133"]
     assert len(server.requests) == 4 and server.max_in_flight == 1
-    arrivals = sorted(r.arrived for r in server.requests)
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
-    # measured at the server: arrival order and gaps carry a few ms of loopback/thread jitter
-    assert min(gaps) >= 0.2 - 0.01, gaps
     starts = sorted(t for s in sources for t in s.request_starts)
     assert starts == sources[0].limiter.starts  # all four went through the one limiter
     assert all(b - a >= 0.2 for a, b in zip(starts, starts[1:]))  # client side: exact
+    # measured at the server: a loaded machine delays one arrival by tens of ms (CI saw 0.189 s)
+    arrivals = sorted(r.arrived for r in server.requests)
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    assert min(gaps) >= 0.15, gaps
     assert [s.requests_made for s in sources] == [1, 1, 1, 1]
 
 
