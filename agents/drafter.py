@@ -110,7 +110,8 @@ async def written_answer(state: ResearchState, ctx: RunContext, res: Resources, 
         sources = [Paper(id=c.id, title="", abstract=inp.named(c)) for c in claims]
         verifier = SentenceVerifier(sources, lambda texts: res.verifier_vectors.embed(texts, kind="passage"),
                                     calibration=res.calibration,
-                                    token_encoder=res.tokens if res.calibration.uses_tokens else None)
+                                    token_encoder=res.tokens if res.calibration.uses_tokens else None,
+                                    cross_encoder=res.cross_encoder if res.calibration.uses_cross_encoder else None)
         return any(s.confidence >= threshold for s in verifier.score([sentence])[0])
 
     drafts = [(s.text, s.rows) for s in written.sentences]

@@ -81,13 +81,16 @@ async def calibrated_scores(claims: list[Claim], papers: list[Paper], res: Resou
     workspace's memory: the whole call is the unit, since the TF-IDF part is fit on the batch."""
     v, cal = settings.verification, res.calibration
     key = (tuple((c.id, c.text, c.paper_id, c.source_span.start, c.source_span.end, c.method) for c in claims),
-           tuple((p.id, p.title, p.abstract, tuple((x.start, x.end) for x in p.passages)) for p in papers), v.verify_threshold, v.baseline_threshold, cal.fitted_on,
+           tuple((p.id, p.title, p.abstract, tuple((x.start, x.end) for x in p.passages)) for p in papers), v.verify_threshold, v.baseline_threshold, cal.fitted_on, v.contradict_threshold,
            id(res.verifier_vectors))
     if (known := workspace.verify_results.get(key)) is not None:
         return known
     scored, bases = await asyncio.gather(
         asyncio.to_thread(lambda: sentence_verify(claims, papers, vectors=res.verifier_vectors, tokens=res.tokens,
-                                                  calibration=cal, threshold=v.verify_threshold)),
+                                                  calibration=cal, threshold=v.verify_threshold,
+                                                  cross_encoder=res.cross_encoder if res.cross_encoder is not None
+                                                  and res.cross_encoder.available else None,
+                                                  contradict_threshold=v.contradict_threshold)),
         asyncio.to_thread(baseline_scores, claims, papers, True))
     return workspace.verify_results.put(key, with_baselines(scored, bases, v.baseline_threshold))
 

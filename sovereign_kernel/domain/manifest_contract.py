@@ -88,6 +88,10 @@ class Manifest(BaseModel):
     joint_coverage: dict | None = Field(
         None, description="The question's facets and, for every pair it joins, the kept papers addressing both "
                           "(and how many corpus papers do, when none of the kept ones does).")
+    contradictions: dict | None = Field(
+        None, description="Claims another kept paper contradicts, by the trained cross-encoder: count, the "
+                          "threshold, and each (claim number, claim id, contradicting paper, P(CONTRADICT)); None when "
+                          "no cross-encoder read the claims (nothing was checked).")
     claim_ids: dict[str, str] = Field(
         default_factory=dict, description="Each claim's number in report.md (C1, C2, ...) and its id; `review "
                                           "--drop-claim` and `correct --claim` take either.")

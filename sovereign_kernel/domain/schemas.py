@@ -149,6 +149,10 @@ class Claim(_Model):
     span_match: float | None = Field(
         None, description="LLM-extracted claims: similarity of the model's source span to the abstract text stored "
                           "at the offsets (1.0 = verbatim after whitespace normalisation; >= 0.9 near-verbatim).")
+    contradicted_by: list[Evidence] = Field(
+        default_factory=list, description="Passages of other kept papers the trained cross-encoder reads as "
+                                          "contradicting the claim: P(CONTRADICT) >= the threshold and above "
+                                          "P(SUPPORT) (score = P(CONTRADICT)).")
     label: VerifierLabel | None = Field(
         None, description="LLM verifier's label against the evidence passages; CONTRADICTED or NOT_ENOUGH_INFO "
                           "take grounding and corroboration away. None when no LLM judged it.")

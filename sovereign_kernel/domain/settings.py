@@ -90,6 +90,9 @@ class VerificationSettings(_Group):
     baseline_threshold: float = Field(0.15, description="Seed TF-IDF 1-2-gram cosine threshold.")
     verify_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Calibrated confidence to call a claim verified.")
     verifier_passages: int = Field(3, ge=1, le=10, description="LLM verifier: passages (closest papers) per claim.")
+    contradict_threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="The cross-encoder's P(CONTRADICT) at which another paper's sentence is "
+                                         "reported as contradicting a claim (it must also exceed P(SUPPORT)).")
 
 
 class TribunalSettings(_Group):

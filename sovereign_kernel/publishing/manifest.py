@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import metadata
 
 from sovereign_kernel.domain.ids import claim_number, document_hash
@@ -14,6 +14,7 @@ from sovereign_kernel.domain.schemas import (
     Report,
 )
 from sovereign_kernel.domain.settings import TribunalSettings
+from sovereign_kernel.verification.scoring import contradiction_checked
 
 PUBLISHER = "SOVEREIGN Research Kernel"
 _VOLATILE = frozenset({"created_at"})
@@ -146,6 +147,19 @@ def tribunal_record(report: Report, s: TribunalSettings) -> dict:
     }
 
 
+def contradiction_record(report: Report, settings: dict) -> dict | None:
+    """What the cross-encoder found contradicting the claims — None when it did not read them."""
+    if not contradiction_checked(report.claims):
+        return None
+    numbers = {c.id: claim_number(i) for i, c in enumerate(report.claims)}
+    pairs = [{"claim": numbers[c.id], "claim_id": c.id, "paper_id": c.paper_id, "contradicted_by": e.paper_id,
+              "passage": e.span, "p_contradict": e.score} for c in report.claims if c.grounded for e in c.contradicted_by]
+    threshold = (settings.get("verification") or {}).get("contradict_threshold")
+    return {"count": len({p["claim_id"] for p in pairs}), "pairs": pairs, "threshold": threshold,
+            "method": "trained cross-encoder (data/VERIFIER_CARD.md): P(CONTRADICT) >= threshold and > P(SUPPORT) "
+                      "at another kept paper's most decisive sentence, for every grounded claim"}
+
+
 def build_manifest(report: Report, *, settings: dict, tribunal: TribunalSettings, mode: str, corpus: dict, models: dict,
                    insufficient: bool, tier_basis: dict, papers, owner_review: dict | None = None,
                    llm_usage: dict | None = None, fallbacks: list | None = None, sufficiency: dict | None = None,
@@ -187,12 +201,13 @@ def build_manifest(report: Report, *, settings: dict, tribunal: TribunalSettings
         "evidence_sufficiency": sufficiency,
         "joint_coverage": joint_coverage,
         "claim_ids": {claim_number(i): c.id for i, c in enumerate(report.claims)},
+        "contradictions": contradiction_record(report, settings),
     }
     # Validate against the contract so a drift in this builder fails loudly, not downstream.
     return Manifest.model_validate(manifest).model_dump(mode="json")
 
 
-@lru_cache(maxsize=None)  # installed versions, read once per process: a memo, not state
+@cache  # installed versions, read once per process: a memo, not state
 def _version(dist: str) -> str:
     try:
         return metadata.version(dist)

@@ -11,6 +11,7 @@ import re
 from sovereign_kernel.domain.ids import claim_labels, source_label, source_url
 from sovereign_kernel.domain.schemas import Answer, Claim, Evidence, Report
 from sovereign_kernel.domain.units import corroborated_by, where
+from sovereign_kernel.verification.scoring import contradiction_checked
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
@@ -119,6 +120,25 @@ def passages_lines(report: Report) -> list[str]:
     return lines
 
 
+def contradiction_lines(report: Report, labels: dict[str, str]) -> list[str]:
+    """Each grounded claim another kept paper contradicts: both sides, both passages, P(CONTRADICT)."""
+    if not contradiction_checked(report.claims):
+        return []
+    contested = [c for c in report.claims if c.grounded and c.contradicted_by]
+    lines = ["", "## Contradictions", ""]
+    if not contested:
+        return lines + ["No kept paper contradicts another's grounded claim (the trained cross-encoder read each "
+                        "claim against every other kept paper's closest sentences)."]
+    lines.append("Claims another kept paper contradicts, as the trained cross-encoder reads them (P(CONTRADICT) of "
+                 "the contradicting passage). Both sides are quoted; neither is settled by this report.")
+    for c in contested:
+        lines += ["", f"- **{labels[c.id]}** {source_md(c.paper_id)} {where(c.source_span)}: "
+                      f"“{escape_md(c.source_span.text, 300)}”"]
+        lines += [f"  - contradicted by {source_md(e.paper_id)} {where(e)} (P(CONTRADICT) {e.score:.2f}): "
+                  f"“{escape_md(e.span, 300)}”" for e in c.contradicted_by]
+    return lines
+
+
 def render_markdown(report: Report, manifest: dict) -> str:
     r = report.results
     labels = claim_labels(report.claims)
@@ -184,6 +204,7 @@ def render_markdown(report: Report, manifest: dict) -> str:
             f"{c.baseline_score:.2f} {'✓' if c.baseline_verified else '×'} | "
             f"{source_md(c.paper_id)} {where(c.source_span)} | {ev_text} |"
         )
+    lines += contradiction_lines(report, labels)
     lines += ["", "## References", ""]
     for ref in report.references:
         authors = ", ".join(ref.authors[:3]) + (" et al." if len(ref.authors) > 3 else "")

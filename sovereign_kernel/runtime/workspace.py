@@ -27,6 +27,7 @@ from sovereign_kernel.llm.providers import make_embeddings
 from sovereign_kernel.llm.remote_embeddings import RetryingEmbeddings
 from sovereign_kernel.llm.response_cache import RESPONSE_CACHE_FILE, ResponseCache
 from sovereign_kernel.retrieval.bm25 import BM25Index, load_or_build_bm25
+from sovereign_kernel.retrieval.cross_encoder import CrossEncoder
 from sovereign_kernel.retrieval.embeddings import LocalMiniLMEmbeddings, MiniLMTokenEncoder
 from sovereign_kernel.retrieval.facets import CorpusTerms
 from sovereign_kernel.retrieval.passages import PassageIndex, library_texts, load_or_build_passages
@@ -76,6 +77,7 @@ class Resources:
         return [by_file.get(Path(p).name, (None, None)) for p in paths]
 
     full_index: tuple[BM25Index, list[str]] | None = None  # a library's papers, each title + abstract + body
+    cross_encoder: CrossEncoder | None = None  # the trained claim-sentence verifier (lazy: loads on first use)
 
     @cached_property
     def terms(self) -> CorpusTerms:
@@ -122,6 +124,7 @@ class Workspace:
         self._resources = _LRU(KEEP_CORPORA)  # content key -> Resources
         self._embedders: dict[tuple[int, int], LocalMiniLMEmbeddings] = {}
         self._token_encoder: MiniLMTokenEncoder | None = None
+        self._cross_encoder: CrossEncoder | None = None
         self._files: dict[tuple, Any] = {}  # (kind..., path) -> an open SQLite-backed cache
         self._nim_embeddings: dict[tuple, RetryingEmbeddings] = {}
         self.arxiv_limiters = RateLimiters()  # one per endpoint for all runs here: arXiv's 3 s rule
@@ -166,7 +169,8 @@ class Workspace:
                 units = library_texts(corpus.papers, corpus.full_texts, corpus.content_hash, caches)
             return self._resources.put(key, Resources(
                 corpus, bm25, vectors, embedder_id, verifier_vectors, tokens, load_calibration(), self._arxiv(settings),
-                passages, self._arxiv_pdf(settings), caches / PDF_CACHE_DIR, r.max_pdf_pages, units))
+                passages, self._arxiv_pdf(settings), caches / PDF_CACHE_DIR, r.max_pdf_pages, units,
+                self.cross_encoder()))
 
     def corpus(self, path: str | None, settings: Settings | None = None) -> Corpus:
         """The corpus at ``path`` (None: the bundled demo), reloaded when a file's size or mtime changed.
@@ -195,6 +199,13 @@ class Workspace:
             if self._token_encoder is None:
                 self._token_encoder = MiniLMTokenEncoder(self.local_embedder(*TOKEN_ENCODER_SHAPE))
             return self._token_encoder
+
+    def cross_encoder(self) -> CrossEncoder:
+        """The trained verifier, one per workspace (its ONNX session loads on first use)."""
+        with self._lock:
+            if self._cross_encoder is None:
+                self._cross_encoder = CrossEncoder()
+            return self._cross_encoder
 
     def response_cache(self, home: Path) -> ResponseCache:
         """The LLM response cache of a data dir (one connection per file; blocking on first use)."""

@@ -30,8 +30,15 @@ def skeptic_review(s: Signals, round_: int, t: TribunalSettings) -> Review:
         item("independent corroboration", f"{s.n_corroborated}/{s.n_grounded} grounded claims corroborated by "
                                           "another paper", corroborated, 1.0),
         item("hedging", f"{s.hedged_claims}/{s.n_claims} claims hedged", 1.0 - hedged if s.n_claims else 0.0, 1.0),
+        item("contradictions between papers", f"{s.n_contested}/{s.n_grounded} grounded claims contradicted by "
+                                              "another kept paper", 1.0 - ratio(s.n_contested, s.n_grounded)
+             if s.n_grounded else 1.0, 1.0),
     ]
     issues, recs = [], []
+    if s.n_contested:
+        issues.append(f"{s.n_contested} grounded claim(s) from {s.contested_sources} paper(s) are contradicted by "
+                      "another kept paper (listed under Contradictions)")
+        recs.append("weigh both sides of each contradiction; do not state a contested claim as settled")
     if s.missing_pairs:
         issues.append("insufficient evidence: no kept paper addresses " + "; ".join(s.missing_pairs) + " together")
         recs.append("search for papers that join the question's facets, or say that none does")

@@ -55,6 +55,8 @@ class Signals:
     facets_covered: int
     best_paper_facets: int  # required facets the best single kept paper addresses
     n_contradicted: int = 0  # claims a model verifier labelled CONTRADICTED (offline: none are)
+    n_contested: int = 0  # grounded claims another kept paper contradicts (the trained cross-encoder)
+    contested_sources: int = 0  # papers whose claims another kept paper contradicts
 
 
 def measure(claims: Sequence[Claim], papers: Sequence[Paper], ranked: Sequence[ScoredPaper], draft: Draft | None,
@@ -104,6 +106,8 @@ def measure(claims: Sequence[Claim], papers: Sequence[Paper], ranked: Sequence[S
         facets_covered=sum(1 for f in required if f.covered_by),
         best_paper_facets=coverage.best_paper_facets,
         n_contradicted=sum(c.label == "CONTRADICTED" for c in claims),
+        n_contested=sum(1 for c in grounded if c.contradicted_by),
+        contested_sources=len({c.paper_id for c in grounded if c.contradicted_by}),
     )
 
 

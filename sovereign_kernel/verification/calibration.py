@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Mapping
 
 # Every feature the verifier measures, in the order the calibration script tabulates them.
 FEATURES = (
     "lexical", "dense", "number_mismatch", "negation_mismatch", "maxsim", "maxsim_min",
     "dense_doc", "dense_title", "coverage", "entity_mismatch", "has_entity",
+    "xenc_evidence", "xenc_support", "xenc_contradict",
 )
 # The features of the first calibration (kept so old positional calls still mean the same).
 _POSITIONAL = ("lexical", "dense", "number_mismatch", "negation_mismatch")
@@ -40,7 +41,7 @@ class Calibration:
     notes: str = ""
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "Calibration":
+    def from_dict(cls, data: Mapping) -> Calibration:
         if "weights" in data:
             weights = dict(data["weights"])
         else:  # the first format: one key per feature
@@ -53,6 +54,10 @@ class Calibration:
             sentence_dense_weight=float(data.get("sentence_dense_weight", 0.7)),
             method=data.get("method", "logistic (Platt)"), notes=data.get("notes", ""),
         )
+
+    @property
+    def uses_cross_encoder(self) -> bool:
+        return any(self.weights.get(f) for f in ("xenc_evidence", "xenc_support", "xenc_contradict"))
 
     @property
     def uses_tokens(self) -> bool:

@@ -11,18 +11,21 @@ LLM verifier is shown, and the labels it may give.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Protocol, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 import numpy as np
 
 from sovereign_kernel.domain.ids import source_label
-from sovereign_kernel.domain.schemas import Claim, Paper, paper_text
+from sovereign_kernel.domain.schemas import Claim, Evidence, Paper, paper_text
 from sovereign_kernel.domain.text import clip
 from sovereign_kernel.domain.units import paper_units, text_at
 from sovereign_kernel.verification.calibration import Calibration
 from sovereign_kernel.verification.sentence_verifier import (
     DEFAULT_METHOD,
     OwnSpan,
+    PairClassifier,
+    SentenceScore,
     SentenceVerifier,
     TokenEncoder,
     to_evidence,
@@ -43,11 +46,13 @@ def span_at_offsets(claim: Claim, source: Paper | None) -> bool:
 
 
 def sentence_verify(claims: Sequence[Claim], papers: Sequence[Paper], *, vectors: Vectors, tokens: TokenEncoder | None,
-                    calibration: Calibration, threshold: float) -> list[Claim]:
-    """The calibrated sentence verifier: confidence, verified, evidence passages, supporters."""
+                    calibration: Calibration, threshold: float, cross_encoder: PairClassifier | None = None,
+                    contradict_threshold: float = 0.5) -> list[Claim]:
+    """The calibrated sentence verifier: confidence, verified, evidence passages, supporters, and
+    (with the cross-encoder) the other papers' passages that contradict the claim."""
     by_id = {p.id: p for p in papers}
     verifier = SentenceVerifier(papers, lambda texts: vectors.embed(texts, kind="passage"), calibration=calibration,
-                                token_encoder=tokens if calibration.uses_tokens else None)
+                                token_encoder=tokens if calibration.uses_tokens else None, cross_encoder=cross_encoder)
     spans = [OwnSpan(c.paper_id, c.source_span.location, c.source_span.start, c.source_span.end, c.source_span.text)
              if by_id.get(c.paper_id) is not None and by_id[c.paper_id].passages else None for c in claims]
     scores, elsewhere = verifier.score_with_elsewhere([c.text for c in claims], spans)
@@ -68,10 +73,29 @@ def sentence_verify(claims: Sequence[Claim], papers: Sequence[Paper], *, vectors
             "corroborated_in_paper": inside.sentence.evidence(inside.confidence)
             if span_ok and inside is not None and inside.confidence >= threshold else None,
             "supporting_papers": supporting,
-            "method": f"{claim.method}+{DEFAULT_METHOD}",
+            "contradicted_by": contradictions(others, contradict_threshold) if span_ok else [],
+            "method": f"{claim.method}+{DEFAULT_METHOD}" + (f"+{XENC_METHOD}" if cross_encoder is not None else ""),
             "label": None, "label_method": None, "label_rationale": None,  # the LLM verifier's, set after
         }))
     return out
+
+
+XENC_METHOD = "xenc"  # in a claim's method: the cross-encoder read it (so "no contradiction" is a measurement)
+
+
+def contradiction_checked(claims: Sequence[Claim]) -> bool:
+    """Did the cross-encoder read these claims against the other papers?"""
+    return any(f"+{XENC_METHOD}" in c.method for c in claims)
+
+
+def contradictions(others: Sequence[SentenceScore], threshold: float) -> list[Evidence]:
+    """Other papers whose most decisive sentence the cross-encoder reads as contradicting the claim."""
+    out = []
+    for s in others:
+        p_contradict = s.features.get("xenc_contradict", 0.0)
+        if s.xenc_sentence is not None and s.contradicts and p_contradict >= threshold:
+            out.append(s.xenc_sentence.evidence(round(p_contradict, 4)))
+    return sorted(out, key=lambda e: (-e.score, e.paper_id))
 
 
 def encode_papers_side(papers: Sequence[Paper], *, verifier_vectors: Vectors, run_vectors: Vectors,

@@ -13,6 +13,10 @@ over measured features of the claim and the paper:
   against the whole "title. abstract" / the title (pooled vectors, as the retriever embeds).
 - ``entity_mismatch`` / ``has_entity``: share of the claim's entity-like tokens (gene names,
   acronyms, mixed letters and digits) the paper never mentions.
+- ``xenc_evidence`` / ``xenc_support`` / ``xenc_contradict``: the trained cross-encoder
+  (``retrieval.cross_encoder``) on the paper's sentences closest to the claim (``XENC_TOP``, by the
+  hybrid score): the best P(SUPPORT) + P(CONTRADICT), and that sentence's P(SUPPORT) and
+  P(CONTRADICT) — what lets the verifier say "contradicts" offline.
 - also measured and reported (weighted only if the fit keeps them): ``lexical`` (TF-IDF at
   the best sentence), ``coverage`` (share of the claim's content stems in the paper),
   ``number_mismatch`` and ``negation_mismatch`` at the best sentence.
@@ -22,8 +26,9 @@ Which features carry weight, and how much, is decided by the fit, not here.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -40,6 +45,13 @@ from sovereign_kernel.verification.features import (
 )
 
 DEFAULT_METHOD = "sentence-hybrid"
+XENC_TOP = 3  # sentences per (claim, paper) the cross-encoder reads: the hybrid score's best few
+
+
+class PairClassifier(Protocol):
+    """(claim, sentence) -> probabilities of SUPPORT, CONTRADICT, NEI (``retrieval.cross_encoder``)."""
+
+    def probabilities(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray: ...
 
 
 class TokenEncoder(Protocol):
@@ -69,6 +81,13 @@ class SentenceScore:
     negation_mismatch: float
     confidence: float
     features: dict[str, float] = field(default_factory=dict)  # every measured feature, by name
+    xenc_sentence: TextUnit | None = None  # the sentence the cross-encoder found most decisive
+
+    @property
+    def contradicts(self) -> bool:
+        """The cross-encoder's call at its most decisive sentence: CONTRADICT over SUPPORT."""
+        f = self.features
+        return f.get("xenc_contradict", 0.0) > f.get("xenc_support", 0.0)
 
 
 class SentenceVerifier:
@@ -85,8 +104,12 @@ class SentenceVerifier:
         embed: Callable[[list[str]], np.ndarray],
         calibration: Calibration | None = None,
         token_encoder: TokenEncoder | None = None,
+        cross_encoder: PairClassifier | None = None,
     ):
         self.calibration = calibration or load_calibration()
+        if cross_encoder is None and self.calibration.uses_cross_encoder:
+            raise ValueError("this calibration weighs cross-encoder features: pass a cross_encoder")
+        self.cross_encoder = cross_encoder
         self.embed = embed
         self.papers = list(papers)
         self.token_encoder = token_encoder
@@ -150,6 +173,25 @@ class SentenceVerifier:
         doc_rows = {pid: (np.vstack(parts), np.repeat(np.arange(len(parts)), [len(t) for t in parts]))
                     for pid, parts in paper_tokens.items() if parts}
 
+        def xenc_rows(ci: int, pid: str, drop: set[int]) -> list[int]:
+            rows = [k for k in mine[pid] if k not in drop]
+            return sorted(rows, key=lambda k: (-raw[ci, k], k))[:XENC_TOP]
+
+        xenc = self.cross_encoder
+        if xenc is not None:  # every pair the features below read, in one batch
+            wanted = [(claims[ci], self.sentences[k][1].text) for ci in range(len(claims)) for pid in by_id
+                      for k in xenc_rows(ci, pid, set())]
+            xenc.probabilities(wanted)
+
+        def xenc_features(ci: int, pid: str, drop: set[int]) -> tuple[dict[str, float], TextUnit | None]:
+            rows = xenc_rows(ci, pid, drop)
+            if xenc is None or not rows:
+                return {}, None
+            probs = xenc.probabilities([(claims[ci], self.sentences[k][1].text) for k in rows])
+            best = int(np.argmax(probs[:, 0] + probs[:, 1]))
+            return ({"xenc_evidence": float(probs[best, 0] + probs[best, 1]), "xenc_support": float(probs[best, 0]),
+                     "xenc_contradict": float(probs[best, 1])}, self.sentences[rows[best]][1])
+
         def features(ci: int, si: int, drop: set[int], doc_dense: float) -> dict[str, float]:
             pid, sent = self.sentences[si]
             whole = whole_text[pid] if not drop else " ".join(
@@ -171,10 +213,12 @@ class SentenceVerifier:
                 "entity_mismatch": ent_missing, "has_entity": has_ent,
             }
 
-        def scored(ci: int, si: int, f: dict[str, float]) -> SentenceScore:
+        def scored(ci: int, si: int, f: dict[str, float], drop: set[int] = frozenset()) -> SentenceScore:
             pid, sent = self.sentences[si]
+            x, decisive = xenc_features(ci, pid, drop)
+            f = f | x
             return SentenceScore(pid, sent, f["lexical"], f["dense"], f["number_mismatch"], f["negation_mismatch"],
-                                 cal.confidence_of(f), f)
+                                 cal.confidence_of(f), f, decisive)
 
         def elsewhere_plan(ci: int, span: OwnSpan) -> tuple[int, set[int], str] | None:
             """Another section's best sentence for the claim, the sentences left out, and the paper's
@@ -211,7 +255,7 @@ class SentenceVerifier:
             out.append(sorted(ranked, key=lambda x: (-x.confidence, x.paper_id)))
             if ci in plans:
                 si, drop, _ = plans[ci]
-                elsewhere.append(scored(ci, si, features(ci, si, drop, float(rest_vecs[ci] @ claim_vecs[ci]))))
+                elsewhere.append(scored(ci, si, features(ci, si, drop, float(rest_vecs[ci] @ claim_vecs[ci])), drop))
             else:
                 elsewhere.append(None)
         return out, elsewhere

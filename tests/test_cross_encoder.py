@@ -1,0 +1,83 @@
+"""The trained cross-encoder verifier: the shipped int8 ONNX model loads without torch, reads
+(claim, sentence) pairs in the order it was trained on, and its probabilities mean something.
+
+The pairs are real SciFact train rationales (tests/fixtures/scifact_contradiction.jsonl and
+PROVENANCE.md); the model was fit on SciFact train, so these check the runtime's loading and
+encoding, not generalisation (bench/verifier_cv.py measures that, out of fold)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sovereign_kernel.retrieval.cross_encoder import LABELS, CrossEncoder, default_model_path
+
+FIXTURE = Path(__file__).parent / "fixtures" / "scifact_contradiction.jsonl"
+CLAIM = "Hypothalamic glutamate neurotransmission is unrelated to energy balance."
+# SciFact doc 45154987, sentence 8: a CONTRADICT rationale of claim 541
+CONTRA = ("Thus, this study establishes glutamate as the primary neurotransmitter that mediates MC4Rs on Sim1 "
+          "neurons in body weight regulation.")
+UNRELATED = "Carcinoma cells hijack this program for tumor dissemination."
+
+
+@pytest.fixture(scope="module")
+def xenc() -> CrossEncoder:
+    model = CrossEncoder()
+    assert model.available, f"the shipped model is missing: {default_model_path()}"
+    return model
+
+
+def test_the_shipped_model_is_in_the_package_and_has_a_card():
+    path = default_model_path()
+    assert path.parent.name == "data" and path.stat().st_size > 1_000_000
+    card = json.loads((path.parent / "verifier_card.json").read_text())
+    assert card["labels"] == list(LABELS)
+    import hashlib
+
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == card["int8_sha256"]
+
+
+def test_probabilities_are_a_distribution_per_pair(xenc):
+    p = xenc.probabilities([(CLAIM, CONTRA), (CLAIM, UNRELATED), ("", "")])
+    assert p.shape == (3, 3)
+    assert np.allclose(p.sum(axis=1), 1.0, atol=1e-5)
+    assert (p >= 0).all()
+
+
+def test_a_contradicting_rationale_reads_as_contradict_and_an_unrelated_sentence_as_nei(xenc):
+    contra, unrelated = xenc.probabilities([(CLAIM, CONTRA), (CLAIM, UNRELATED)])
+    assert contra[LABELS.index("CONTRADICT")] > contra[LABELS.index("SUPPORT")]
+    assert contra[LABELS.index("CONTRADICT")] > contra[LABELS.index("NEI")]
+    assert unrelated[LABELS.index("NEI")] > 0.5
+    # segment order matters: the model reads [CLS] claim [SEP] sentence [SEP]
+    enc = xenc._tokenizer.encode(CLAIM, CONTRA)
+    assert enc.ids[0] == 101 and enc.ids.count(102) == 2
+    first_sep = enc.ids.index(102)
+    assert set(enc.type_ids[: first_sep + 1]) == {0} and set(enc.type_ids[first_sep + 1:]) == {1}
+
+
+def test_batching_and_the_memo_give_the_same_numbers(xenc):
+    pairs = [(CLAIM, CONTRA), (CLAIM, UNRELATED), (CLAIM, CONTRA + " " + UNRELATED * 3)]
+    fresh = CrossEncoder(batch_tokens=64)  # one pair a batch
+    assert np.allclose(fresh.probabilities(pairs), xenc.probabilities(pairs), atol=1e-5)
+    assert np.allclose(xenc.probabilities(pairs[::-1])[::-1], xenc.probabilities(pairs), atol=1e-6)
+
+
+def test_runtime_needs_no_torch(tmp_path):
+    import subprocess
+
+    code = ("import sys; sys.modules['torch'] = None; "
+            "from sovereign_kernel.retrieval.cross_encoder import CrossEncoder; "
+            f"print(CrossEncoder().probabilities([({CLAIM!r}, {CONTRA!r})]).shape)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "(1, 3)"
+
+
+def test_a_missing_model_file_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="cross-encoder model file missing"):
+        CrossEncoder(tmp_path / "nope.onnx").probabilities([("a", "b")])
