@@ -10,21 +10,30 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
 
 from sovereign_kernel.domain.schemas import Paper, paper_text
 from sovereign_kernel.domain.text import content_tokens, keyphrases
 from sovereign_kernel.retrieval.bm25 import BM25Index
+from sovereign_kernel.retrieval.expansion import acronym_variants, dense_feedback
 
 MAX_QUERY_WORDS = 12
 
 
-def plan_queries_offline(question: str, index: BM25Index, papers: Sequence[Paper], n_queries: int) -> list[str]:
-    """Diverse queries: the question's content words, its rarest aspects, a pseudo-relevance
-    feedback expansion, then the rarest aspect paired with each other aspect. ``papers`` are the
-    index's documents, in its order."""
+def plan_queries_offline(question: str, index: BM25Index, papers: Sequence[Paper], n_queries: int,
+                         embed: Callable[[list[str], str], np.ndarray] | None = None) -> list[str]:
+    """Diverse queries: the question's content words (with the corpus's acronyms or long forms of
+    its terms), its rarest aspects, a pseudo-relevance feedback expansion, then the rarest aspect
+    paired with each other aspect. ``papers`` are the index's documents, in its order. With
+    ``embed(texts, kind)``, the feedback documents are the candidates closest to the question in
+    meaning (``expansion.dense_feedback``), not the ones sharing most of its words."""
     phrases = keyphrases(question)
     cleaned = " ".join(content_tokens(question)) or question
+    variants = acronym_variants(question, index, papers)
+    if variants:
+        cleaned = " ".join([cleaned, *variants])
     n_docs = max(1, len(papers))
     df = index.document_frequency
     # Rarest first: rare aspects carry the question's specificity (absent terms count as rarest).
@@ -33,14 +42,17 @@ def plan_queries_offline(question: str, index: BM25Index, papers: Sequence[Paper
     candidates = [cleaned, " ".join(rare[:2])]
     # Pseudo-relevance feedback: distinctive terms shared by the top documents, skipping
     # terms so common (> 5% of papers) that they would only add noise.
-    counts: Counter[str] = Counter()
-    question_terms = set(content_tokens(question))
-    for idx, _ in index.search(cleaned, 8):
-        counts.update(
-            t for t in set(content_tokens(paper_text(papers[idx])))
-            if t not in question_terms and not t[0].isdigit() and 2 <= df(t) <= 0.05 * n_docs
-        )
-    expansion = [t for t, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c >= 3][:4]
+    if embed is not None:
+        expansion = dense_feedback(question, index, papers, embed)
+    else:
+        counts: Counter[str] = Counter()
+        question_terms = set(content_tokens(question))
+        for idx, _ in index.search(cleaned, 8):
+            counts.update(
+                t for t in set(content_tokens(paper_text(papers[idx])))
+                if t not in question_terms and not t[0].isdigit() and 2 <= df(t) <= 0.05 * n_docs
+            )
+        expansion = [t for t, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c >= 3][:4]
     candidates.append(" ".join(rare[:2] + expansion))
     candidates += [f"{rare[0]} {p}" for p in phrases if rare and p != rare[0]]
     queries: list[str] = []
