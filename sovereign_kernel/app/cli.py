@@ -143,7 +143,7 @@ def _finish(result, out_dir, as_json: bool) -> int:
           f"({r.results.claims_grounded} grounded), "
           f"tribunal {r.results.tribunal_score:.1f}/10 ({r.results.tribunal_verdict}), "
           f"policy {r.results.policy}, tier {r.quality_tier}")
-    print(f"wrote {md} and {mf}; run {result.run_id}: {result.status}")
+    print(f"wrote {md}, {md.with_name('report.html')} and {mf}; run {result.run_id}: {result.status}")
     if result.status == "PENDING_REVIEW":
         print(f"waiting for the owner: sovereign-kernel review {result.run_id} --approve | --reject --reason TEXT"
               f" | --edit --drop-claim C# --note TEXT")

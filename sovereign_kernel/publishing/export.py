@@ -22,6 +22,7 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -32,9 +33,10 @@ from sovereign_kernel.domain.ids import (
     source_label,
     source_url,
 )
-from sovereign_kernel.domain.schemas import Reference, Report
+from sovereign_kernel.domain.schemas import Paper, Reference, Report
 from sovereign_kernel.domain.units import where
-from sovereign_kernel.publishing.html import report_page
+from sovereign_kernel.publishing.figures import report_figures
+from sovereign_kernel.publishing.report_page import report_page
 
 FORMATS = ("bibtex", "ris", "csv", "json", "html")
 ExportFormat = Literal["bibtex", "ris", "csv", "json", "html"]
@@ -43,8 +45,9 @@ _SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def export_report(report: Report, manifest: dict, fmt: str) -> str:
-    """The report as ``fmt`` (one of ``FORMATS``)."""
+def export_report(report: Report, manifest: dict, fmt: str, *, papers: Iterable[Paper] = ()) -> str:
+    """The report as ``fmt`` (one of ``FORMATS``). ``papers`` (the run's kept papers) give the html page
+    each abstract claim's passage; without them it quotes the span alone."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fmt == "bibtex":
@@ -56,7 +59,7 @@ def export_report(report: Report, manifest: dict, fmt: str) -> str:
     if fmt == "json":
         return json.dumps({"report": report.model_dump(mode="json"), "manifest": manifest},
                           indent=2, ensure_ascii=False) + "\n"
-    return report_page(report, manifest)
+    return report_page(report, manifest, papers=papers, figures=report_figures(report, manifest))
 
 
 def one_line(value: object) -> str:

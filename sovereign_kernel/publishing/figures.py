@@ -1,5 +1,9 @@
-"""One small picture of a report: the tribunal against its threshold, and the claims' corroboration
-(the best calibrated confidence of a paper other than their own) by source paper.
+"""The report's figures. ``REPORT_FIGURES`` lists every one, with its file name and what it shows:
+``ResearchResult.write`` saves each next to report.md and links it there, and the report page
+(``report_page``) shows each inline — so a figure added to the list reaches every output.
+
+The first: the tribunal against its threshold, and the claims' corroboration (the best calibrated
+confidence of a paper other than their own) by source paper.
 
 Drawn with matplotlib's object API on an Agg canvas (no pyplot, no display, the caller's backend
 untouched), under matplotlib's default style with a fixed size, dpi and font, and saved without
@@ -9,16 +13,19 @@ the function so that importing ``sovereign_kernel`` stays fast.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from sovereign_kernel.domain.schemas import Report
 from sovereign_kernel.domain.settings import recorded
 
-__all__ = ["tribunal_and_confidence_figure", "FIGURE_SIZE_PX", "DEFAULT_FIGURE_NAME"]
+__all__ = ["tribunal_and_confidence_figure", "tribunal_and_confidence_png", "FIGURE_SIZE_PX", "DEFAULT_FIGURE_NAME",
+           "REPORT_FIGURES", "ReportFigure", "report_figures", "write_png"]
 
 FIGURE_SIZE_IN = (9.0, 3.6)
 FIGURE_DPI = 100
@@ -148,15 +155,15 @@ def _draw_confidence(ax: Any, report: Report, verify_threshold: float) -> None:
               handletextpad=0.2, columnspacing=1.2, borderaxespad=0.0)
 
 
-def tribunal_and_confidence_figure(report: Report, path: str | Path, *, manifest: dict | None = None,
-                                   threshold: float | None = None, verify_threshold: float | None = None) -> Path:
-    """Write a ``FIGURE_SIZE_PX`` PNG: left, the three reviewers' scores and the combined tribunal score
+def tribunal_and_confidence_png(report: Report, *, manifest: dict | None = None, threshold: float | None = None,
+                                verify_threshold: float | None = None) -> bytes:
+    """A ``FIGURE_SIZE_PX`` PNG: left, the three reviewers' scores and the combined tribunal score
     against the publish threshold; right, every claim's corroboration (the best other paper's
     calibrated confidence) by source paper (corroborated ● vs own source only ✕) against the
     verification threshold.
 
     Thresholds come from ``threshold``/``verify_threshold``, else from the manifest's recorded
-    settings, else the defaults (6.5, 0.5). Returns the written path.
+    settings, else the defaults (6.5, 0.5).
     """
     import matplotlib
     import matplotlib.style
@@ -164,8 +171,6 @@ def tribunal_and_confidence_figure(report: Report, path: str | Path, *, manifest
     from matplotlib.figure import Figure
 
     tribunal_threshold, claim_threshold = _thresholds(manifest, threshold, verify_threshold)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     with matplotlib.style.context("default"), matplotlib.rc_context(dict(_RC)):
         fig = Figure(figsize=FIGURE_SIZE_IN, dpi=FIGURE_DPI)
         FigureCanvasAgg(fig)
@@ -173,14 +178,54 @@ def tribunal_and_confidence_figure(report: Report, path: str | Path, *, manifest
         _draw_tribunal(left, report, tribunal_threshold)
         _draw_confidence(right, report, claim_threshold)
         fig.subplots_adjust(left=0.11, right=0.98, top=0.88, bottom=0.15)
-        # A temporary name of this writer's own: two runs writing one directory must not share it.
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fig.savefig(fh, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def tribunal_and_confidence_figure(report: Report, path: str | Path, *, manifest: dict | None = None,
+                                   threshold: float | None = None, verify_threshold: float | None = None) -> Path:
+    """``tribunal_and_confidence_png`` written to ``path`` (replaced atomically). Returns the path."""
+    return write_png(Path(path), tribunal_and_confidence_png(report, manifest=manifest, threshold=threshold,
+                                                             verify_threshold=verify_threshold))
+
+
+def write_png(out: Path, data: bytes) -> Path:
+    """``data`` to ``out`` through a temporary name of this writer's own (two runs writing one directory
+    must not share it), then renamed."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return out
+
+
+class ReportFigure(NamedTuple):
+    """One figure of a report, drawn: its file name next to report.md, what it shows, its PNG."""
+
+    name: str
+    alt: str
+    png: bytes
+
+
+class _FigureSpec(NamedTuple):
+    name: str
+    alt: str
+    draw: Callable[..., bytes]  # (report, *, manifest) -> PNG bytes
+
+
+REPORT_FIGURES: tuple[_FigureSpec, ...] = (
+    _FigureSpec(DEFAULT_FIGURE_NAME, "Tribunal scores against the threshold; claim confidence by paper",
+                tribunal_and_confidence_png),
+)
+
+
+def report_figures(report: Report, manifest: dict | None = None) -> list[ReportFigure]:
+    """Every figure in ``REPORT_FIGURES``, drawn for ``report``."""
+    return [ReportFigure(f.name, f.alt, f.draw(report, manifest=manifest)) for f in REPORT_FIGURES]

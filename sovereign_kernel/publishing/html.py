@@ -23,7 +23,7 @@ from sovereign_kernel.publishing.markdown import (
     corroborators,
 )
 
-__all__ = ["report_html", "report_page"]
+__all__ = ["report_html"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _TABLE = 'style="border-collapse:collapse;margin:0.4em 0;font-size:0.92em"'
@@ -205,16 +205,3 @@ def report_html(report: Report, manifest: dict | None = None, *, figure: str | P
             "not primary research.</em></p>", "</div>"]
     return "\n".join(x for x in out if x)
 
-
-def report_page(report: Report, manifest: dict | None = None, *, figure: str | Path | bytes | None = None) -> str:
-    """The report as one self-contained HTML document: no script, stylesheet, font or image is
-    fetched from anywhere (the figure, when given, is inline)."""
-    return "\n".join([
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8"/>',
-        # nothing on the page may load or run anything: paper text is untrusted
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
-        "style-src 'unsafe-inline'\"/>",
-        '<meta name="viewport" content="width=device-width, initial-scale=1"/>',
-        f"<title>{_e(report.title, 200)}</title>", "</head>",
-        '<body style="font-family:system-ui,sans-serif;line-height:1.45;margin:1.5em">',
-        report_html(report, manifest, figure=figure), "</body>", "</html>", ""])
