@@ -30,6 +30,7 @@ import requests
 
 from sovereign_kernel.domain.errors import ArxivQueryError, SourceError, SourceUnavailableError
 from sovereign_kernel.domain.ids import paper_content_hash, split_arxiv_version
+from sovereign_kernel.domain.progress import ProgressSink, wait_beating
 from sovereign_kernel.domain.schemas import Paper
 from sovereign_kernel.sources.corpus import normalise_whitespace
 from sovereign_kernel.sources.latex_text import latex_to_text
@@ -264,6 +265,7 @@ class ArxivSource:
         timeout: float = 30.0,
         page_size: int = 100,
         limiters: RateLimiters | None = None,
+        on_progress: ProgressSink | None = None,
     ) -> None:
         self.url = (url or os.environ.get(URL_ENV) or DEFAULT_ARXIV_URL).strip().rstrip("?")
         if urlsplit(self.url).scheme not in ("http", "https"):
@@ -278,6 +280,9 @@ class ArxivSource:
         self.requests_made = 0  # HTTP requests sent by this instance (retries and pages included)
         self.cache_hits = 0
         self.request_starts: list[float] = []  # time.monotonic() of this instance's requests
+        # a retry's wait is announced here (``[arxiv waiting 2 s: HTTP 503, retry 2/3]``): a run
+        # parked on Retry-After for up to a minute is otherwise a frozen screen
+        self.on_progress = on_progress
 
     async def search(self, query: str, max_results: int) -> list[Paper]:
         """Up to ``max_results`` papers for an arXiv ``search_query`` (e.g. ``all:clip AND ti:attack``)."""
@@ -357,7 +362,8 @@ class ArxivSource:
             if retry_after is not None:
                 delay = max(delay, min(retry_after, _MAX_RETRY_AFTER))
             logger.info("arXiv %s (attempt %d); retrying in %.2fs", reason, failures, delay)
-            time.sleep(delay)  # worker thread; the limiter slot is free meanwhile
+            # worker thread; the limiter slot is free meanwhile
+            wait_beating(self.on_progress, "arxiv", delay, f"{reason}, retry {failures}/{self.max_retries}")
         papers: dict[str, Paper] = {}
         for result in results:
             if "/api/errors" in result.entry_id:  # an error feed served with HTTP 200
