@@ -34,6 +34,7 @@ from sovereign_kernel.domain.progress import ProgressSink, wait_beating
 from sovereign_kernel.domain.schemas import Paper
 from sovereign_kernel.sources.corpus import normalise_whitespace
 from sovereign_kernel.sources.latex_text import latex_to_text
+from sovereign_kernel.sources.venue import paper_venue
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ URL_ENV = "SOVEREIGN_ARXIV_URL"
 DEFAULT_ARXIV_URL = "https://export.arxiv.org/api/query"
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER = 60.0  # never let a server's Retry-After park a run for longer
-_CACHE_FORMAT = "arxiv-papers-v1"  # bump when the mapping changes: old rows become misses
+_CACHE_FORMAT = "arxiv-papers-v2"  # bump when the mapping changes: old rows become misses (v2: venue)
 _SUMMARY_RE = re.compile(r"<summary[^>]*>(.*?)</summary>", re.S)
 
 
@@ -174,6 +175,7 @@ def result_to_paper(result: arxiv.Result) -> Paper | None:
         url=f"https://arxiv.org/abs/{paper_id}",
         source="arxiv",
         content_hash=paper_content_hash(paper_id, title, abstract),
+        venue=paper_venue(result.journal_ref, result.comment),
     )
 
 
