@@ -3,7 +3,8 @@
 - **bibtex** / **ris** — one entry per reference (reference managers: Zotero, JabRef, EndNote):
   arXiv papers as ``@misc`` with ``eprint`` / ``archivePrefix`` (what arXiv's own "Export BibTeX
   citation" gives), papers with a DOI as ``@article`` with ``doi``; the year is that of the first
-  version (``Reference.published``). Written with bibtexparser and rispy.
+  version (``Reference.published``); the venue its arXiv record states, when it states one, as
+  ``note`` (BibTeX) and ``N1`` (RIS). Written with bibtexparser and rispy.
 - **csv** — the claims table, a row per claim, numbered ``C1…Cn`` as in ``report.md``.
 - **json** — the report and its manifest, as stored.
 - **html** — the report as one self-contained page.
@@ -116,7 +117,8 @@ def bibtex(references: list[Reference]) -> str:
         doi = _doi(ref)
         if is_arxiv_id(ref.id):
             fields += [("eprint", ref.id), ("archivePrefix", "arXiv")]
-        fields += [("doi", doi), ("url", source_url(ref.id) or ref.url)]
+        # the venue as its authors state it (free text: "CVPR 2025 Workshop on ..."), so a note, not a booktitle
+        fields += [("doi", doi), ("url", source_url(ref.id) or ref.url), ("note", ref.venue)]
         entry_type = "article" if doi else "misc"
         lib.add(model.Entry(entry_type, citation_key(ref, taken),
                             [model.Field(k, _bib_value(v, k in VERBATIM_FIELDS)) for k, v in fields if v]))
@@ -142,6 +144,8 @@ def ris(references: list[Reference]) -> str:
             record["doi"] = one_line(doi)
         if is_arxiv_id(ref.id):
             record["notes"] = [f"arXiv:{one_line(ref.id)}"]
+        if ref.venue:
+            record["notes"] = [*record.get("notes", []), one_line(ref.venue)]
         record["urls"] = [one_line(source_url(ref.id) or ref.url)]
         records.append(record)
     return rispy.dumps(records, implementation=_Writer)

@@ -186,7 +186,8 @@ def report_html(report: Report, manifest: dict | None = None, *, figure: str | P
     for ref in report.references:
         authors = ", ".join(ref.authors[:3]) + (" et al." if len(ref.authors) > 3 else "")
         out.append(f"<li>{_link(ref.url, ref.id)} {_e(ref.title)} — {_e(authors)}"
-                   f"{' (' + _e(ref.published) + ')' if ref.published else ''}; relevance {ref.relevance:.2f}</li>")
+                   f"{' (' + _e(ref.published) + ')' if ref.published else ''}{'; ' + _e(ref.venue) if ref.venue else ''}"
+                   f"; relevance {ref.relevance:.2f}</li>")
     out.append("</ol>")
 
     vl, gate = manifest.get("verification_level") or {}, manifest.get("truth_gate") or {}
