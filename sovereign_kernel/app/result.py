@@ -10,11 +10,14 @@ from pathlib import Path
 from sovereign_kernel.domain.errors import OutputError
 from sovereign_kernel.domain.schemas import Report
 from sovereign_kernel.publishing.export import export_report, write_atomic
-from sovereign_kernel.publishing.figures import DEFAULT_FIGURE_NAME, tribunal_and_confidence_figure
+from sovereign_kernel.publishing.figures import DEFAULT_FIGURE_NAME, TRIBUNAL_CAPTION, tribunal_png, write_png
 from sovereign_kernel.publishing.html import report_html
+from sovereign_kernel.publishing.literature_figure import LITERATURE_FIGURE_NAME, literature_plan, literature_png
 
-FIGURE_LINK = "\n![Tribunal scores against the threshold; claim confidence by paper]({name})\n"
-OUTPUT_FILES = ("report.md", "manifest.json", DEFAULT_FIGURE_NAME)
+FIGURE_LINK = "\n![" + TRIBUNAL_CAPTION + "]({name})\n"
+# The literature figure under its caption, which says what is plotted and from what.
+LITERATURE_LINK = "![{caption}]({name})\n\n*Figure: {caption}*\n\n"
+OUTPUT_FILES = ("report.md", "manifest.json", DEFAULT_FIGURE_NAME, LITERATURE_FIGURE_NAME)
 
 
 class ResearchResult:
@@ -33,15 +36,28 @@ class ResearchResult:
         self.run_id = run_id
         self.status = status
         self.review_request = review_request
+        self._figures: tuple[bytes, bytes] | None = None
+
+    def figures(self) -> tuple[bytes, bytes]:
+        """The report's two PNGs, drawn once: the tribunal figure and the literature figure."""
+        if self._figures is None:
+            self._figures = (tribunal_png(self.report, manifest=self.manifest), literature_png(self.report))
+        return self._figures
 
     def write(self, out_dir: str | Path) -> tuple[Path, Path]:
-        """``report.md``, ``manifest.json`` and ``figure.png`` in ``out_dir`` (each replaced atomically)."""
+        """``report.md``, ``manifest.json``, ``figure.png`` (the tribunal) and ``literature.png`` in
+        ``out_dir`` (each replaced atomically); report.md links both figures."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         md, mf = out / "report.md", out / "manifest.json"
-        tribunal_and_confidence_figure(self.report, out / DEFAULT_FIGURE_NAME, manifest=self.manifest)
+        tribunal, literature = self.figures()
+        write_png(tribunal, out / DEFAULT_FIGURE_NAME)
+        write_png(literature, out / LITERATURE_FIGURE_NAME)
         figure = FIGURE_LINK.format(name=DEFAULT_FIGURE_NAME)
-        write_atomic(md, self.markdown.replace("\n### Tribunal\n", f"{figure}\n### Tribunal\n", 1))
+        markdown = self.markdown.replace("\n### Tribunal\n", f"{figure}\n### Tribunal\n", 1)
+        picture = LITERATURE_LINK.format(caption=literature_plan(self.report).caption, name=LITERATURE_FIGURE_NAME)
+        markdown = markdown.replace("\n## Limitations\n", f"\n{picture}## Limitations\n", 1)
+        write_atomic(md, markdown)
         write_atomic(mf, json.dumps(self.manifest, indent=2, ensure_ascii=False) + "\n")
         return md, mf
 
@@ -60,7 +76,8 @@ class ResearchResult:
         return self.markdown
 
     def _repr_html_(self) -> str:
-        return report_html(self.report, self.manifest)
+        tribunal, literature = self.figures()  # inline (data: URIs): the notebook's HTML stands alone
+        return report_html(self.report, self.manifest, figure=tribunal, literature=literature)
 
     def __repr__(self) -> str:
         r = self.report

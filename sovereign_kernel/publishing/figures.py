@@ -1,29 +1,33 @@
 """One small picture of a report: the tribunal against its threshold, and the claims' corroboration
-(the best calibrated confidence of a paper other than their own) by source paper.
+(the best calibrated confidence of a paper other than their own) by source paper. (The picture of the
+literature — papers by year and theme, reported effects — is ``literature_figure``.)
 
 Drawn with matplotlib's object API on an Agg canvas (no pyplot, no display, the caller's backend
 untouched), under matplotlib's default style with a fixed size, dpi and font, and saved without
-a ``Software`` stamp, so the same report gives the same PNG bytes. matplotlib is imported inside
-the function so that importing ``sovereign_kernel`` stays fast.
+a ``Software`` stamp, so the same report gives the same PNG bytes (``render_png``, shared by both
+figures). matplotlib is imported inside the functions so that importing ``sovereign_kernel`` stays fast.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Callable
 
 from sovereign_kernel.domain.schemas import Report
 from sovereign_kernel.domain.settings import recorded
 
-__all__ = ["tribunal_and_confidence_figure", "FIGURE_SIZE_PX", "DEFAULT_FIGURE_NAME"]
+__all__ = ["tribunal_and_confidence_figure", "tribunal_png", "tribunal_figure_record", "render_png", "write_png",
+           "FIGURE_SIZE_PX", "DEFAULT_FIGURE_NAME", "TRIBUNAL_CAPTION"]
 
 FIGURE_SIZE_IN = (9.0, 3.6)
 FIGURE_DPI = 100
 FIGURE_SIZE_PX = (int(FIGURE_SIZE_IN[0] * FIGURE_DPI), int(FIGURE_SIZE_IN[1] * FIGURE_DPI))  # (width, height)
 DEFAULT_FIGURE_NAME = "figure.png"
+TRIBUNAL_CAPTION = "Tribunal scores against the threshold; claim confidence by paper"
 MAX_PAPERS_SHOWN = 12
 REVIEWER_ORDER = ("SKEPTIC", "VALIDATOR", "SYNTHESIZER")
 
@@ -148,6 +152,59 @@ def _draw_confidence(ax: Any, report: Report, verify_threshold: float) -> None:
               handletextpad=0.2, columnspacing=1.2, borderaxespad=0.0)
 
 
+def tribunal_figure_record() -> dict:
+    """The manifest's record of this figure: its file beside report.md, size and caption."""
+    return {"file": DEFAULT_FIGURE_NAME, "size_px": list(FIGURE_SIZE_PX), "caption": TRIBUNAL_CAPTION}
+
+
+def render_png(draw: Callable[[Any], None], size_in: tuple[float, float], dpi: int = FIGURE_DPI) -> bytes:
+    """PNG bytes of a figure ``draw(fig)`` fills: matplotlib's default style under ``_RC``, a fixed
+    size and dpi, no ``Software`` stamp — the same drawing gives the same bytes."""
+    import matplotlib
+    import matplotlib.style
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    with matplotlib.style.context("default"), matplotlib.rc_context(dict(_RC)):
+        fig = Figure(figsize=size_in, dpi=dpi)
+        FigureCanvasAgg(fig)
+        draw(fig)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def write_png(data: bytes, path: str | Path) -> Path:
+    """Write ``data`` to ``path`` atomically (its parent made when missing); returns the path."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # A temporary name of this writer's own: two runs writing one directory must not share it.
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def tribunal_png(report: Report, *, manifest: dict | None = None, threshold: float | None = None,
+                 verify_threshold: float | None = None) -> bytes:
+    """The ``FIGURE_SIZE_PX`` PNG of ``tribunal_and_confidence_figure``, as bytes (a notebook embeds them)."""
+    tribunal_threshold, claim_threshold = _thresholds(manifest, threshold, verify_threshold)
+
+    def draw(fig: Any) -> None:
+        left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.25], "wspace": 0.42})
+        _draw_tribunal(left, report, tribunal_threshold)
+        _draw_confidence(right, report, claim_threshold)
+        fig.subplots_adjust(left=0.11, right=0.98, top=0.88, bottom=0.15)
+
+    return render_png(draw, FIGURE_SIZE_IN)
+
+
 def tribunal_and_confidence_figure(report: Report, path: str | Path, *, manifest: dict | None = None,
                                    threshold: float | None = None, verify_threshold: float | None = None) -> Path:
     """Write a ``FIGURE_SIZE_PX`` PNG: left, the three reviewers' scores and the combined tribunal score
@@ -158,29 +215,5 @@ def tribunal_and_confidence_figure(report: Report, path: str | Path, *, manifest
     Thresholds come from ``threshold``/``verify_threshold``, else from the manifest's recorded
     settings, else the defaults (6.5, 0.5). Returns the written path.
     """
-    import matplotlib
-    import matplotlib.style
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    tribunal_threshold, claim_threshold = _thresholds(manifest, threshold, verify_threshold)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with matplotlib.style.context("default"), matplotlib.rc_context(dict(_RC)):
-        fig = Figure(figsize=FIGURE_SIZE_IN, dpi=FIGURE_DPI)
-        FigureCanvasAgg(fig)
-        left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.25], "wspace": 0.42})
-        _draw_tribunal(left, report, tribunal_threshold)
-        _draw_confidence(right, report, claim_threshold)
-        fig.subplots_adjust(left=0.11, right=0.98, top=0.88, bottom=0.15)
-        # A temporary name of this writer's own: two runs writing one directory must not share it.
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fig.savefig(fh, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return out
+    return write_png(tribunal_png(report, manifest=manifest, threshold=threshold,
+                                  verify_threshold=verify_threshold), path)
