@@ -153,3 +153,16 @@ def test_hostile_theme_and_title_text_draws_as_text(covered, tmp_path):
     plan = literature_plan(hostile)
     assert "n.d." in plan.record()["papers_by_year"]
     assert png_size(literature_figure(hostile, tmp_path / "h.png").read_bytes()) == LITERATURE_FIGURE_SIZE_PX
+
+
+def test_a_long_span_of_years_stays_readable(covered, tmp_path):
+    """Thirty years of papers on a continuous axis; a stray date far outside it does not stretch the axis."""
+    report = covered.report
+    refs = [r.model_copy(update={"published": f"{1995 + 4 * i}-01"}) for i, r in enumerate(report.references)]
+    plan = literature_plan(report.model_copy(update={"references": refs}))
+    assert plan.years[0] == "1995" and plan.years[-1] == "2023" and len(plan.years) == 29
+    stray = [refs[0].model_copy(update={"published": "0001-01"}), *refs[1:]]
+    plan = literature_plan(report.model_copy(update={"references": stray}))
+    assert plan.years[0] == "1" and len(plan.years) == len(refs)  # only the years papers have
+    png = literature_figure(report.model_copy(update={"references": refs}), tmp_path / "span.png")
+    assert png_size(png.read_bytes()) == LITERATURE_FIGURE_SIZE_PX

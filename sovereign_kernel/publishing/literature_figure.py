@@ -36,6 +36,7 @@ NO_THEME = "in no finding"
 NO_DATE = "n.d."
 UNIT_ORDER = ("%", "pp", "×")  # ties between units: the first
 MAX_EFFECT_ROWS = 12
+MAX_SPAN = 30  # years on a continuous axis
 # Okabe–Ito (colour-blind safe), then three of Tol's muted; grey: a paper in no finding.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#882255", "#44AA99", "#999933",
            "#F0E442")
@@ -98,7 +99,9 @@ def literature_plan(report: Report) -> LiteraturePlan:
         paper_theme[ref.id] = min(named, key=lambda t: (-named[t], theme_rank[t])) if named else NO_THEME
     dated = Counter((_year(ref.published), paper_theme[ref.id]) for ref in report.references)
     known = sorted({int(y) for y, _ in dated if y != NO_DATE})
-    years = tuple(str(y) for y in range(known[0], known[-1] + 1)) if known else ()
+    # Every year of the span, so that a gap shows as a gap — unless a stray date stretches it past MAX_SPAN.
+    span = range(known[0], known[-1] + 1) if known and known[-1] - known[0] <= MAX_SPAN else known
+    years = tuple(str(y) for y in span)
     years += (NO_DATE,) if any(y == NO_DATE for y, _ in dated) else ()
     themes = tuple(sorted({t for _, t in dated}, key=theme_rank.__getitem__))
     counts = tuple((y, t, dated[(y, t)]) for y in years for t in themes if dated[(y, t)])
@@ -171,9 +174,11 @@ def _draw_years(ax: Any, plan: LiteraturePlan, colors: dict[str, str]) -> None:
     for xi, total in zip(x, bottom):
         if total:
             ax.text(xi, total + 0.05, str(total), ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(x)
-    ax.set_xticklabels(plan.years, rotation=45 if len(x) > 8 else 0, ha="right" if len(x) > 8 else "center")
-    ax.set_xlim(-0.6, len(x) - 0.4)
+    step = -(-len(x) // 12)  # at most 12 year labels
+    ax.set_xticks(x[::step])
+    ax.set_xticklabels(plan.years[::step], rotation=45 if len(x) > 8 else 0, ha="right" if len(x) > 8 else "center")
+    extra = max(0, 4 - len(x)) / 2  # at least four bars' room: one year is a bar, not a wall
+    ax.set_xlim(-0.6 - extra, len(x) - 0.4 + extra)
     ax.set_ylim(0, max(bottom) * 1.18 + 0.2)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("papers")
