@@ -10,8 +10,16 @@ from pathlib import Path
 from sovereign_kernel.domain.errors import OutputError
 from sovereign_kernel.domain.schemas import Paper, Report
 from sovereign_kernel.publishing.export import export_report, write_atomic
-from sovereign_kernel.publishing.figures import REPORT_FIGURES, report_figures, write_png
+from sovereign_kernel.publishing.figures import (
+    DEFAULT_FIGURE_NAME,
+    REPORT_FIGURES,
+    ReportFigure,
+    link_figures,
+    report_figures,
+    write_png,
+)
 from sovereign_kernel.publishing.html import report_html
+from sovereign_kernel.publishing.literature_figure import LITERATURE_FIGURE_NAME
 from sovereign_kernel.publishing.report_page import report_page
 
 OUTPUT_FILES = ("report.md", "report.html", "manifest.json", *(f.name for f in REPORT_FIGURES))
@@ -35,18 +43,27 @@ class ResearchResult:
         self.status = status
         self.review_request = review_request
         self.papers = papers or []  # the kept papers: their text shows each claim's source passage in report.html
+        self._figures: tuple[ReportFigure, ...] | None = None
+
+    def figures(self) -> tuple[ReportFigure, ...]:
+        """The report's figures (``REPORT_FIGURES``: the tribunal figure, the literature figure), each PNG
+        drawn once, on first use, and reused by ``write`` (the files, report.html), ``export("html")`` and
+        the notebook HTML."""
+        if self._figures is None:
+            self._figures = report_figures(self.report, self.manifest)
+        return self._figures
 
     def write(self, out_dir: str | Path) -> tuple[Path, Path]:
         """``report.md``, ``report.html`` (the standalone page), ``manifest.json`` and the report's figures
-        (``figure.png``, …) in ``out_dir``, each replaced atomically. Returns report.md's and manifest.json's paths."""
+        (``figure.png``: the tribunal, ``literature.png``) in ``out_dir``, each replaced atomically; report.md
+        links every figure and report.html shows each inline. Returns report.md's and manifest.json's paths."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         md, mf = out / "report.md", out / "manifest.json"
-        figures = report_figures(self.report, self.manifest)
+        figures = self.figures()
         for f in figures:
             write_png(out / f.name, f.png)
-        links = "".join(f"\n![{f.alt}]({f.name})\n" for f in figures)
-        write_atomic(md, self.markdown.replace("\n### Tribunal\n", f"{links}\n### Tribunal\n", 1))
+        write_atomic(md, link_figures(self.markdown, figures))
         write_atomic(out / "report.html", report_page(self.report, self.manifest, papers=self.papers, figures=figures))
         write_atomic(mf, json.dumps(self.manifest, indent=2, ensure_ascii=False) + "\n")
         return md, mf
@@ -54,7 +71,8 @@ class ResearchResult:
     def export(self, fmt: str, path: str | Path | None = None) -> str:
         """The report as ``bibtex``, ``ris``, ``csv`` (the claims), ``json`` or ``html`` (a page); written to
         ``path`` too when given."""
-        text = export_report(self.report, self.manifest, fmt, papers=self.papers)
+        text = export_report(self.report, self.manifest, fmt, papers=self.papers,
+                             figures=self.figures() if fmt == "html" else None)
         if path is not None:
             write_atomic(Path(path), text)
         return text
@@ -66,7 +84,9 @@ class ResearchResult:
         return self.markdown
 
     def _repr_html_(self) -> str:
-        return report_html(self.report, self.manifest)
+        png = {f.name: f.png for f in self.figures()}  # inline (data: URIs): the notebook's HTML stands alone
+        return report_html(self.report, self.manifest, figure=png[DEFAULT_FIGURE_NAME],
+                           literature=png[LITERATURE_FIGURE_NAME])
 
     def __repr__(self) -> str:
         r = self.report

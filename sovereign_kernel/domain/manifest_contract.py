@@ -88,6 +88,10 @@ class Manifest(BaseModel):
     joint_coverage: dict | None = Field(
         None, description="The question's facets and, for every pair it joins, the kept papers addressing both "
                           "(and how many corpus papers do, when none of the kept ones does).")
+    figures: list[dict] = Field(
+        default_factory=list, description="The figures written beside report.md (file, size in pixels, the caption "
+                                          "report.md shows under it, and what it plots: papers by year and theme, the "
+                                          "claims whose values the effects panel shows, or why it has none).")
     claim_ids: dict[str, str] = Field(
         default_factory=dict, description="Each claim's number in report.md (C1, C2, ...) and its id; `review "
                                           "--drop-claim` and `correct --claim` take either.")

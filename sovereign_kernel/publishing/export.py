@@ -23,7 +23,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -36,7 +36,7 @@ from sovereign_kernel.domain.ids import (
 )
 from sovereign_kernel.domain.schemas import Paper, Reference, Report
 from sovereign_kernel.domain.units import where
-from sovereign_kernel.publishing.figures import report_figures
+from sovereign_kernel.publishing.figures import ReportFigure, report_figures
 from sovereign_kernel.publishing.report_page import report_page
 
 FORMATS = ("bibtex", "ris", "csv", "json", "html")
@@ -46,9 +46,11 @@ _SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def export_report(report: Report, manifest: dict, fmt: str, *, papers: Iterable[Paper] = ()) -> str:
+def export_report(report: Report, manifest: dict, fmt: str, *, papers: Iterable[Paper] = (),
+                  figures: Sequence[ReportFigure] | None = None) -> str:
     """The report as ``fmt`` (one of ``FORMATS``). ``papers`` (the run's kept papers) give the html page
-    each abstract claim's passage; without them it quotes the span alone."""
+    each abstract claim's passage; without them it quotes the span alone. ``figures``: the report's
+    figures already drawn (``report_figures``) for the html page; drawn here when not given."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fmt == "bibtex":
@@ -60,7 +62,9 @@ def export_report(report: Report, manifest: dict, fmt: str, *, papers: Iterable[
     if fmt == "json":
         return json.dumps({"report": report.model_dump(mode="json"), "manifest": manifest},
                           indent=2, ensure_ascii=False) + "\n"
-    return report_page(report, manifest, papers=papers, figures=report_figures(report, manifest))
+    if figures is None:
+        figures = report_figures(report, manifest)
+    return report_page(report, manifest, papers=papers, figures=figures)
 
 
 def one_line(value: object) -> str:

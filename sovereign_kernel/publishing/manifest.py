@@ -14,6 +14,7 @@ from sovereign_kernel.domain.schemas import (
     Report,
 )
 from sovereign_kernel.domain.settings import TribunalSettings
+from sovereign_kernel.publishing.figures import figure_records
 
 PUBLISHER = "SOVEREIGN Research Kernel"
 _VOLATILE = frozenset({"created_at"})
@@ -187,6 +188,7 @@ def build_manifest(report: Report, *, settings: dict, tribunal: TribunalSettings
         "evidence_sufficiency": sufficiency,
         "joint_coverage": joint_coverage,
         "claim_ids": {claim_number(i): c.id for i, c in enumerate(report.claims)},
+        "figures": figure_records(report),
     }
     # Validate against the contract so a drift in this builder fails loudly, not downstream.
     return Manifest.model_validate(manifest).model_dump(mode="json")
