@@ -25,6 +25,10 @@ whitespace collapsed; all regexes case-insensitive):
 An id present in several files is written once, as the record ``load_corpus`` would keep:
 higher ``version`` if both are known, else the later ISO ``published`` date, else the record
 of the later file (adv_attack_digest < daily_cs_sample < target_papers).
+
+The records' arXiv ``comment`` is not kept; the venue it states (``"Accepted at NeurIPS 2023"``),
+when it states one, is, as ``venue`` (``sovereign_kernel.sources.venue.venue_from_comment``; the
+source has no ``journal_ref``).
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ import json
 import re
 import sys
 from pathlib import Path
+
+from sovereign_kernel.sources.venue import venue_from_comment
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SRC = ROOT.parent / "shared" / "data" / "arxiv"
@@ -129,6 +135,9 @@ def select(src: Path) -> tuple[list[dict], collections.Counter]:
             if rec["id"] in chosen and (rec["id"] not in kept or _supersedes(rec, kept[rec["id"]])):
                 kept[rec["id"]] = rec
     out = [{k: kept[i][k] for k in KEEP_FIELDS if kept[i].get(k) is not None} for i in sorted(kept)]
+    for rec in out:
+        if venue := venue_from_comment(kept[rec["id"]].get("comment")):
+            rec["venue"] = venue
     return out, collections.Counter(chosen.values())
 
 
@@ -152,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     data = write(records, args.out)
     print(f"wrote {len(records)} records to {args.out} ({len(data)} bytes)")
     print("tiers:", dict(sorted(tiers.items())))
+    print("with a venue:", sum("venue" in r for r in records))
     print("sha256:", hashlib.sha256(data).hexdigest())
     return 0
 

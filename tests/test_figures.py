@@ -79,6 +79,7 @@ def test_untrusted_paper_ids_and_many_papers_draw(covered, tmp_path):
 
 
 def test_importing_the_package_does_not_import_matplotlib():
-    code = ("import sys, sovereign_kernel, sovereign_kernel.publishing.figures, sovereign_kernel.publishing.html; "
+    code = ("import sys, sovereign_kernel, sovereign_kernel.publishing.figures, sovereign_kernel.publishing.html, "
+            "sovereign_kernel.publishing.literature_figure, sovereign_kernel.publishing.manifest; "
             "assert 'matplotlib' not in sys.modules, 'matplotlib imported eagerly'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

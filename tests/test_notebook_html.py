@@ -91,3 +91,51 @@ def test_figure_is_embedded_and_missing_manifest_is_tolerated(covered, tmp_path)
     page = report_html(covered.report, None, figure=png)
     assert page.count('src="data:image/png;base64,') == 1
     assert ">Claim</th>" in page and "Manifest" not in page
+
+
+def test_the_results_html_embeds_both_figures_inline(covered):
+    """What a notebook shows for ``result``: the tribunal figure before the tribunal's table and the
+    literature figure after the findings and comparison, under its caption, both as data: URIs."""
+    import base64
+
+    from sovereign_kernel.publishing.literature_figure import LITERATURE_FIGURE_SIZE_PX, literature_plan
+    from test_figures import png_size
+
+    page = covered._repr_html_()
+    images = [a for t, a in parse(page).tags if t == "img"]
+    assert len(images) == 2 and all(a["src"].startswith("data:image/png;base64,") for a in images)
+    literature, tribunal = (base64.b64decode(a["src"].split(",", 1)[1]) for a in images)
+    assert png_size(literature) == LITERATURE_FIGURE_SIZE_PX and png_size(tribunal) == (900, 360)
+    # the figures the result drew once (REPORT_FIGURES' order), the same ones write() and report.html use
+    assert [f.png for f in covered.figures()] == [tribunal, literature] and covered.figures() is covered.figures()
+    caption = literature_plan(covered.report).caption
+    assert images[0]["alt"] == caption and f"<em>Figure: {caption}</em>" in page
+    assert page.index("<h3>Comparison</h3>") < page.index(caption) < page.index("<h3>Limitations</h3>")
+    assert page.index("<h3>Results</h3>") < page.index(images[1]["src"][:80]) < page.index("<h3>Tribunal</h3>")
+    assert "Software" not in page
+
+
+def test_each_figure_is_drawn_once_and_reused_by_every_output(covered, tmp_path, monkeypatch):
+    """``REPORT_FIGURES`` drawn once per result: the files beside report.md, report.html, ``export("html")``
+    and the notebook HTML all carry the same PNG bytes."""
+    import base64
+
+    from sovereign_kernel.app import result as result_module
+    from sovereign_kernel.app.result import ResearchResult
+    from sovereign_kernel.publishing.figures import REPORT_FIGURES
+
+    fresh = ResearchResult(covered.report, covered.manifest, covered.markdown, papers=covered.papers)
+    calls = []
+    real = result_module.report_figures
+    monkeypatch.setattr(result_module, "report_figures", lambda *a, **k: calls.append(a) or real(*a, **k))
+    notebook = fresh._repr_html_()
+    fresh.write(tmp_path)
+    exported = fresh.export("html")
+    assert len(calls) == 1
+    figures = fresh.figures()
+    assert [f.name for f in figures] == [spec.name for spec in REPORT_FIGURES]
+    page = (tmp_path / "report.html").read_text()
+    for f in figures:
+        assert (tmp_path / f.name).read_bytes() == f.png
+        b64 = base64.b64encode(f.png).decode("ascii")
+        assert b64 in notebook and b64 in page and b64 in exported

@@ -22,6 +22,9 @@ Changed on purpose since:
   (``42.07\\%`` → ``42.07%``), so sources' content hashes, spans and claim texts moved; a later
   version's date gives way to the first version's month (references). The offline-covered report keeps
   its tier (DOI grade), tribunal score (8.18) and claim counts (24 grounded, 7 corroborated).
+- issue 15 (venue): references carry the venue the paper's arXiv record states (``venue``, None when
+  it states none; the demo corpus keeps it), so the references part, the report ids and the content
+  hashes moved; claims, synthesis, tribunal, manifest and sources are unchanged.
 """
 
 from __future__ import annotations
@@ -39,23 +42,23 @@ PARTS = ("report_id", "content_hash", "claims", "synthesis", "tribunal", "refere
          "llm_usage")
 PINS = {name: dict(zip(PARTS, values)) for name, values in {
     "custom-llm-revision": (
-        'SRK-8dcbdba9c261',
-        'sha256:bdca482b50a8be4bb56dbdccbf5174149cdee2ec8b4f16ae2d57a5f64150a888',
+        'SRK-fedd1411876e',
+        'sha256:c04a0b9e44e95d5bafd5a9b15c88053b945388243c2b481be0be500c1bb02064',
         'ef69b361f2aa41ba',
         '64bd62fc94347445',
         'fd552a37204c8d87',
-        'ea9495d0dbcf2427',
+        'f8c685f62fa49fb2',
         'a87f0fdbb663e4de',
         '0009567c7330fb57',
         '0102e9d78d1cde4b',
     ),
     "offline-covered": (
-        'SRK-87587af6d82b',
-        'sha256:5a8b468f4558eb22fb6076f9286bb99ae43c77fd6baa2a677be0793c728a6676',
+        'SRK-3b47757e5cfb',
+        'sha256:ed7f3813bafe665365095e5ecd6aa6811fc9fccc7d1f14531004e7a118683e99',
         '914f8f2787a35afc',
         'd41a14545bf51c2d',
         '6e1fc0dfa6cb43b9',
-        'ea9495d0dbcf2427',
+        'f8c685f62fa49fb2',
         '7e8e7bc60e50ff70',
         '0009567c7330fb57',
         '74234e98afe7498f',

@@ -235,7 +235,8 @@ def test_writers_of_one_out_dir_use_their_own_temporary_files(run_research, tmp_
     for t in threads:
         t.join(60)
     assert errors == []
-    assert sorted(p.name for p in out.iterdir()) == ["figure.png", "manifest.json", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["figure.png", "literature.png", "manifest.json", "report.html",
+                                                     "report.md"]
     assert json.loads((out / "manifest.json").read_text())["report_id"] == result.report.report_id
 
 

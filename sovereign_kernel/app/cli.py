@@ -87,15 +87,25 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _describe(event: dict, done: int | None = None) -> str:
-    """``[stage k/n] key=value, ...``: ``k/n`` for a stage of parallel branches (``of`` in the event)."""
-    stage = event.get("stage", "?")
+    """``[stage k/n] key=value, ...``: ``k/n`` for a stage of parallel branches (``of`` in the event,
+    ``done`` counted here) or for a long step's heartbeat (``done`` and ``total`` in the event);
+    ``[stage waiting 3 s: reason]`` for a heartbeat of a wait (``waiting``, ``reason``)."""
+    stage, shown = event.get("stage", "?"), {"stage", "of"}
     if done is not None and event.get("of"):
         stage = f"{stage} {done}/{event['of']}"
-    rest = ", ".join(f"{k}={v}" for k, v in event.items() if k not in ("stage", "of") and not isinstance(v, list))
+    elif "done" in event and "total" in event:
+        stage, shown = f"{stage} {event['done']}/{event['total']}", shown | {"done", "total"}
+    if "waiting" in event:
+        w = event["waiting"]
+        stage = f"{stage} waiting {w:.0f} s" if isinstance(w, (int, float)) and w >= 1 else f"{stage} waiting {w} s"
+        if event.get("reason"):
+            stage += f": {event['reason']}"
+        shown |= {"waiting", "reason"}
+    rest = ", ".join(f"{k}={v}" for k, v in event.items() if k not in shown and not isinstance(v, list))
     lists = {k: v for k, v in event.items() if isinstance(v, list)}
     if "queries" in lists:
         rest = (rest + ", " if rest else "") + "queries=" + " | ".join(lists["queries"])
-    return f"[{stage}] {rest}"
+    return f"[{stage}] {rest}" if rest else f"[{stage}]"
 
 
 def _progress_printer(args, stream=None):
@@ -143,7 +153,7 @@ def _finish(result, out_dir, as_json: bool) -> int:
           f"({r.results.claims_grounded} grounded), "
           f"tribunal {r.results.tribunal_score:.1f}/10 ({r.results.tribunal_verdict}), "
           f"policy {r.results.policy}, tier {r.quality_tier}")
-    print(f"wrote {md} and {mf}; run {result.run_id}: {result.status}")
+    print(f"wrote {md}, {md.with_name('report.html')} and {mf}; run {result.run_id}: {result.status}")
     if result.status == "PENDING_REVIEW":
         print(f"waiting for the owner: sovereign-kernel review {result.run_id} --approve | --reject --reason TEXT"
               f" | --edit --drop-claim C# --note TEXT")

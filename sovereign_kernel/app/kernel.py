@@ -189,7 +189,7 @@ class Kernel:
             status = publication.status if publication is not None else "PUBLISHED"
         yield "result", ResearchResult(final["report"], final["manifest"], final["report_markdown"],
                                        final.get("tribunal_history", []), run_id, status,
-                                       pending[0] if pending else None)
+                                       pending[0] if pending else None, final.get("papers", []))
 
     async def aresearch(self, question: str | None, *, on_progress: Callable[[dict], None] | None = None,
                         **kwargs) -> ResearchResult:

@@ -8,13 +8,21 @@ import tempfile
 from pathlib import Path
 
 from sovereign_kernel.domain.errors import OutputError
-from sovereign_kernel.domain.schemas import Report
+from sovereign_kernel.domain.schemas import Paper, Report
 from sovereign_kernel.publishing.export import export_report, write_atomic
-from sovereign_kernel.publishing.figures import DEFAULT_FIGURE_NAME, tribunal_and_confidence_figure
+from sovereign_kernel.publishing.figures import (
+    DEFAULT_FIGURE_NAME,
+    REPORT_FIGURES,
+    ReportFigure,
+    link_figures,
+    report_figures,
+    write_png,
+)
 from sovereign_kernel.publishing.html import report_html
+from sovereign_kernel.publishing.literature_figure import LITERATURE_FIGURE_NAME
+from sovereign_kernel.publishing.report_page import report_page
 
-FIGURE_LINK = "\n![Tribunal scores against the threshold; claim confidence by paper]({name})\n"
-OUTPUT_FILES = ("report.md", "manifest.json", DEFAULT_FIGURE_NAME)
+OUTPUT_FILES = ("report.md", "report.html", "manifest.json", *(f.name for f in REPORT_FIGURES))
 
 
 class ResearchResult:
@@ -25,7 +33,8 @@ class ResearchResult:
     """
 
     def __init__(self, report: Report, manifest: dict, markdown: str, tribunal_history: list | None = None,
-                 run_id: str | None = None, status: str = "PUBLISHED", review_request: dict | None = None):
+                 run_id: str | None = None, status: str = "PUBLISHED", review_request: dict | None = None,
+                 papers: list[Paper] | None = None):
         self.report = report
         self.manifest = manifest
         self.markdown = markdown
@@ -33,22 +42,37 @@ class ResearchResult:
         self.run_id = run_id
         self.status = status
         self.review_request = review_request
+        self.papers = papers or []  # the kept papers: their text shows each claim's source passage in report.html
+        self._figures: tuple[ReportFigure, ...] | None = None
+
+    def figures(self) -> tuple[ReportFigure, ...]:
+        """The report's figures (``REPORT_FIGURES``: the tribunal figure, the literature figure), each PNG
+        drawn once, on first use, and reused by ``write`` (the files, report.html), ``export("html")`` and
+        the notebook HTML."""
+        if self._figures is None:
+            self._figures = report_figures(self.report, self.manifest)
+        return self._figures
 
     def write(self, out_dir: str | Path) -> tuple[Path, Path]:
-        """``report.md``, ``manifest.json`` and ``figure.png`` in ``out_dir`` (each replaced atomically)."""
+        """``report.md``, ``report.html`` (the standalone page), ``manifest.json`` and the report's figures
+        (``figure.png``: the tribunal, ``literature.png``) in ``out_dir``, each replaced atomically; report.md
+        links every figure and report.html shows each inline. Returns report.md's and manifest.json's paths."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         md, mf = out / "report.md", out / "manifest.json"
-        tribunal_and_confidence_figure(self.report, out / DEFAULT_FIGURE_NAME, manifest=self.manifest)
-        figure = FIGURE_LINK.format(name=DEFAULT_FIGURE_NAME)
-        write_atomic(md, self.markdown.replace("\n### Tribunal\n", f"{figure}\n### Tribunal\n", 1))
+        figures = self.figures()
+        for f in figures:
+            write_png(out / f.name, f.png)
+        write_atomic(md, link_figures(self.markdown, figures))
+        write_atomic(out / "report.html", report_page(self.report, self.manifest, papers=self.papers, figures=figures))
         write_atomic(mf, json.dumps(self.manifest, indent=2, ensure_ascii=False) + "\n")
         return md, mf
 
     def export(self, fmt: str, path: str | Path | None = None) -> str:
         """The report as ``bibtex``, ``ris``, ``csv`` (the claims), ``json`` or ``html`` (a page); written to
         ``path`` too when given."""
-        text = export_report(self.report, self.manifest, fmt)
+        text = export_report(self.report, self.manifest, fmt, papers=self.papers,
+                             figures=self.figures() if fmt == "html" else None)
         if path is not None:
             write_atomic(Path(path), text)
         return text
@@ -60,7 +84,9 @@ class ResearchResult:
         return self.markdown
 
     def _repr_html_(self) -> str:
-        return report_html(self.report, self.manifest)
+        png = {f.name: f.png for f in self.figures()}  # inline (data: URIs): the notebook's HTML stands alone
+        return report_html(self.report, self.manifest, figure=png[DEFAULT_FIGURE_NAME],
+                           literature=png[LITERATURE_FIGURE_NAME])
 
     def __repr__(self) -> str:
         r = self.report

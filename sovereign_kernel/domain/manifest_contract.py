@@ -92,6 +92,10 @@ class Manifest(BaseModel):
         None, description="Claims another kept paper contradicts, by the trained cross-encoder: count, the "
                           "threshold, and each (claim number, claim id, contradicting paper, P(CONTRADICT)); None when "
                           "no cross-encoder read the claims (nothing was checked).")
+    figures: list[dict] = Field(
+        default_factory=list, description="The figures written beside report.md (file, size in pixels, the caption "
+                                          "report.md shows under it, and what it plots: papers by year and theme, the "
+                                          "claims whose values the effects panel shows, or why it has none).")
     claim_ids: dict[str, str] = Field(
         default_factory=dict, description="Each claim's number in report.md (C1, C2, ...) and its id; `review "
                                           "--drop-claim` and `correct --claim` take either.")

@@ -50,6 +50,9 @@ class Paper(_Model):
     source: str = "local"
     content_hash: str = ""
     doi: str | None = Field(None, description="The paper's DOI, when known (lower-case, no https://doi.org/).")
+    venue: str | None = Field(None, description="Where the paper appeared, as its arXiv record states it: its "
+                                                "journal_ref, else the venue its comment names ('Accepted at "
+                                                "NeurIPS 2023' -> 'NeurIPS 2023'); None when it states none.")
     full_text: bool = Field(False, description="Its full text (a parsed PDF) is available to read.")
     passages: list[Passage] = Field(
         default_factory=list, description="The passages of its full text this run reads: the question's best, "
@@ -318,6 +321,7 @@ class Reference(_Model):
     url: str
     relevance: float
     doi: str | None = Field(None, description="The paper's DOI, when known.")
+    venue: str | None = Field(None, description="Where the paper appeared, as its arXiv record states it.")
 
 
 class Report(_Model):

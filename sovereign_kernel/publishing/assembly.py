@@ -156,7 +156,8 @@ def assemble_report(run: ReportInputs, settings: Settings, facts: RunFacts) -> t
     )
     references = [
         Reference(id=sp.paper.id, title=sp.paper.title, authors=sp.paper.authors, published=sp.paper.published,
-                  url=source_url(sp.paper.id, sp.paper.url), relevance=sp.relevance, doi=sp.paper.doi)
+                  url=source_url(sp.paper.id, sp.paper.url), relevance=sp.relevance, doi=sp.paper.doi,
+                  venue=sp.paper.venue)
         for sp in kept if sp.paper.id in cited
     ]
     report = Report(

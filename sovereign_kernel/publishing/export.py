@@ -3,7 +3,8 @@
 - **bibtex** / **ris** — one entry per reference (reference managers: Zotero, JabRef, EndNote):
   arXiv papers as ``@misc`` with ``eprint`` / ``archivePrefix`` (what arXiv's own "Export BibTeX
   citation" gives), papers with a DOI as ``@article`` with ``doi``; the year is that of the first
-  version (``Reference.published``). Written with bibtexparser and rispy.
+  version (``Reference.published``); the venue its arXiv record states, when it states one, as
+  ``note`` (BibTeX) and ``N1`` (RIS). Written with bibtexparser and rispy.
 - **csv** — the claims table, a row per claim, numbered ``C1…Cn`` as in ``report.md``.
 - **json** — the report and its manifest, as stored.
 - **html** — the report as one self-contained page.
@@ -22,6 +23,7 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -32,9 +34,10 @@ from sovereign_kernel.domain.ids import (
     source_label,
     source_url,
 )
-from sovereign_kernel.domain.schemas import Reference, Report
+from sovereign_kernel.domain.schemas import Paper, Reference, Report
 from sovereign_kernel.domain.units import where
-from sovereign_kernel.publishing.html import report_page
+from sovereign_kernel.publishing.figures import ReportFigure, report_figures
+from sovereign_kernel.publishing.report_page import report_page
 
 FORMATS = ("bibtex", "ris", "csv", "json", "html")
 ExportFormat = Literal["bibtex", "ris", "csv", "json", "html"]
@@ -43,8 +46,11 @@ _SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def export_report(report: Report, manifest: dict, fmt: str) -> str:
-    """The report as ``fmt`` (one of ``FORMATS``)."""
+def export_report(report: Report, manifest: dict, fmt: str, *, papers: Iterable[Paper] = (),
+                  figures: Sequence[ReportFigure] | None = None) -> str:
+    """The report as ``fmt`` (one of ``FORMATS``). ``papers`` (the run's kept papers) give the html page
+    each abstract claim's passage; without them it quotes the span alone. ``figures``: the report's
+    figures already drawn (``report_figures``) for the html page; drawn here when not given."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fmt == "bibtex":
@@ -56,7 +62,9 @@ def export_report(report: Report, manifest: dict, fmt: str) -> str:
     if fmt == "json":
         return json.dumps({"report": report.model_dump(mode="json"), "manifest": manifest},
                           indent=2, ensure_ascii=False) + "\n"
-    return report_page(report, manifest)
+    if figures is None:
+        figures = report_figures(report, manifest)
+    return report_page(report, manifest, papers=papers, figures=figures)
 
 
 def one_line(value: object) -> str:
@@ -113,7 +121,8 @@ def bibtex(references: list[Reference]) -> str:
         doi = _doi(ref)
         if is_arxiv_id(ref.id):
             fields += [("eprint", ref.id), ("archivePrefix", "arXiv")]
-        fields += [("doi", doi), ("url", source_url(ref.id) or ref.url)]
+        # the venue as its authors state it (free text: "CVPR 2025 Workshop on ..."), so a note, not a booktitle
+        fields += [("doi", doi), ("url", source_url(ref.id) or ref.url), ("note", ref.venue)]
         entry_type = "article" if doi else "misc"
         lib.add(model.Entry(entry_type, citation_key(ref, taken),
                             [model.Field(k, _bib_value(v, k in VERBATIM_FIELDS)) for k, v in fields if v]))
@@ -139,6 +148,8 @@ def ris(references: list[Reference]) -> str:
             record["doi"] = one_line(doi)
         if is_arxiv_id(ref.id):
             record["notes"] = [f"arXiv:{one_line(ref.id)}"]
+        if ref.venue:
+            record["notes"] = [*record.get("notes", []), one_line(ref.venue)]
         record["urls"] = [one_line(source_url(ref.id) or ref.url)]
         records.append(record)
     return rispy.dumps(records, implementation=_Writer)

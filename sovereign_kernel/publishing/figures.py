@@ -1,44 +1,42 @@
-"""One small picture of a report: the tribunal against its threshold, and the claims' corroboration
-(the best calibrated confidence of a paper other than their own) by source paper.
+"""The report's figures. ``REPORT_FIGURES`` lists every one — its file, its caption, how it is drawn,
+the manifest's record of it and where report.md links it: ``ResearchResult`` draws each once and
+reuses the PNG for the file saved next to report.md (linked there, ``link_figures``), the report page
+(``report_page``, inline) and the notebook HTML; the manifest's ``figures`` is ``figure_records`` —
+so a figure added to the list reaches every output.
 
-Drawn with matplotlib's object API on an Agg canvas (no pyplot, no display, the caller's backend
-untouched), under matplotlib's default style with a fixed size, dpi and font, and saved without
-a ``Software`` stamp, so the same report gives the same PNG bytes. matplotlib is imported inside
-the function so that importing ``sovereign_kernel`` stays fast.
+The first, drawn here: the tribunal against its threshold, and the claims' corroboration (the best
+calibrated confidence of a paper other than their own) by source paper. The second: the literature
+— papers by year and theme, reported effects (``literature_figure``).
+
+Both are drawn by ``png.render_png`` (a fixed size, dpi and font, no ``Software`` stamp: the same
+report gives the same bytes; matplotlib is imported only when drawing, so importing
+``sovereign_kernel`` stays fast) and saved by ``png.write_png``.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from sovereign_kernel.domain.schemas import Report
 from sovereign_kernel.domain.settings import recorded
+from sovereign_kernel.publishing.literature_figure import LITERATURE_FIGURE_NAME, literature_plan, literature_png
+from sovereign_kernel.publishing.png import FIGURE_DPI, render_png, write_png
 
-__all__ = ["tribunal_and_confidence_figure", "FIGURE_SIZE_PX", "DEFAULT_FIGURE_NAME"]
+__all__ = ["tribunal_and_confidence_figure", "tribunal_png", "tribunal_figure_record", "render_png", "write_png",
+           "FIGURE_SIZE_PX", "DEFAULT_FIGURE_NAME", "TRIBUNAL_CAPTION", "REPORT_FIGURES", "ReportFigure",
+           "report_figures", "figure_records", "link_figures"]
 
 FIGURE_SIZE_IN = (9.0, 3.6)
-FIGURE_DPI = 100
 FIGURE_SIZE_PX = (int(FIGURE_SIZE_IN[0] * FIGURE_DPI), int(FIGURE_SIZE_IN[1] * FIGURE_DPI))  # (width, height)
 DEFAULT_FIGURE_NAME = "figure.png"
+TRIBUNAL_CAPTION = "Tribunal scores against the threshold; claim confidence by paper"
 MAX_PAPERS_SHOWN = 12
 REVIEWER_ORDER = ("SKEPTIC", "VALIDATOR", "SYNTHESIZER")
 
 _PASS, _FAIL, _COMBINED_PASS, _COMBINED_FAIL = "#4d9221", "#c51b7d", "#276419", "#8e0152"
 _VERIFIED, _UNVERIFIED, _GUIDE = "#1a9850", "#d73027", "#555555"
-
-# Applied on top of matplotlib's defaults: nothing in a user's matplotlibrc changes the bytes, and
-# paper ids are never parsed as mathtext (a ``$`` in untrusted text stays a ``$``).
-_RC = MappingProxyType({
-    "font.family": "DejaVu Sans",
-    "font.size": 9,
-    "text.parse_math": False,
-    "svg.hashsalt": "sovereign",
-    "path.simplify": True,
-})
 
 
 def _thresholds(manifest: dict | None, threshold: float | None, verify_threshold: float | None) -> tuple[float, float]:
@@ -148,39 +146,108 @@ def _draw_confidence(ax: Any, report: Report, verify_threshold: float) -> None:
               handletextpad=0.2, columnspacing=1.2, borderaxespad=0.0)
 
 
-def tribunal_and_confidence_figure(report: Report, path: str | Path, *, manifest: dict | None = None,
-                                   threshold: float | None = None, verify_threshold: float | None = None) -> Path:
-    """Write a ``FIGURE_SIZE_PX`` PNG: left, the three reviewers' scores and the combined tribunal score
+def tribunal_png(report: Report, *, manifest: dict | None = None, threshold: float | None = None,
+                 verify_threshold: float | None = None) -> bytes:
+    """A ``FIGURE_SIZE_PX`` PNG: left, the three reviewers' scores and the combined tribunal score
     against the publish threshold; right, every claim's corroboration (the best other paper's
     calibrated confidence) by source paper (corroborated ● vs own source only ✕) against the
     verification threshold.
 
     Thresholds come from ``threshold``/``verify_threshold``, else from the manifest's recorded
-    settings, else the defaults (6.5, 0.5). Returns the written path.
+    settings, else the defaults (6.5, 0.5).
     """
-    import matplotlib
-    import matplotlib.style
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     tribunal_threshold, claim_threshold = _thresholds(manifest, threshold, verify_threshold)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with matplotlib.style.context("default"), matplotlib.rc_context(dict(_RC)):
-        fig = Figure(figsize=FIGURE_SIZE_IN, dpi=FIGURE_DPI)
-        FigureCanvasAgg(fig)
+
+    def draw(fig: Any) -> None:
         left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.25], "wspace": 0.42})
         _draw_tribunal(left, report, tribunal_threshold)
         _draw_confidence(right, report, claim_threshold)
         fig.subplots_adjust(left=0.11, right=0.98, top=0.88, bottom=0.15)
-        # A temporary name of this writer's own: two runs writing one directory must not share it.
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fig.savefig(fh, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return out
+
+    return render_png(draw, FIGURE_SIZE_IN)
+
+
+def tribunal_and_confidence_figure(report: Report, path: str | Path, *, manifest: dict | None = None,
+                                   threshold: float | None = None, verify_threshold: float | None = None) -> Path:
+    """``tribunal_png`` written to ``path`` (replaced atomically). Returns the path."""
+    return write_png(path, tribunal_png(report, manifest=manifest, threshold=threshold,
+                                        verify_threshold=verify_threshold))
+
+
+def tribunal_figure_record(report: Report | None = None) -> dict:
+    """The manifest's record of the tribunal figure: its file beside report.md, size and caption (the
+    same for every report; ``report`` is taken so every figure's record is made alike)."""
+    return {"file": DEFAULT_FIGURE_NAME, "size_px": list(FIGURE_SIZE_PX), "caption": TRIBUNAL_CAPTION}
+
+
+class ReportFigure(NamedTuple):
+    """One figure of a report, drawn: its file name next to report.md, its caption (the alt text
+    everywhere), its PNG, the report.md heading it is linked above, and whether report.md also prints
+    the caption under it."""
+
+    name: str
+    alt: str
+    png: bytes
+    before: str = "### Tribunal"
+    caption_below: bool = False
+
+    def markdown(self) -> str:
+        """report.md's link to the figure (and its caption line)."""
+        return f"![{self.alt}]({self.name})\n" + (f"\n*Figure: {self.alt}*\n" if self.caption_below else "")
+
+
+class _FigureSpec(NamedTuple):
+    name: str
+    caption: Callable[[Report], str]
+    draw: Callable[[Report, dict | None], bytes]  # (report, manifest) -> PNG bytes
+    record: Callable[[Report], dict]  # the manifest's `figures` entry
+    before: str  # the report.md heading the figure is linked above
+    caption_below: bool  # report.md prints "*Figure: caption*" under the link
+
+
+def _tribunal_caption(report: Report) -> str:
+    return TRIBUNAL_CAPTION
+
+
+def _draw_tribunal_figure(report: Report, manifest: dict | None) -> bytes:
+    return tribunal_png(report, manifest=manifest)
+
+
+def _literature_caption(report: Report) -> str:
+    return literature_plan(report).caption
+
+
+def _draw_literature_figure(report: Report, manifest: dict | None) -> bytes:
+    return literature_png(report)
+
+
+def _literature_record(report: Report) -> dict:
+    return literature_plan(report).record()
+
+
+REPORT_FIGURES: tuple[_FigureSpec, ...] = (
+    _FigureSpec(DEFAULT_FIGURE_NAME, _tribunal_caption, _draw_tribunal_figure, tribunal_figure_record,
+                "### Tribunal", False),
+    # under its caption, which says what is plotted and from what
+    _FigureSpec(LITERATURE_FIGURE_NAME, _literature_caption, _draw_literature_figure, _literature_record,
+                "## Limitations", True),
+)
+
+
+def report_figures(report: Report, manifest: dict | None = None) -> tuple[ReportFigure, ...]:
+    """Every figure in ``REPORT_FIGURES``, drawn for ``report`` (each PNG drawn here: draw once, reuse)."""
+    return tuple(ReportFigure(f.name, f.caption(report), f.draw(report, manifest), f.before, f.caption_below)
+                 for f in REPORT_FIGURES)
+
+
+def figure_records(report: Report) -> list[dict]:
+    """The manifest's ``figures``: each figure's record, in ``REPORT_FIGURES`` order (no drawing)."""
+    return [f.record(report) for f in REPORT_FIGURES]
+
+
+def link_figures(markdown: str, figures: Sequence[ReportFigure]) -> str:
+    """report.md with each figure linked above its heading (the first occurrence; a report without
+    that heading goes without the link)."""
+    for f in figures:
+        markdown = markdown.replace(f"\n{f.before}\n", f"\n{f.markdown()}\n{f.before}\n", 1)
+    return markdown

@@ -17,13 +17,15 @@ from sovereign_kernel.domain.ids import claim_labels, source_label, source_url
 from sovereign_kernel.domain.schemas import Report
 from sovereign_kernel.domain.settings import recorded
 from sovereign_kernel.domain.units import corroborated_by, where
+from sovereign_kernel.publishing.figures import TRIBUNAL_CAPTION
+from sovereign_kernel.publishing.literature_figure import literature_plan
 from sovereign_kernel.publishing.markdown import (
     answer_method,
     corroborating_evidence,
     corroborators,
 )
 
-__all__ = ["report_html", "report_page"]
+__all__ = ["report_html"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _TABLE = 'style="border-collapse:collapse;margin:0.4em 0;font-size:0.92em"'
@@ -66,13 +68,17 @@ def _threshold(manifest: dict, key: str, default: float) -> float:
         return default
 
 
-def _figure_tag(figure: str | Path | bytes | None) -> str:
+def _figure_tag(figure: str | Path | bytes | None, alt: str = TRIBUNAL_CAPTION, caption: str = "") -> str:
+    """A PNG inline, as a ``data:`` URI (nothing is fetched), with its caption under it when given."""
     if figure is None:
         return ""
     data = figure if isinstance(figure, bytes) else Path(figure).read_bytes()
     b64 = base64.b64encode(data).decode("ascii")
-    return (f'<p><img alt="Tribunal scores and claim confidence by source paper" '
-            f'src="data:image/png;base64,{b64}" style="max-width:100%"/></p>')
+    img = f'<img alt="{_e(alt)}" src="data:image/png;base64,{b64}" style="max-width:100%"/>'
+    if caption:
+        return (f'<figure style="margin:0.6em 0">{img}<figcaption style="color:#555;font-size:0.9em">'
+                f"<em>Figure: {_e(caption)}</em></figcaption></figure>")
+    return f"<p>{img}</p>"
 
 
 def _answer(report: Report) -> list[str]:
@@ -92,8 +98,9 @@ def _answer(report: Report) -> list[str]:
     return out
 
 
-def _synthesis(report: Report, labels: dict[str, str]) -> list[str]:
-    """Findings by theme, the comparison table (when the question compares methods), limitations."""
+def _synthesis(report: Report, labels: dict[str, str], literature: str | Path | bytes | None = None) -> list[str]:
+    """Findings by theme, the comparison table (when the question compares methods), the literature
+    figure (when given), limitations."""
     out = ["<h3>Findings</h3>", "<ul>"]
     if report.themes:
         out += [f"<li><strong>{_e(t.name)}</strong> ({len(t.claim_ids)} claim{'s' if len(t.claim_ids) != 1 else ''}, "
@@ -110,6 +117,9 @@ def _synthesis(report: Report, labels: dict[str, str]) -> list[str]:
                       _e(labels.get(r.claim_id, "?")) + (" (corroborated)" if r.corroborated else "")])
                 for r in report.comparison]
         out.append("</table>")
+    if literature is not None:
+        caption = literature_plan(report).caption
+        out.append(_figure_tag(literature, alt=caption, caption=caption))
     out += ["<h3>Limitations</h3>", "<ul>"]
     out += [f"<li>{_e(x.method) + ' — ' if x.method else ''}{_e(x.paper_title)} ({_e(source_label(x.paper_id))} "
             f"{where(x.span)}): “{_e(x.span.text, 300)}”</li>" for x in report.limitations] \
@@ -118,12 +128,15 @@ def _synthesis(report: Report, labels: dict[str, str]) -> list[str]:
     return out
 
 
-def report_html(report: Report, manifest: dict | None = None, *, figure: str | Path | bytes | None = None) -> str:
+def report_html(report: Report, manifest: dict | None = None, *, figure: str | Path | bytes | None = None,
+                literature: str | Path | bytes | None = None) -> str:
     """HTML of the report: title, the Answer, abstract, findings by theme, comparison, limitations,
     results, tribunal scores, claims (grounded in their own source, corroborated by which papers,
     source and corroborating evidence spans), uncertainties, references and a manifest summary.
 
-    ``figure`` (a PNG path or bytes, e.g. from ``tribunal_and_confidence_figure``) is embedded inline.
+    ``figure`` (a PNG path or bytes, e.g. from ``tribunal_and_confidence_figure``) is embedded inline
+    before the tribunal's table; ``literature`` (``literature_png``) after the findings and comparison,
+    under its caption.
     """
     manifest = manifest or {}
     r = report.results
@@ -140,7 +153,7 @@ def report_html(report: Report, manifest: dict | None = None, *, figure: str | P
         "<h3>Abstract</h3>",
         f"<p>{_e(report.abstract)}</p>",
         f"<p><strong>Research question:</strong> {_e(report.question)}</p>",
-        *_synthesis(report, labels),
+        *_synthesis(report, labels, literature),
         "<h3>Results</h3>",
         "<ul>",
         f"<li>Papers: {r.papers_retrieved} candidates, {r.papers_kept} kept, {r.papers_dropped} dropped.</li>",
@@ -186,7 +199,8 @@ def report_html(report: Report, manifest: dict | None = None, *, figure: str | P
     for ref in report.references:
         authors = ", ".join(ref.authors[:3]) + (" et al." if len(ref.authors) > 3 else "")
         out.append(f"<li>{_link(ref.url, ref.id)} {_e(ref.title)} — {_e(authors)}"
-                   f"{' (' + _e(ref.published) + ')' if ref.published else ''}; relevance {ref.relevance:.2f}</li>")
+                   f"{' (' + _e(ref.published) + ')' if ref.published else ''}{'; ' + _e(ref.venue) if ref.venue else ''}"
+                   f"; relevance {ref.relevance:.2f}</li>")
     out.append("</ol>")
 
     vl, gate = manifest.get("verification_level") or {}, manifest.get("truth_gate") or {}
@@ -204,17 +218,3 @@ def report_html(report: Report, manifest: dict | None = None, *, figure: str | P
     out += ['<p style="color:#555"><em>Machine-generated synthesis of existing literature; '
             "not primary research.</em></p>", "</div>"]
     return "\n".join(x for x in out if x)
-
-
-def report_page(report: Report, manifest: dict | None = None, *, figure: str | Path | bytes | None = None) -> str:
-    """The report as one self-contained HTML document: no script, stylesheet, font or image is
-    fetched from anywhere (the figure, when given, is inline)."""
-    return "\n".join([
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8"/>',
-        # nothing on the page may load or run anything: paper text is untrusted
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
-        "style-src 'unsafe-inline'\"/>",
-        '<meta name="viewport" content="width=device-width, initial-scale=1"/>',
-        f"<title>{_e(report.title, 200)}</title>", "</head>",
-        '<body style="font-family:system-ui,sans-serif;line-height:1.45;margin:1.5em">',
-        report_html(report, manifest, figure=figure), "</body>", "</html>", ""])

@@ -15,6 +15,7 @@ from sovereign_kernel.domain.schemas import (
 )
 from sovereign_kernel.domain.settings import TribunalSettings
 from sovereign_kernel.verification.scoring import contradiction_checked
+from sovereign_kernel.publishing.figures import figure_records
 
 PUBLISHER = "SOVEREIGN Research Kernel"
 _VOLATILE = frozenset({"created_at"})
@@ -202,6 +203,7 @@ def build_manifest(report: Report, *, settings: dict, tribunal: TribunalSettings
         "joint_coverage": joint_coverage,
         "claim_ids": {claim_number(i): c.id for i, c in enumerate(report.claims)},
         "contradictions": contradiction_record(report, settings),
+        "figures": figure_records(report),
     }
     # Validate against the contract so a drift in this builder fails loudly, not downstream.
     return Manifest.model_validate(manifest).model_dump(mode="json")

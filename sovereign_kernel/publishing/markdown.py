@@ -210,7 +210,8 @@ def render_markdown(report: Report, manifest: dict) -> str:
         authors = ", ".join(ref.authors[:3]) + (" et al." if len(ref.authors) > 3 else "")
         lines.append(
             f"- {source_md(ref.id, ref.url)} {escape_md(ref.title)} — {escape_md(authors)}"
-            f"{' (' + ref.published + ')' if ref.published else ''}; relevance {ref.relevance:.2f}"
+            f"{' (' + ref.published + ')' if ref.published else ''}{'; ' + escape_md(ref.venue) if ref.venue else ''}"
+            f"; relevance {ref.relevance:.2f}"
         )
     lines += passages_lines(report)
     vl, qd = manifest["verification_level"], manifest["quality_dimensions"]

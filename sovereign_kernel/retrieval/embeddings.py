@@ -14,7 +14,7 @@ import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -138,13 +138,16 @@ class LocalMiniLMEmbeddings(Embeddings):
             feeds["token_type_ids"] = np.zeros_like(ids)
         return self._session.run(None, feeds)[0], mask
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed ``texts`` -> float32 array (n, 384), rows unit-norm."""
+    def encode(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        """Embed ``texts`` -> float32 array (n, 384), rows unit-norm. ``on_batch(done)`` is called
+        after each model batch with the number of texts embedded so far (the batches are the same
+        with or without it: a heartbeat never changes a vector)."""
         texts = [t if isinstance(t, str) else str(t) for t in texts]
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         encs = self.tokenize(texts)
         out = np.empty((len(texts), DIM), dtype=np.float32)
+        done = 0
         for idx in self.batches(encs):
             batch = [encs[i] for i in idx]
             hidden, mask = self.forward(batch)  # [b, seq, 384] token embeddings
@@ -155,11 +158,19 @@ class LocalMiniLMEmbeddings(Embeddings):
             pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             out[idx] = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+            done += len(idx)
+            if on_batch is not None:
+                on_batch(done)
         return out
 
     # -- LangChain interface (async variants come from the base class) --------------------
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(texts).tolist()
+
+    def embed_with_progress(self, texts: list[str], on_batch: Callable[[int], None]) -> np.ndarray:
+        """``embed_documents`` as an array, calling ``on_batch(done)`` after each model batch (the
+        vector cache's heartbeats on a cold cache)."""
+        return self.encode(texts, on_batch)
 
     def embed_query(self, text: str) -> list[float]:
         return self.encode([text])[0].tolist()

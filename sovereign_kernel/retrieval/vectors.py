@@ -16,6 +16,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from sovereign_kernel.domain.dbfiles import describe, is_sqlite_error, kind, move_aside
+from sovereign_kernel.domain.progress import ProgressSink, StepProgress
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,18 @@ class Embedder(Protocol):
 
 
 class VectorCache:
-    """Dense vectors in SQLite, keyed by (model, input type, sha256 of the text)."""
+    """Dense vectors in SQLite, keyed by (model, input type, sha256 of the text).
 
-    def __init__(self, path: Path, embedder: Embedder, model_id: str):
+    ``on_progress``: heartbeats (``{"stage": "embed", "done", "total"}``, at most one a second) while
+    texts the cache misses are embedded by an embedder that reports its batches (the local MiniLM's
+    ``embed_with_progress``); called in the embedding thread, so a sink that finds its run from the
+    calling context (``runtime.progress.progress``) reaches the run that asked, though the cache is
+    shared between runs."""
+
+    def __init__(self, path: Path, embedder: Embedder, model_id: str, on_progress: ProgressSink | None = None):
         self.embedder = embedder
         self.model_id = model_id
+        self.on_progress = on_progress
         self._lock = threading.Lock()
         # several processes may share one cache directory (and its writes): see open_cache
         self._db = open_cache(path, ["CREATE TABLE IF NOT EXISTS vectors (model TEXT, kind TEXT, key TEXT, vec BLOB,"
@@ -115,8 +123,13 @@ class VectorCache:
         missing = list({k: t for k, t in zip(keys, texts) if k not in found}.items())  # input order
         if missing:
             miss_texts = [t for _, t in missing]
+            batched = getattr(self.embedder, "embed_with_progress", None)
             if kind == "query":
                 vecs = [self.embedder.embed_query(t) for t in miss_texts]
+            elif batched is not None and self.on_progress is not None:
+                step = StepProgress(self.on_progress, "embed", len(miss_texts))
+                vecs = batched(miss_texts, step.update)
+                step.finish()
             else:
                 vecs = self.embedder.embed_documents(miss_texts)
             arr = _normalise(np.asarray(vecs, dtype=np.float32))

@@ -36,7 +36,7 @@ from sovereign_kernel.sources.arxiv import ArxivSource, RateLimiters
 from sovereign_kernel.sources.arxiv_pdf import ArxivPdfFetcher
 from sovereign_kernel.sources.pdf import ParsedPdfCache, parse_library
 from sovereign_kernel.sources.corpus import Corpus, corpus_fingerprint, load_corpus
-from sovereign_kernel.runtime.progress import progress
+from sovereign_kernel.runtime.progress import file_progress, progress
 from sovereign_kernel.verification.calibration import Calibration, load_calibration
 
 VECTORS_FILE = "vectors.sqlite"
@@ -72,7 +72,7 @@ class Resources:
     def parse_pdfs(self, paths: Sequence[Path]) -> list[tuple[FullText | None, SkippedFile | None]]:
         """Each PDF's parsed full text, or why it was skipped (blocking: parsing is CPU work)."""
         parsed, skipped = parse_library(list(paths), ParsedPdfCache(self.pdf_cache) if self.pdf_cache else None,
-                                        max_pages=self.max_pdf_pages)
+                                        max_pages=self.max_pdf_pages, on_progress=file_progress("parse"))
         by_file = {p.full_text.file: (p.full_text, None) for p in parsed} | {s.file: (None, s) for s in skipped}
         return [by_file.get(Path(p).name, (None, None)) for p in paths]
 
@@ -149,15 +149,16 @@ class Workspace:
             bm25 = load_or_build_bm25(corpus.papers, corpus.content_hash, caches)
             local = self.local_embedder(r.embed_max_tokens, r.embed_batch_size)
             local_id = f"all-MiniLM-L6-v2-int8-onnx-t{r.embed_max_tokens}"
+            # progress resolves the run from the calling context: one shared cache, each run its heartbeats
             verifier_vectors = self._file(("vectors", local_id), caches / VECTORS_FILE,
-                                          lambda p: VectorCache(p, local, local_id))
+                                          lambda p: VectorCache(p, local, local_id, on_progress=progress))
             if embeddings is not None:
                 embedder_id = str(getattr(embeddings, "model", None) or type(embeddings).__name__)
                 # Cached per endpoint too: two servers may serve different vectors under one model name
                 # (a self-hosted NIM of another version, a test server), and mixing them breaks every cosine.
                 endpoint = getattr(embeddings, "base_url", None)
                 vectors = VectorCache(caches / VECTORS_FILE, embeddings,
-                                      f"{embedder_id}@{endpoint}" if endpoint else embedder_id)
+                                      f"{embedder_id}@{endpoint}" if endpoint else embedder_id, on_progress=progress)
             else:
                 embedder_id, vectors = local_id, verifier_vectors
             tokens = self._file(("tokens",), caches / VECTORS_FILE, lambda p: TokenVectorCache(p, self.token_encoder()))
@@ -183,7 +184,7 @@ class Workspace:
         max_pages = settings.retriever.max_pdf_pages if settings is not None else 300
         return self._corpora.put(fingerprint, load_corpus(
             path, pdf_cache=pdf_cache, max_pdf_pages=max_pages,
-            on_progress=lambda done, total, name: progress("parse", done=done, total=total, file=name)))
+            on_progress=file_progress("parse")))
 
     # -- models and files ----------------------------------------------------------------------
     def local_embedder(self, max_tokens: int = 256, batch_size: int = 32) -> LocalMiniLMEmbeddings:
@@ -234,14 +235,15 @@ class Workspace:
         a = settings.arxiv
         return ArxivSource(url=a.url, cache_path=settings.caches / ARXIV_CACHE_FILE, ttl_seconds=a.cache_ttl,
                            min_interval=a.min_interval, max_retries=a.max_retries, cache_only=a.cache_only,
-                           limiters=self.arxiv_limiters)
+                           limiters=self.arxiv_limiters, on_progress=progress)
 
     def _arxiv_pdf(self, settings: Settings) -> ArxivPdfFetcher | None:
         a = settings.arxiv
         if "arxiv" not in settings.source_list or not a.full_text:
             return None
         return ArxivPdfFetcher(url=a.pdf_url, cache_dir=settings.caches / ARXIV_PDF_DIR, limiters=self.arxiv_limiters,
-                               min_interval=a.min_interval, max_retries=a.max_retries, cache_only=a.cache_only)
+                               min_interval=a.min_interval, max_retries=a.max_retries, cache_only=a.cache_only,
+                               on_progress=progress)
 
     def close(self) -> None:
         """Close every file this workspace opened; runs still using it would fail."""

@@ -30,9 +30,11 @@ import requests
 
 from sovereign_kernel.domain.errors import ArxivQueryError, SourceError, SourceUnavailableError
 from sovereign_kernel.domain.ids import paper_content_hash, split_arxiv_version
+from sovereign_kernel.domain.progress import ProgressSink, wait_beating
 from sovereign_kernel.domain.schemas import Paper
 from sovereign_kernel.sources.corpus import normalise_whitespace
 from sovereign_kernel.sources.latex_text import latex_to_text
+from sovereign_kernel.sources.venue import paper_venue
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +42,7 @@ URL_ENV = "SOVEREIGN_ARXIV_URL"
 DEFAULT_ARXIV_URL = "https://export.arxiv.org/api/query"
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER = 60.0  # never let a server's Retry-After park a run for longer
-_CACHE_FORMAT = "arxiv-papers-v1"  # bump when the mapping changes: old rows become misses
+_CACHE_FORMAT = "arxiv-papers-v2"  # bump when the mapping changes: old rows become misses (v2: venue)
 _SUMMARY_RE = re.compile(r"<summary[^>]*>(.*?)</summary>", re.S)
 
 
@@ -173,6 +175,7 @@ def result_to_paper(result: arxiv.Result) -> Paper | None:
         url=f"https://arxiv.org/abs/{paper_id}",
         source="arxiv",
         content_hash=paper_content_hash(paper_id, title, abstract),
+        venue=paper_venue(result.journal_ref, result.comment),
     )
 
 
@@ -264,6 +267,7 @@ class ArxivSource:
         timeout: float = 30.0,
         page_size: int = 100,
         limiters: RateLimiters | None = None,
+        on_progress: ProgressSink | None = None,
     ) -> None:
         self.url = (url or os.environ.get(URL_ENV) or DEFAULT_ARXIV_URL).strip().rstrip("?")
         if urlsplit(self.url).scheme not in ("http", "https"):
@@ -278,6 +282,9 @@ class ArxivSource:
         self.requests_made = 0  # HTTP requests sent by this instance (retries and pages included)
         self.cache_hits = 0
         self.request_starts: list[float] = []  # time.monotonic() of this instance's requests
+        # a retry's wait is announced here (``[arxiv waiting 2 s: HTTP 503, retry 2/3]``): a run
+        # parked on Retry-After for up to a minute is otherwise a frozen screen
+        self.on_progress = on_progress
 
     async def search(self, query: str, max_results: int) -> list[Paper]:
         """Up to ``max_results`` papers for an arXiv ``search_query`` (e.g. ``all:clip AND ti:attack``)."""
@@ -357,7 +364,8 @@ class ArxivSource:
             if retry_after is not None:
                 delay = max(delay, min(retry_after, _MAX_RETRY_AFTER))
             logger.info("arXiv %s (attempt %d); retrying in %.2fs", reason, failures, delay)
-            time.sleep(delay)  # worker thread; the limiter slot is free meanwhile
+            # worker thread; the limiter slot is free meanwhile
+            wait_beating(self.on_progress, "arxiv", delay, f"{reason}, retry {failures}/{self.max_retries}")
         papers: dict[str, Paper] = {}
         for result in results:
             if "/api/errors" in result.entry_id:  # an error feed served with HTTP 200

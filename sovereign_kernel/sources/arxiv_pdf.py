@@ -25,6 +25,7 @@ import requests
 
 from sovereign_kernel.domain.errors import SourceUnavailableError
 from sovereign_kernel.domain.ids import split_arxiv_version
+from sovereign_kernel.domain.progress import ProgressSink, wait_beating
 from sovereign_kernel.sources.arxiv import (
     _MAX_RETRY_AFTER,
     _RETRY_STATUSES,
@@ -81,6 +82,7 @@ class ArxivPdfFetcher:
         timeout: float = 60.0,
         max_bytes: int = 50_000_000,
         cache_only: bool = False,
+        on_progress: ProgressSink | None = None,
     ) -> None:
         self.url = (url or os.environ.get(PDF_URL_ENV) or DEFAULT_PDF_URL).strip()
         parts = urlsplit(self.url)
@@ -99,6 +101,7 @@ class ArxivPdfFetcher:
         self.cache_hits = 0
         self.request_starts: list[float] = []  # time.monotonic() of this instance's requests
         self._dir_lock = threading.Lock()
+        self.on_progress = on_progress  # a retry's wait is announced there (see ArxivSource)
 
     def pdf_url(self, paper_id: str, version: int | None = None) -> str:
         """``<base>/<id>v<version>``, or ``<base>/<id>`` (arXiv's latest) when the version is unknown.
@@ -158,7 +161,9 @@ class ArxivPdfFetcher:
                 if retry_after is not None:
                     delay = max(delay, min(retry_after, _MAX_RETRY_AFTER))
                 logger.info("arXiv PDF %s (attempt %d); retrying in %.2fs", reason, failures, delay)
-                if cancelled.wait(delay):  # the limiter slot is free meanwhile
+                label = url[len(self.url.rstrip("/")) + 1:]
+                if wait_beating(self.on_progress, "arxiv", delay,  # the limiter slot is free meanwhile
+                                f"PDF {label}: {reason}, retry {failures}/{self.max_retries}", sleep=cancelled.wait):
                     raise asyncio.CancelledError()
 
     def _attempt(

@@ -3,11 +3,12 @@
 Two record layouts are read:
 
 - this project's: ``{"id", "title", "abstract", "authors": [...], "categories": [...],
-  "published": "YYYY-MM-DD", "version"?, "doi"?, "url"?}``;
+  "published": "YYYY-MM-DD", "version"?, "doi"?, "url"?, "venue"? | "journal_ref"? | "comment"?}``;
 - the arXiv metadata snapshot users download (``arxiv-metadata-oai-snapshot.json``): ``authors``
   as one string (``authors_parsed`` [[last, first, suffix]] preferred when present), ``categories``
   space-separated, ``versions`` [{"version": "v2", "created": RFC 2822 date}] (the paper's date is
-  its first version's, its version the latest), ``update_date`` (the date when no version dates it).
+  its first version's, its version the latest), ``update_date`` (the date when no version dates it),
+  ``journal-ref`` and ``comments`` (the venue, ``sources.venue``).
 
 Ids written as JSON numbers (a spreadsheet or dataframe export turns ``0704.0001`` into
 ``704.0001`` and ``2405.18770`` into ``2405.1877``) are recovered from the number's literal text —
@@ -33,6 +34,7 @@ from sovereign_kernel.domain.ids import (
 )
 from sovereign_kernel.domain.schemas import Paper
 from sovereign_kernel.sources.latex_text import latex_to_text
+from sovereign_kernel.sources.venue import paper_venue
 
 NUMBER_ID = "id is a number that is not an arXiv id"
 _ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -151,6 +153,16 @@ def _url(value: object) -> str:
     return value.strip() if isinstance(value, str) and re.match(r"^https?://\S+$", value.strip()) else ""
 
 
+def _venue(rec: dict) -> str | None:
+    """A record's ``venue`` (the demo corpus keeps the one its comment states), else the one its
+    ``journal_ref`` / ``comment`` (the snapshot's ``journal-ref`` / ``comments``) states."""
+    if isinstance(rec.get("venue"), str) and (venue := normalise_whitespace(rec["venue"])):
+        return venue
+    text = {k: v if isinstance(v, str) else None for k, v in
+            (("ref", rec.get("journal_ref", rec.get("journal-ref"))), ("comment", rec.get("comment", rec.get("comments"))))}
+    return paper_venue(text["ref"], text["comment"])
+
+
 def parse_record(raw: bytes, source: str) -> Paper:
     """One JSONL line -> Paper; raises ``Skip`` with the reason it is not one."""
     try:
@@ -184,7 +196,7 @@ def parse_record(raw: bytes, source: str) -> Paper:
         # its first version (2311.05608v3, dated 2025-01-19, first appeared 2023-11)
         published = first_version_month(paper_id, published) or published
     doi = normal_doi(rec.get("doi"))
-    return Paper(
+    return Paper(venue=_venue(rec),
         id=paper_id, title=title, abstract=abstract, authors=authors, categories=categories,
         published=published or None, version=version,
         url=_url(rec.get("url")) or source_url(paper_id) or (source_url(doi) if doi else ""),

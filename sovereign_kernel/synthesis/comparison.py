@@ -4,6 +4,8 @@
   (``compares_methods``), one row per grounded claim that reports an effect in numbers — a
   percentage, a factor, a metric with its value: the method (named: ``naming``), the paper, the
   setting it was measured in and the reported effect, as the claim states them.
+- ``reported_values``: the numbers a claim reports with a unit (%, percentage points, a factor ×),
+  each as a float, so that values of one unit can be set side by side (the literature figure).
 - ``stated_limitations``: sentences of a kept paper's abstract that state a limitation or cost of
   the paper's *own* method ("..., while reducing standard accuracy by less than 1%"; "our method
   cannot ..."), quoted at their offsets. Sentences about earlier work ("existing methods fail")
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from sovereign_kernel.domain.schemas import Claim, ComparisonRow, Limitation, Paper, SourceSpan
@@ -49,6 +52,35 @@ _ADDRESSES = re.compile(r"\b(?:address|overcome|tackle|alleviate|mitigate|resolv
                         r"(?:\w+ ){0,2}?(?:limitations?|shortcomings?|drawbacks?)\b", re.I)
 _OTHERS = re.compile(r"\b(?:existing|previous|prior|earlier|current|other|these|their) (?:\w+ ){0,2}?(?:methods?|"
                      r"approaches|defen[cs]es|works?|studies|models?|techniques|attacks)\b", re.I)
+
+
+# A number with its unit: "42.07%", "+20.11 %", "12 percent", "3 percentage points", "3.5x", "2×"; a range
+# "34--96%" / "10 to 12%" gives both ends. A number inside a word ("ImageNet-100", "GPT-4o") or with no
+# unit (counts, sizes, correlations) is no effect; "2x2" is a shape, not a factor.
+_NUMBER = r"[+\-−]?(?:\d{1,3}(?:,\d{3})+(?![\d.])|\d+(?:\.\d+)?)"
+_VALUE = re.compile(
+    rf"(?<![\w.,\-−+])({_NUMBER})(?:\s?(?:--?|–|—|to)\s?({_NUMBER}))?"
+    r"(?:\s?(%|\\%|percent\b)|\s(percentage points?\b|pp\b)|\s?(×)|(x)(?![\w]))", re.I)
+
+
+@dataclass(frozen=True)
+class ReportedValue:
+    value: float
+    unit: str  # "%", "pp" (percentage points) or "×" (a factor)
+    text: str  # as the claim states it
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", "").replace("−", "-"))
+
+
+def reported_values(text: str) -> list[ReportedValue]:
+    """The values a claim states with a unit, in the order it states them (both ends of a range)."""
+    out = []
+    for m in _VALUE.finditer(text):
+        unit = "%" if m.group(3) else "pp" if m.group(4) else "×"
+        out += [ReportedValue(_number(n), unit, m.group(0)) for n in (m.group(1), m.group(2)) if n is not None]
+    return out
 
 
 def compares_methods(question: str) -> bool:
