@@ -43,10 +43,16 @@ async def plan_queries(state: RetrieverState, runtime: Runtime[RunContext]) -> d
     elif runtime.context.llm_session is not None:
         queries = await plan_queries_llm(runtime, state["question"], res, n_queries, round_)
     if queries is None:
-        queries = await asyncio.to_thread(plan_queries_offline, state["question"], res.bm25, res.corpus.papers,
-                                          n_queries)
+        queries = await asyncio.to_thread(offline_queries, runtime.context, res, state["question"], n_queries)
     progress("plan", round=round_, queries=queries)
     return {"queries": queries, "round": round_}
+
+
+def offline_queries(ctx: RunContext, res: Resources, question: str, n_queries: int) -> list[str]:
+    """The offline planner, its feedback documents chosen by the run's embedder (blocking)."""
+    return ctx.vectors(res).consistent(lambda vectors: plan_queries_offline(
+        question, res.bm25, res.corpus.papers, n_queries, embed=lambda texts, kind: vectors.embed(texts, kind=kind)),
+        "plan")
 
 
 async def plan_queries_llm(runtime: Runtime[RunContext], question: str, res: Resources, n_queries: int,
@@ -60,7 +66,7 @@ async def plan_queries_llm(runtime: Runtime[RunContext], question: str, res: Res
     if not queries:
         return None
     if len(queries) < n_queries:
-        offline = await asyncio.to_thread(plan_queries_offline, question, res.bm25, res.corpus.papers, n_queries)
+        offline = await asyncio.to_thread(offline_queries, runtime.context, res, question, n_queries)
         queries = clean_queries([*queries, *offline], n_queries)
     return queries
 

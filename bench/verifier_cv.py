@@ -213,6 +213,17 @@ def main() -> None:
           f"{L['macro_f1']:.3f}; recall SUPPORT {recall[SUPPORT]:.3f}, CONTRADICT {recall[CONTRADICT]:.3f}, NEI "
           f"{recall[NEI]:.3f}; CONTRADICT recall among evidence found {L['contradict_recall_among_found_evidence']:.3f}")
 
+    # 2b. the report's contradiction rule: P(CONTRADICT) >= t and > P(SUPPORT), on every pair
+    is_c = gold == CONTRADICT
+    out["contradiction_rule"] = {}
+    print("  contradiction rule (P(CONTRADICT) >= t and > P(SUPPORT)), all pairs:   t    precision  recall  flagged")
+    for t in (0.2, 0.3, 0.4, 0.5, 0.6):
+        flag = (xc >= t) & (xc > xs)
+        prec = float(is_c[flag].mean()) if flag.any() else 0.0
+        rec = float(flag[is_c].mean())
+        out["contradiction_rule"][str(t)] = {"precision": prec, "recall": rec, "flagged": int(flag.sum())}
+        print(f"  {'':70s}{t:.1f}  {prec:.3f}      {rec:.3f}   {int(flag.sum())}")
+
     # 3. reranking
     conf = []  # per claim: the fold calibration's confidence for each of its top RERANK abstracts
     t1 = time.monotonic()

@@ -1,7 +1,7 @@
 """Contradictions across papers, offline: a run over a corpus where one paper's claim is contradicted
-by other papers' evidence lists the contradiction (both sides, both passages), the SKEPTIC scores it
-and the manifest counts it; the same run without the contradicting papers lists none — and says the
-check ran.
+by other papers' evidence lists the contradiction (both sides, both passages), never counts the
+contradicting paper as corroboration, the SKEPTIC scores it and the manifest counts it; the same run
+without the contradicting papers lists none — and says the check ran.
 
 The corpus (tests/fixtures/scifact_contradiction.jsonl, see PROVENANCE.md) is SciFact train: claim
 541 ("Hypothalamic glutamate neurotransmission is unrelated to energy balance.") as a one-sentence
@@ -22,17 +22,19 @@ CONTRADICTING = {"scifact-45154987", "scifact-11886686"}
 CLAIM_PAPER = "scifact-claim-541"
 
 
-def research(corpus: Path, out: Path, home: Path) -> subprocess.CompletedProcess:
+def research(corpus: Path, out: Path, home: Path) -> tuple[dict, dict, str]:
     env = {**os.environ, "SOVEREIGN_HOME": str(home)}
     env.pop("NVIDIA_API_KEY", None)
-    return subprocess.run([sys.executable, "-m", "sovereign_kernel", "research", QUESTION, "--corpus", str(corpus),
-                           "--out", str(out), "--quiet"], capture_output=True, text=True, env=env, timeout=300)
+    env.pop("SOVEREIGN_VERIFIER_ONNX", None)  # the shipped model
+    proc = subprocess.run([sys.executable, "-m", "sovereign_kernel", "research", QUESTION, "--corpus", str(corpus),
+                           "--out", str(out), "--json"], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode in (0, 3), proc.stderr  # published, or waiting for the owner's review
+    report = json.loads(proc.stdout)
+    return report, json.loads((out / "manifest.json").read_text()), (out / "report.md").read_text()
 
 
-def test_a_contradicted_claim_is_listed_scored_and_counted(tmp_path, sovereign_home):
-    proc = research(CORPUS, tmp_path / "out", sovereign_home)
-    assert proc.returncode in (0, 3), proc.stderr
-    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+def test_a_contradicted_claim_is_listed_scored_and_counted_and_never_corroborated(tmp_path, sovereign_home):
+    report, manifest, md = research(CORPUS, tmp_path / "out", sovereign_home)
     record = manifest["contradictions"]
     assert record is not None and record["count"] >= 1
     sides = {(p["paper_id"], p["contradicted_by"]) for p in record["pairs"]}
@@ -40,30 +42,29 @@ def test_a_contradicted_claim_is_listed_scored_and_counted(tmp_path, sovereign_h
     assert any((a == CLAIM_PAPER and b in CONTRADICTING) or (b == CLAIM_PAPER and a in CONTRADICTING)
                for a, b in sides), sides
     assert all(record["threshold"] <= p["p_contradict"] <= 1.0 for p in record["pairs"])
-    md = (tmp_path / "out" / "report.md").read_text()
+    # a paper contradicting a claim is never among its corroborators or supporters
+    for claim in report["claims"]:
+        against = {e["paper_id"] for e in claim["contradicted_by"]}
+        assert not against & set(claim["corroborated_by"]) and not against & set(claim["supporting_papers"])
+    # the report lists each one: the claim's number, its passage, and the contradicting passage
     section = md.split("## Contradictions", 1)[1].split("\n## ", 1)[0]
-    assert "contradicted by" in section
     for p in record["pairs"]:
-        assert p["claim"] in section and p["passage"][:60] in section.replace("\\", "")
-    report = json.loads((tmp_path / "out" / "report.json").read_text()) if (tmp_path / "out" / "report.json").exists() else None
-    skeptic = next(r for r in manifest_reviews(md))
-    assert skeptic  # the SKEPTIC's reasons name the contradiction
-    assert report is None or any(c["contradicted_by"] for c in report["claims"])
-
-
-def manifest_reviews(md: str):
-    table = md.split("### Tribunal", 1)[1].split("\n## ", 1)[0]
-    yield from (line for line in table.splitlines() if line.startswith("| SKEPTIC") and "contradicted by another kept paper" in line)
+        assert f"**{p['claim']}**" in section and p["passage"][:50] in section.replace("\\", "")
+    # the SKEPTIC scored it: its rubric item lost points and its issues name it
+    skeptic = next(r for r in report["tribunal"]["reviews"] if r["role"] == "SKEPTIC")
+    item = next(i for i in skeptic["rubric"] if i["signal"] == "contradictions between papers")
+    assert item["points"] < item["max_points"]
+    assert any("contradicted by another kept paper" in issue for issue in skeptic["issues"])
 
 
 def test_without_the_contradicting_papers_none_is_listed_and_the_check_is_stated(tmp_path, sovereign_home):
     rows = [r for r in CORPUS.read_text().splitlines() if json.loads(r)["id"] not in CONTRADICTING]
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("\n".join(rows) + "\n")
-    proc = research(corpus, tmp_path / "out", sovereign_home)
-    assert proc.returncode in (0, 3), proc.stderr
-    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["contradictions"] is not None
-    assert not any(p["contradicted_by"] in CONTRADICTING for p in manifest["contradictions"]["pairs"])
-    md = (tmp_path / "out" / "report.md").read_text()
+    report, manifest, md = research(corpus, tmp_path / "out", sovereign_home)
+    record = manifest["contradictions"]
+    assert record is not None  # the check ran
+    assert not {p["contradicted_by"] for p in record["pairs"]} & CONTRADICTING
     assert "## Contradictions" in md
+    if not record["pairs"]:
+        assert "No kept paper contradicts another's grounded claim" in md

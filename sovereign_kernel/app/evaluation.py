@@ -140,7 +140,8 @@ def kernel_ranking(claim: str, res: Resources, settings: Settings, expand: bool 
     ``score_candidates`` over the union; returns paper ids best first."""
     r = settings.retriever
     if expand:
-        queries = plan_queries_offline(claim, res.bm25, res.corpus.papers, r.n_queries)
+        queries = plan_queries_offline(claim, res.bm25, res.corpus.papers, r.n_queries,
+                                       embed=lambda texts, kind: res.vectors.embed(texts, kind=kind))
     else:
         queries = [" ".join(content_tokens(claim)) or claim]
     k = depth or r.hits_per_query

@@ -29,6 +29,7 @@ from sovereign_kernel.domain.units import corroborated_by, where
 from sovereign_kernel.publishing.figures import ReportFigure
 from sovereign_kernel.publishing.html import _e, _link, _threshold
 from sovereign_kernel.publishing.markdown import answer_method, corroborating_evidence
+from sovereign_kernel.verification.scoring import contradiction_checked
 
 __all__ = ["report_page"]
 
@@ -283,6 +284,26 @@ def _claims(report: Report, labels: dict[str, str], papers: Mapping[str, Paper])
                      "Source"], rows, frozenset({0, 2, 4, 5}), id="claims"), "</section>"]
 
 
+def _contradictions(report: Report, labels: dict[str, str]) -> list[str]:
+    """Each grounded claim another kept paper contradicts (the cross-encoder's reading), both passages."""
+    if not contradiction_checked(report.claims):
+        return []
+    contested = [c for c in report.claims if c.grounded and c.contradicted_by]
+    out = ['<section id="contradictions">', "<h2>Contradictions</h2>"]
+    if not contested:
+        return out + ['<p class="note">No kept paper contradicts another\'s grounded claim (the trained '
+                      "cross-encoder read each claim against every other kept paper's closest sentences).</p>",
+                      "</section>"]
+    out += ['<p class="note">Claims another kept paper contradicts, as the trained cross-encoder reads them. '
+            "Both sides are quoted; neither is settled by this report.</p>", "<ul>"]
+    for c in contested:
+        against = "".join(f"<li>contradicted by {_source(e.paper_id)} (P(CONTRADICT) {e.score:.2f}): "
+                          f"<q>{_e(e.span, 400)}</q></li>" for e in c.contradicted_by)
+        out.append(f'<li><a href="#claim-{labels[c.id]}">{labels[c.id]}</a> {_source(c.paper_id)}: '
+                   f"<q>{_e(c.source_span.text, 400)}</q><ul>{against}</ul></li>")
+    return out + ["</ul>", "</section>"]
+
+
 def _references(report: Report) -> list[str]:
     out = ['<section id="uncertainties">', "<h2>Uncertainties</h2>", "<ul>"]
     out += [f"<li>{_e(u)}</li>" for u in report.uncertainties] or ["<li>None recorded.</li>"]
@@ -323,7 +344,7 @@ def report_page(report: Report, manifest: dict | None = None, *, papers: Iterabl
     by_id = {p.id: p for p in papers}
     labels = claim_labels(report.claims)
     body = [*_header(report, manifest), *_answer(report, labels.values()), *_synthesis(report, labels),
-            *_results(report, manifest, figures), *_claims(report, labels, by_id), *_references(report),
+            *_results(report, manifest, figures), *_claims(report, labels, by_id), *_contradictions(report, labels), *_references(report),
             *_methodology(report, manifest),
             "<footer>Machine-generated synthesis of existing literature; not primary research.</footer>"]
     return "\n".join([

@@ -55,16 +55,19 @@ def acronym_variants(question: str, index: BM25Index, papers: Sequence[Paper]) -
             out.append(max(forms.items(), key=lambda kv: (kv[1], kv[0]))[0])
     for phrase in keyphrases(question):
         words = phrase.split()
-        if len(words) < 2:
+        runs = [words[i:j] for i in range(len(words)) for j in range(i + 2, len(words) + 1)]
+        if not runs:
             continue
         found: Counter[str] = Counter()
-        for idx, _ in index.search(phrase, DOCS_READ // 2):
-            text = paper_text(papers[idx])
-            for m in re.finditer(re.escape(words[-1]) + r"\w*\s*\(\s*([A-Z][A-Za-z0-9-]{1,9}?)s?\s*\)", text, re.I):
-                before = text[: m.start()].split()[-(len(words) - 1):] + [words[-1]]
-                if _initials(before) == re.sub(r"[^a-z]", "", m.group(1).lower()) and \
-                        [w.lower()[:4] for w in before] == [w[:4] for w in words]:
-                    found[m.group(1)] += 1
+        texts = [paper_text(papers[idx]) for idx, _ in index.search(phrase, DOCS_READ // 2)]
+        for run in runs:
+            letters = _initials(run)
+            pattern = re.compile(r"\b" + r"[\s-]+".join(re.escape(w) + r"\w*" for w in run)
+                                 + r"\s*\(\s*([A-Z][A-Za-z0-9-]{1,9}?)s?\s*\)", re.I)
+            for text in texts:
+                for m in pattern.finditer(text):
+                    if re.sub(r"[^a-z]", "", m.group(1).lower()) == letters:
+                        found[m.group(1)] += 1
         if found:
             out.append(max(found.items(), key=lambda kv: (kv[1], kv[0]))[0])
     return [v for v in dict.fromkeys(out) if v.lower() not in question.lower()]

@@ -60,9 +60,12 @@ def sentence_verify(claims: Sequence[Claim], papers: Sequence[Paper], *, vectors
     for claim, ranked, inside in zip(claims, scores, elsewhere):
         span_ok = span_at_offsets(claim, by_id.get(claim.paper_id))
         own = next((s.confidence for s in ranked if s.paper_id == claim.paper_id), 0.0) if span_ok else 0.0
-        others = [s for s in ranked if s.paper_id != claim.paper_id]
+        against = contradictions([s for s in ranked if s.paper_id != claim.paper_id], contradict_threshold)
+        # a paper that contradicts the claim is evidence about it, not for it: it never corroborates
+        contra_ids = {e.paper_id for e in against}
+        others = [s for s in ranked if s.paper_id != claim.paper_id and s.paper_id not in contra_ids]
         corroboration = max((s.confidence for s in others), default=0.0) if span_ok else 0.0
-        supporting = sorted({s.paper_id for s in ranked if s.confidence >= threshold})
+        supporting = sorted({s.paper_id for s in ranked if s.confidence >= threshold and s.paper_id not in contra_ids})
         out.append(claim.model_copy(update={
             "grounded": span_ok and own >= threshold,
             "confidence": round(own, 4),
@@ -73,7 +76,7 @@ def sentence_verify(claims: Sequence[Claim], papers: Sequence[Paper], *, vectors
             "corroborated_in_paper": inside.sentence.evidence(inside.confidence)
             if span_ok and inside is not None and inside.confidence >= threshold else None,
             "supporting_papers": supporting,
-            "contradicted_by": contradictions(others, contradict_threshold) if span_ok else [],
+            "contradicted_by": against if span_ok else [],
             "method": f"{claim.method}+{DEFAULT_METHOD}" + (f"+{XENC_METHOD}" if cross_encoder is not None else ""),
             "label": None, "label_method": None, "label_rationale": None,  # the LLM verifier's, set after
         }))
