@@ -103,7 +103,7 @@ def ship(final: Path, metrics: dict, cal: dict) -> None:
     card = json.loads((final / "card.json").read_text())
     shutil.copyfile(final / "verifier.int8.onnx", data / "verifier_xenc.int8.onnx")
     card["cross_validation"] = {k: metrics[k] for k in ("grounding", "labels", "retrieval", "n_claims", "n_pairs",
-                                                        "n_positive", "n_contradict_pairs")}
+                                                        "n_positive", "n_contradict_pairs", "contradiction_rule")}
     card["calibration_notes"] = cal["notes"]
     (data / "verifier_card.json").write_text(json.dumps(card, indent=2, sort_keys=True, default=float) + "\n")
     g, lab, r = metrics["grounding"], metrics["labels"], metrics["retrieval"]
@@ -132,6 +132,9 @@ def ship(final: Path, metrics: dict, cal: dict) -> None:
         f"Labels (SUPPORT / CONTRADICT / NOT_ENOUGH_INFO): accuracy {lab['accuracy']:.3f} (trivial rule "
         f"{lab['trivial_accuracy']:.3f}), macro-F1 {lab['macro_f1']:.3f}, recall SUPPORT {lab['recall']['SUPPORT']:.3f}, "
         f"CONTRADICT {lab['recall']['CONTRADICT']:.3f}, NEI {lab['recall']['NOT_ENOUGH_INFO']:.3f}.", "",
+        "The report's contradiction rule (P(CONTRADICT) >= t and > P(SUPPORT)), on every pair: "
+        + "; ".join(f"t {t}: precision {v['precision']:.2f}, recall {v['recall']:.2f}"
+                    for t, v in metrics["contradiction_rule"].items()) + ".", "",
         f"Retrieval (the kernel's top {RERANK} reranked): nDCG@10 {r['kernel']['ndcg@10']:.3f} → "
         f"{r['reranked (beta per fold)']['ndcg@10']:.3f}.", "",
         "Limits: trained and measured on biomedical claims (SciFact); on other fields it is a weaker signal, which "
@@ -147,6 +150,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=REPO / "train" / "work")
     ap.add_argument("--home", default=os.environ.get("SOVEREIGN_HOME", "/tmp/sovereign-bench-eval"))
     ap.add_argument("--write", action="store_true", help="write the final calibration to the package")
+    ap.add_argument("--retrieval-from", type=Path, default=None,
+                    help="skip the (slow) reranking: take section 3's numbers from this earlier run's output")
     args = ap.parse_args()
     t0 = time.monotonic()
     settings = Settings(home=args.home)
@@ -225,44 +230,49 @@ def main() -> None:
         print(f"  {'':70s}{t:.1f}  {prec:.3f}      {rec:.3f}   {int(flag.sum())}")
 
     # 3. reranking
-    conf = []  # per claim: the fold calibration's confidence for each of its top RERANK abstracts
-    t1 = time.monotonic()
-    for ci, c in enumerate(claims):
-        top = [data.by_id[d] for d in rankings[ci][:RERANK]]
-        feats = features(ci, top)
-        Z = np.array([[f.get(n, 0.0) for n in cols] for f in feats])
-        conf.append(fitted[fold_of(c.id)].predict_proba(Z)[:, 1])
-        if (ci + 1) % 100 == 0:
-            print(f"rerank features {ci + 1}/{len(claims)} ({time.monotonic() - t1:.0f} s)", file=sys.stderr, flush=True)
-    pos_score = 1.0 - np.arange(RERANK) / RERANK
+    if args.retrieval_from is not None:  # the slow part, taken from an earlier run's output
+        earlier = json.loads(args.retrieval_from.read_text().splitlines()[-1])
+        out["retrieval"] = {**earlier["retrieval"], "from": str(args.retrieval_from)}
+        betas = out["retrieval"]["reranked (beta per fold)"]["betas"]
+    else:
+        conf = []  # per claim: the fold calibration's confidence for each of its top RERANK abstracts
+        t1 = time.monotonic()
+        for ci, c in enumerate(claims):
+            top = [data.by_id[d] for d in rankings[ci][:RERANK]]
+            feats = features(ci, top)
+            Z = np.array([[f.get(n, 0.0) for n in cols] for f in feats])
+            conf.append(fitted[fold_of(c.id)].predict_proba(Z)[:, 1])
+            if (ci + 1) % 100 == 0:
+                print(f"rerank features {ci + 1}/{len(claims)} ({time.monotonic() - t1:.0f} s)", file=sys.stderr, flush=True)
+        pos_score = 1.0 - np.arange(RERANK) / RERANK
 
-    def reranked(ci: int, beta: float) -> list[str]:
-        top = rankings[ci][:RERANK]
-        s = (1 - beta) * pos_score[: len(top)] + beta * conf[ci]
-        order = np.lexsort((np.arange(len(top)), -s))
-        return [top[i] for i in order] + rankings[ci][RERANK:]
+        def reranked(ci: int, beta: float) -> list[str]:
+            top = rankings[ci][:RERANK]
+            s = (1 - beta) * pos_score[: len(top)] + beta * conf[ci]
+            order = np.lexsort((np.arange(len(top)), -s))
+            return [top[i] for i in order] + rankings[ci][RERANK:]
 
-    def ndcg(idx, beta):
-        return float(np.mean([ndcg_at_k(reranked(i, beta), claims[i].evidence, 10) for i in idx]))
+        def ndcg(idx, beta):
+            return float(np.mean([ndcg_at_k(reranked(i, beta), claims[i].evidence, 10) for i in idx]))
 
-    cfold = np.array([fold_of(c.id) for c in claims])
-    per_claim = [None] * len(claims)
-    betas = []
-    for k in range(FOLDS):
-        train_idx = np.where(cfold != k)[0]
-        beta = max(BETAS, key=lambda b: (ndcg(train_idx, b), -b))
-        betas.append(beta)
-        for i in np.where(cfold == k)[0]:
-            per_claim[i] = reranked(i, beta)
-    base = [rankings[i] for i in range(len(claims))]
-    out["retrieval"] = {
-        "kernel": {"ndcg@10": float(np.mean([ndcg_at_k(r, c.evidence, 10) for r, c in zip(base, claims)])),
-                   "recall@10": float(np.mean([recall_at_k(r, c.evidence, 10) for r, c in zip(base, claims)]))},
-        "reranked (beta per fold)": {"ndcg@10": float(np.mean([ndcg_at_k(r, c.evidence, 10) for r, c in zip(per_claim, claims)])),
-                                     "recall@10": float(np.mean([recall_at_k(r, c.evidence, 10) for r, c in zip(per_claim, claims)])),
-                                     "betas": betas},
-        "by_beta_all_claims": {str(b): ndcg(range(len(claims)), b) for b in BETAS},
-    }
+        cfold = np.array([fold_of(c.id) for c in claims])
+        per_claim = [None] * len(claims)
+        betas = []
+        for k in range(FOLDS):
+            train_idx = np.where(cfold != k)[0]
+            beta = max(BETAS, key=lambda b: (ndcg(train_idx, b), -b))
+            betas.append(beta)
+            for i in np.where(cfold == k)[0]:
+                per_claim[i] = reranked(i, beta)
+        base = [rankings[i] for i in range(len(claims))]
+        out["retrieval"] = {
+            "kernel": {"ndcg@10": float(np.mean([ndcg_at_k(r, c.evidence, 10) for r, c in zip(base, claims)])),
+                       "recall@10": float(np.mean([recall_at_k(r, c.evidence, 10) for r, c in zip(base, claims)]))},
+            "reranked (beta per fold)": {"ndcg@10": float(np.mean([ndcg_at_k(r, c.evidence, 10) for r, c in zip(per_claim, claims)])),
+                                         "recall@10": float(np.mean([recall_at_k(r, c.evidence, 10) for r, c in zip(per_claim, claims)])),
+                                         "betas": betas},
+            "by_beta_all_claims": {str(b): ndcg(range(len(claims)), b) for b in BETAS},
+        }
     R = out["retrieval"]
     print(f"\n(3) retrieval, top {RERANK} reranked   nDCG@10  R@10\n  kernel ranking             "
           f"{R['kernel']['ndcg@10']:.3f}   {R['kernel']['recall@10']:.3f}\n  reranked, beta per fold    "

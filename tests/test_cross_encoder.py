@@ -16,11 +16,10 @@ import pytest
 
 from sovereign_kernel.retrieval.cross_encoder import LABELS, CrossEncoder, default_model_path
 
-FIXTURE = Path(__file__).parent / "fixtures" / "scifact_contradiction.jsonl"
 CLAIM = "Hypothalamic glutamate neurotransmission is unrelated to energy balance."
-# SciFact doc 45154987, sentence 8: a CONTRADICT rationale of claim 541
-CONTRA = ("Thus, this study establishes glutamate as the primary neurotransmitter that mediates MC4Rs on Sim1 "
-          "neurons in body weight regulation.")
+# SciFact doc 45154987, sentence 7: a CONTRADICT rationale of claim 541
+CONTRA = ("Corroboratively, selective disruption of glutamate release from adult PVH neurons led to rapid obesity "
+          "development via reduced energy expenditure and hyperphagia.")
 UNRELATED = "Carcinoma cells hijack this program for tumor dissemination."
 
 
@@ -60,11 +59,11 @@ def test_a_contradicting_rationale_reads_as_contradict_and_an_unrelated_sentence
     assert set(enc.type_ids[: first_sep + 1]) == {0} and set(enc.type_ids[first_sep + 1:]) == {1}
 
 
-def test_batching_and_the_memo_give_the_same_numbers(xenc):
+def test_a_pair_gets_the_same_numbers_whatever_is_scored_beside_it(xenc):
     pairs = [(CLAIM, CONTRA), (CLAIM, UNRELATED), (CLAIM, CONTRA + " " + UNRELATED * 3)]
-    fresh = CrossEncoder(batch_tokens=64)  # one pair a batch
-    assert np.allclose(fresh.probabilities(pairs), xenc.probabilities(pairs), atol=1e-5)
-    assert np.allclose(xenc.probabilities(pairs[::-1])[::-1], xenc.probabilities(pairs), atol=1e-6)
+    alone = [CrossEncoder().probabilities([p])[0] for p in pairs]
+    assert np.array_equal(np.vstack(alone), CrossEncoder().probabilities(pairs))
+    assert np.array_equal(xenc.probabilities(pairs[::-1])[::-1], xenc.probabilities(pairs))  # the memo too
 
 
 def test_runtime_needs_no_torch(tmp_path):

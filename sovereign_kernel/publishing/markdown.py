@@ -120,17 +120,28 @@ def passages_lines(report: Report) -> list[str]:
     return lines
 
 
-def contradiction_lines(report: Report, labels: dict[str, str]) -> list[str]:
-    """Each grounded claim another kept paper contradicts: both sides, both passages, P(CONTRADICT)."""
+def contradiction_note(manifest: dict) -> str:
+    """How far to trust a flagged contradiction: the rule's measured precision and recall, when known."""
+    measured = (manifest.get("contradictions") or {}).get("measured")
+    if not measured:
+        return "The rule's precision has not been measured: read both passages."
+    return (f"On SciFact train, out of fold, {measured['precision']:.0%} of the pairs this rule flags are "
+            f"contradictions and it finds {measured['recall']:.0%} of them: a flag asks you to read both "
+            "passages, it does not settle which side is right.")
+
+
+def contradiction_lines(report: Report, labels: dict[str, str], manifest: dict) -> list[str]:
+    """Each grounded claim another kept paper may contradict: both sides, both passages, P(CONTRADICT)."""
     if not contradiction_checked(report.claims):
         return []
     contested = [c for c in report.claims if c.grounded and c.contradicted_by]
     lines = ["", "## Contradictions", ""]
     if not contested:
-        return lines + ["No kept paper contradicts another's grounded claim (the trained cross-encoder read each "
-                        "claim against every other kept paper's closest sentences)."]
-    lines.append("Claims another kept paper contradicts, as the trained cross-encoder reads them (P(CONTRADICT) of "
-                 "the contradicting passage). Both sides are quoted; neither is settled by this report.")
+        return lines + ["The trained cross-encoder flags no kept paper as contradicting another's grounded claim "
+                        "(it read each claim against every other kept paper's closest sentences)."]
+    lines.append("Claims another kept paper may contradict, as the trained cross-encoder reads them (P(CONTRADICT) "
+                 "of the contradicting passage); such a paper is not counted as corroborating the claim. "
+                 + escape_md(contradiction_note(manifest)))
     for c in contested:
         lines += ["", f"- **{labels[c.id]}** {source_md(c.paper_id)} {where(c.source_span)}: "
                       f"“{escape_md(c.source_span.text, 300)}”"]
@@ -204,7 +215,7 @@ def render_markdown(report: Report, manifest: dict) -> str:
             f"{c.baseline_score:.2f} {'✓' if c.baseline_verified else '×'} | "
             f"{source_md(c.paper_id)} {where(c.source_span)} | {ev_text} |"
         )
-    lines += contradiction_lines(report, labels)
+    lines += contradiction_lines(report, labels, manifest)
     lines += ["", "## References", ""]
     for ref in report.references:
         authors = ", ".join(ref.authors[:3]) + (" et al." if len(ref.authors) > 3 else "")

@@ -28,7 +28,7 @@ from sovereign_kernel.domain.schemas import Claim, Evidence, Paper, Report, Sour
 from sovereign_kernel.domain.units import corroborated_by, where
 from sovereign_kernel.publishing.figures import ReportFigure
 from sovereign_kernel.publishing.html import _e, _link, _threshold
-from sovereign_kernel.publishing.markdown import answer_method, corroborating_evidence
+from sovereign_kernel.publishing.markdown import answer_method, contradiction_note, corroborating_evidence
 from sovereign_kernel.verification.scoring import contradiction_checked
 
 __all__ = ["report_page"]
@@ -284,18 +284,18 @@ def _claims(report: Report, labels: dict[str, str], papers: Mapping[str, Paper])
                      "Source"], rows, frozenset({0, 2, 4, 5}), id="claims"), "</section>"]
 
 
-def _contradictions(report: Report, labels: dict[str, str]) -> list[str]:
+def _contradictions(report: Report, labels: dict[str, str], manifest: dict) -> list[str]:
     """Each grounded claim another kept paper contradicts (the cross-encoder's reading), both passages."""
     if not contradiction_checked(report.claims):
         return []
     contested = [c for c in report.claims if c.grounded and c.contradicted_by]
     out = ['<section id="contradictions">', "<h2>Contradictions</h2>"]
     if not contested:
-        return out + ['<p class="note">No kept paper contradicts another\'s grounded claim (the trained '
-                      "cross-encoder read each claim against every other kept paper's closest sentences).</p>",
+        return out + ['<p class="note">The trained cross-encoder flags no kept paper as contradicting another\'s '
+                      "grounded claim (it read each claim against every other kept paper's closest sentences).</p>",
                       "</section>"]
-    out += ['<p class="note">Claims another kept paper contradicts, as the trained cross-encoder reads them. '
-            "Both sides are quoted; neither is settled by this report.</p>", "<ul>"]
+    out += ['<p class="note">Claims another kept paper may contradict, as the trained cross-encoder reads them; '
+            f"such a paper is not counted as corroborating the claim. {_e(contradiction_note(manifest))}</p>", "<ul>"]
     for c in contested:
         against = "".join(f"<li>contradicted by {_source(e.paper_id)} (P(CONTRADICT) {e.score:.2f}): "
                           f"<q>{_e(e.span, 400)}</q></li>" for e in c.contradicted_by)
@@ -344,7 +344,7 @@ def report_page(report: Report, manifest: dict | None = None, *, papers: Iterabl
     by_id = {p.id: p for p in papers}
     labels = claim_labels(report.claims)
     body = [*_header(report, manifest), *_answer(report, labels.values()), *_synthesis(report, labels),
-            *_results(report, manifest, figures), *_claims(report, labels, by_id), *_contradictions(report, labels), *_references(report),
+            *_results(report, manifest, figures), *_claims(report, labels, by_id), *_contradictions(report, labels, manifest), *_references(report),
             *_methodology(report, manifest),
             "<footer>Machine-generated synthesis of existing literature; not primary research.</footer>"]
     return "\n".join([

@@ -47,7 +47,7 @@ def span_at_offsets(claim: Claim, source: Paper | None) -> bool:
 
 def sentence_verify(claims: Sequence[Claim], papers: Sequence[Paper], *, vectors: Vectors, tokens: TokenEncoder | None,
                     calibration: Calibration, threshold: float, cross_encoder: PairClassifier | None = None,
-                    contradict_threshold: float = 0.5) -> list[Claim]:
+                    contradict_threshold: float = 0.4) -> list[Claim]:
     """The calibrated sentence verifier: confidence, verified, evidence passages, supporters, and
     (with the cross-encoder) the other papers' passages that contradict the claim."""
     by_id = {p.id: p for p in papers}
