@@ -42,7 +42,6 @@ def main() -> None:
         with Kernel() as kernel:
             result = kernel.research(args.question, corpus=args.corpus)
             claims, papers = result.report.claims, result.papers
-            settings = kernel.settings if hasattr(kernel, "settings") else None
             res = kernel.workspace.resources(result_settings(kernel, args.corpus))
             xenc = CrossEncoder()
             timings = {}
@@ -61,7 +60,7 @@ def main() -> None:
     out = {"question": args.question, "claims": len(claims), "kept_papers": len(papers),
            "pairs_read_at_most": n_pairs, "timings": timings,
            "cross_encoder_cpu_s_per_claim": extra / max(1, len(claims)),
-           "cross_encoder_cpu_ms_per_pair": 1000 * extra / max(1, n_pairs), "settings": bool(settings)}
+           "cross_encoder_cpu_ms_per_pair": 1000 * extra / max(1, n_pairs)}
     for name, t in timings.items():
         print(f"{name:24s} wall {t['wall_s']:.2f} s, CPU {t['cpu_s']:.2f} s for {len(claims)} claims x {len(papers)} papers")
     print(f"cross-encoder: {out['cross_encoder_cpu_s_per_claim'] * 1000:.0f} ms CPU per claim "

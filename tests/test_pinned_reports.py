@@ -25,6 +25,13 @@ Changed on purpose since:
 - issue 15 (venue): references carry the venue the paper's arXiv record states (``venue``, None when
   it states none; the demo corpus keeps it), so the references part, the report ids and the content
   hashes moved; claims, synthesis, tribunal, manifest and sources are unchanged.
+- issue 16 (trained verifier): the calibration weighs the cross-encoder's P(SUPPORT) + P(CONTRADICT)
+  (refit out of fold, bench/verifier_cv.py), a paper the cross-encoder reads as contradicting a claim no
+  longer corroborates it, claims carry ``contradicted_by`` and their method "+xenc", the SKEPTIC has a
+  contradictions item, and the planner's feedback papers are chosen by meaning (dense neighbours) with
+  the corpus's acronym variants: queries, claims' confidences and corroborators, the tribunal and every
+  id moved. The offline-covered report stays DOI grade (tribunal 8.18 -> 8.01; 24 grounded claims,
+  corroborated 7 -> 5).
 """
 
 from __future__ import annotations
@@ -42,35 +49,35 @@ PARTS = ("report_id", "content_hash", "claims", "synthesis", "tribunal", "refere
          "llm_usage")
 PINS = {name: dict(zip(PARTS, values)) for name, values in {
     "custom-llm-revision": (
-        'SRK-fedd1411876e',
-        'sha256:c04a0b9e44e95d5bafd5a9b15c88053b945388243c2b481be0be500c1bb02064',
-        'ef69b361f2aa41ba',
-        '64bd62fc94347445',
-        'fd552a37204c8d87',
+        'SRK-1482e9670160',
+        'sha256:06f7327af2922cdb5738a32f71aa6616e0bfae24dd95b89218e48a6acfe828b3',
+        '9ef42a3eaa70eb61',
+        '900031d95a83da58',
+        'be0efa015b3bfce9',
         'f8c685f62fa49fb2',
-        'a87f0fdbb663e4de',
+        'b8c5f64b1a2eb83c',
         '0009567c7330fb57',
-        '0102e9d78d1cde4b',
+        '306719ad7bdb154f',
     ),
     "offline-covered": (
-        'SRK-3b47757e5cfb',
-        'sha256:ed7f3813bafe665365095e5ecd6aa6811fc9fccc7d1f14531004e7a118683e99',
-        '914f8f2787a35afc',
-        'd41a14545bf51c2d',
-        '6e1fc0dfa6cb43b9',
+        'SRK-2eda3a3c058a',
+        'sha256:fb5744e6fc9fe350fcaac0b83df65210de74bf818e14401a4357fab8e8e29838',
+        'ed140a7b897cad8c',
+        '0c05fc5eb1bee41d',
+        'acc4dc1c1ad15c4e',
         'f8c685f62fa49fb2',
-        '7e8e7bc60e50ff70',
+        'd74dc17cf0573e37',
         '0009567c7330fb57',
         '74234e98afe7498f',
     ),
     "offline-unanswerable": (
-        'SRK-af8894e6d949',
-        'sha256:1432d35dc6124b3cc67d85386ec0aeb4e4599e9275ea7ad39858117e257c9436',
+        'SRK-dc4289e4dc63',
+        'sha256:2b36fcc073c2d0f0bab0148e9d46544a411b1ca11edac267d5b1b3775162f4ca',
         '4f53cda18c2baa0c',
-        '2d3e00dc834d1a32',
-        'b5ad2e2a1b4f6ead',
+        '7f388b052598ca1b',
+        '492174651f26f487',
         '4f53cda18c2baa0c',
-        '24f25ac90378ed5f',
+        'f33ae2384cc9428c',
         '4f53cda18c2baa0c',
         '74234e98afe7498f',
     ),
