@@ -135,8 +135,12 @@ def ship(final: Path, metrics: dict, cal: dict) -> None:
         "The report's contradiction rule (P(CONTRADICT) >= t and > P(SUPPORT)), on every pair: "
         + "; ".join(f"t {t}: precision {v['precision']:.2f}, recall {v['recall']:.2f}"
                     for t, v in metrics["contradiction_rule"].items()) + ".", "",
-        f"Retrieval (the kernel's top {RERANK} reranked): nDCG@10 {r['kernel']['ndcg@10']:.3f} → "
-        f"{r['reranked (beta per fold)']['ndcg@10']:.3f}.", "",
+        f"Retrieval (the kernel's top {RERANK} per claim reranked by (1 - β) × position + β × the verifier's "
+        f"calibrated confidence, β chosen per fold): nDCG@10 {r['kernel']['ndcg@10']:.3f} → "
+        f"{r['reranked (beta per fold)']['ndcg@10']:.3f}. Measured here; the research retriever does not rerank yet "
+        "(its queries are questions, the model was trained on claims).", "",
+        "Inference: one pair per model call — the int8 model quantises activations per call, so in a padded batch "
+        "a pair's probabilities would depend on its neighbours.", "",
         "Limits: trained and measured on biomedical claims (SciFact); on other fields it is a weaker signal, which "
         "is why the calibration weighs it beside the embedding features rather than alone.", "",
     ]

@@ -296,7 +296,7 @@ def verify(kernel, tmp_path_factory):
         paper = Paper(id=PAPER_ID, title="REV1 and alkylation damage tolerance in Drosophila", abstract=abstract,
                       full_text=True, passages=read, doi=PAPER_ID)
         [out] = sentence_verify([claim or abstract_claim], [paper], vectors=vectors, tokens=ws.token_encoder(),
-                                calibration=load_calibration(), threshold=0.5)
+                                calibration=load_calibration(), threshold=0.5, cross_encoder=ws.cross_encoder())
         return out
 
     yield run_

@@ -48,7 +48,9 @@ class OneHotTokens:
 
 
 def test_sentence_verifier_finds_the_supporting_sentence_and_ranks_unrelated_low():
-    verifier = SentenceVerifier(PAPERS, bag_embed, token_encoder=OneHotTokens())
+    from sovereign_kernel.retrieval.cross_encoder import CrossEncoder
+
+    verifier = SentenceVerifier(PAPERS, bag_embed, token_encoder=OneHotTokens(), cross_encoder=CrossEncoder())
     supported, wrong_number, unrelated = verifier.score(CLAIMS)
     best = supported[0]
     assert best.paper_id == "a" and best.sentence.text == "Accuracy drops by 12% under attack."

@@ -63,7 +63,9 @@ class CrossEncoder:
         self.model_path = Path(model_path) if model_path else default_model_path()
         self.max_length = max_length
         self.batch_tokens = batch_tokens
-        self.threads = threads or os.cpu_count() or 1
+        # one thread: a single pair is too small to split, and a second thread only doubles the CPU spent
+        # (measured: 200 pairs in 1.75 s wall either way, 1.76 s CPU on one thread, 3.38 s on two)
+        self.threads = threads or 1
         self._session = None
         self._tokenizer = None
         self._lock = threading.Lock()

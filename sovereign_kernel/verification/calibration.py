@@ -21,6 +21,7 @@ FEATURES = (
     "dense_doc", "dense_title", "coverage", "entity_mismatch", "has_entity",
     "xenc_evidence", "xenc_support", "xenc_contradict",
 )
+XENC_FEATURES = ("xenc_evidence", "xenc_support", "xenc_contradict")
 # The features of the first calibration (kept so old positional calls still mean the same).
 _POSITIONAL = ("lexical", "dense", "number_mismatch", "negation_mismatch")
 
@@ -57,15 +58,22 @@ class Calibration:
 
     @property
     def uses_cross_encoder(self) -> bool:
-        return any(self.weights.get(f) for f in ("xenc_evidence", "xenc_support", "xenc_contradict"))
+        return any(self.weights.get(f) for f in XENC_FEATURES)
 
     @property
     def uses_tokens(self) -> bool:
         return any(self.weights.get(f) for f in ("maxsim", "maxsim_min"))
 
+    def logit_of(self, features: Mapping[str, float]) -> float:
+        return self.bias + sum(w * float(features.get(f, 0.0)) for f, w in self.weights.items())
+
     def confidence_of(self, features: Mapping[str, float]) -> float:
-        z = self.bias + sum(w * float(features.get(f, 0.0)) for f, w in self.weights.items())
+        z = self.logit_of(features)
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def cross_encoder_gain(self) -> float:
+        """The most the cross-encoder's features (each in [0, 1]) can add to the logit."""
+        return sum(max(0.0, self.weights.get(f, 0.0)) for f in XENC_FEATURES)
 
     def confidence(self, lexical: float = 0.0, dense: float = 0.0, number_mismatch: float = 0.0,
                    negation_mismatch: float = 0.0, **features: float) -> float:

@@ -52,7 +52,8 @@ def sentence_verify(claims: Sequence[Claim], papers: Sequence[Paper], *, vectors
     (with the cross-encoder) the other papers' passages that contradict the claim."""
     by_id = {p.id: p for p in papers}
     verifier = SentenceVerifier(papers, lambda texts: vectors.embed(texts, kind="passage"), calibration=calibration,
-                                token_encoder=tokens if calibration.uses_tokens else None, cross_encoder=cross_encoder)
+                                token_encoder=tokens if calibration.uses_tokens else None, cross_encoder=cross_encoder,
+                                xenc_gate=threshold)
     spans = [OwnSpan(c.paper_id, c.source_span.location, c.source_span.start, c.source_span.end, c.source_span.text)
              if by_id.get(c.paper_id) is not None and by_id[c.paper_id].passages else None for c in claims]
     scores, elsewhere = verifier.score_with_elsewhere([c.text for c in claims], spans)

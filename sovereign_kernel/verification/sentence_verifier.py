@@ -26,6 +26,7 @@ Which features carry weight, and how much, is decided by the fit, not here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -105,7 +106,9 @@ class SentenceVerifier:
         calibration: Calibration | None = None,
         token_encoder: TokenEncoder | None = None,
         cross_encoder: PairClassifier | None = None,
+        xenc_gate: float = 0.5,
     ):
+        self.xenc_gate = xenc_gate
         self.calibration = calibration or load_calibration()
         if cross_encoder is None and self.calibration.uses_cross_encoder:
             raise ValueError("this calibration weighs cross-encoder features: pass a cross_encoder")
@@ -178,10 +181,11 @@ class SentenceVerifier:
             return sorted(rows, key=lambda k: (-raw[ci, k], k))[:XENC_TOP]
 
         xenc = self.cross_encoder
-        if xenc is not None:  # every pair the features below read, in one batch
-            wanted = [(claims[ci], self.sentences[k][1].text) for ci in range(len(claims)) for pid in by_id
-                      for k in xenc_rows(ci, pid, set())]
-            xenc.probabilities(wanted)
+        # The cross-encoder reads a (claim, paper) pair only where its reading can change a verdict: where
+        # the confidence could reach ``xenc_gate`` with it. Elsewhere its features count as 0 (a pair that
+        # far below costs nothing; in a warm run the model's calls are most of the verifier's CPU).
+        reachable = cal.cross_encoder_gain()
+        gate_logit = math.log(self.xenc_gate / (1 - self.xenc_gate)) if 0 < self.xenc_gate < 1 else -math.inf
 
         def xenc_features(ci: int, pid: str, drop: set[int]) -> tuple[dict[str, float], TextUnit | None]:
             rows = xenc_rows(ci, pid, drop)
@@ -215,7 +219,7 @@ class SentenceVerifier:
 
         def scored(ci: int, si: int, f: dict[str, float], drop: set[int] = frozenset()) -> SentenceScore:
             pid, sent = self.sentences[si]
-            x, decisive = xenc_features(ci, pid, drop)
+            x, decisive = xenc_features(ci, pid, drop) if cal.logit_of(f) + reachable >= gate_logit else ({}, None)
             f = f | x
             return SentenceScore(pid, sent, f["lexical"], f["dense"], f["number_mismatch"], f["negation_mismatch"],
                                  cal.confidence_of(f), f, decisive)
