@@ -62,6 +62,7 @@ from sovereign_kernel.verification.calibration import (
     load_calibration,
 )
 from sovereign_kernel.verification.sentence_verifier import SentenceVerifier
+from sovereign_kernel.verification.features import disagreement  # noqa: E402
 
 CAL_PATH = REPO / "sovereign_kernel" / "data" / "verifier_calibration.json"
 RERANK = 20
@@ -132,7 +133,8 @@ def ship(final: Path, metrics: dict, cal: dict) -> None:
         f"Labels (SUPPORT / CONTRADICT / NOT_ENOUGH_INFO): accuracy {lab['accuracy']:.3f} (trivial rule "
         f"{lab['trivial_accuracy']:.3f}), macro-F1 {lab['macro_f1']:.3f}, recall SUPPORT {lab['recall']['SUPPORT']:.3f}, "
         f"CONTRADICT {lab['recall']['CONTRADICT']:.3f}, NEI {lab['recall']['NOT_ENOUGH_INFO']:.3f}.", "",
-        "The report's contradiction rule (P(CONTRADICT) >= t and > P(SUPPORT)), on every pair: "
+        "The report's contradiction rule (P(CONTRADICT) >= t and > P(SUPPORT), and the decisive sentence visibly "
+        "opposes the claim: a negation or denial on one side only, opposite directions, or different numbers), on every pair: "
         + "; ".join(f"t {t}: precision {v['precision']:.2f}, recall {v['recall']:.2f}"
                     for t, v in metrics["contradiction_rule"].items()) + ".", "",
         f"Retrieval (the kernel's top {RERANK} per claim reranked by (1 - β) × position + β × the verifier's "
@@ -177,7 +179,9 @@ def main() -> None:
         verifier = SentenceVerifier(papers, embed, calibration=neutral, token_encoder=res.tokens,
                                     cross_encoder=encoders[fold_of(claims[ci].id)])
         scored = {s.paper_id: s for s in verifier.score([claims[ci].text])[0]}
-        return [scored[p.id].features if p.id in scored else {} for p in papers]
+        return [scored[p.id].features | {"_decisive": scored[p.id].xenc_sentence.text
+                                          if scored[p.id].xenc_sentence else ""} if p.id in scored else {}
+                for p in papers]
 
     # 1. grounding pairs
     pairs = grounding_pairs(claims, rankings)
@@ -225,9 +229,16 @@ def main() -> None:
     # 2b. the report's contradiction rule: P(CONTRADICT) >= t and > P(SUPPORT), on every pair
     is_c = gold == CONTRADICT
     out["contradiction_rule"] = {}
-    print("  contradiction rule (P(CONTRADICT) >= t and > P(SUPPORT)), all pairs:   t    precision  recall  flagged")
-    for t in (0.2, 0.3, 0.4, 0.5, 0.6):
+    print("  contradiction rule (P(CONTRADICT) >= t and > P(SUPPORT), and a visible disagreement), all pairs:"
+          "   t    precision  recall  flagged")
+    no_cue = {}
+    for t in (0.4,):
         flag = (xc >= t) & (xc > xs)
+        no_cue[str(t)] = {"precision": float(is_c[flag].mean()) if flag.any() else 0.0, "recall": float(flag[is_c].mean())}
+    out["contradiction_rule_without_cue"] = no_cue
+    cue = np.array([disagreement(claims[ci].text, r.get("_decisive", "")) is not None for (ci, *_), r in zip(pairs, rows)])
+    for t in (0.2, 0.3, 0.4, 0.5, 0.6):
+        flag = (xc >= t) & (xc > xs) & cue
         prec = float(is_c[flag].mean()) if flag.any() else 0.0
         rec = float(flag[is_c].mean())
         out["contradiction_rule"][str(t)] = {"precision": prec, "recall": rec, "flagged": int(flag.sum())}

@@ -60,9 +60,9 @@ PINS = {name: dict(zip(PARTS, values)) for name, values in {
         'f97f43d95465de39',
     ),
     "offline-covered": (
-        'SRK-18945319af58',
-        'sha256:802466ef664910b592e92d0a54fe7f452ca9af7d6c6b9d750ddfaf1177753bb3',
-        '4ccb2bd7fac107fd',
+        'SRK-530be3471bed',
+        'sha256:2b5a0e8b972cd5ef5afc6271623ce026c296d225e1a98f1f9c34aa1aba28fc53',
+        '1b3331285713e513',
         '75321f08e8486cd1',
         'cd5876bd7a70456b',
         'f8c685f62fa49fb2',

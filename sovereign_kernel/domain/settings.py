@@ -92,9 +92,9 @@ class VerificationSettings(_Group):
     verifier_passages: int = Field(3, ge=1, le=10, description="LLM verifier: passages (closest papers) per claim.")
     contradict_threshold: float = Field(
         0.4, ge=0.0, le=1.0, description="The cross-encoder's P(CONTRADICT) at which another paper's sentence is "
-                                         "reported as contradicting a claim (it must also exceed P(SUPPORT)); 0.4: "
-                                         "out of fold on SciFact train, the same precision as 0.5 (0.33) at 1.8x "
-                                         "the recall (0.39; bench/results/verifier_cv.txt).")
+                                         "reported as contradicting a claim (it must also exceed P(SUPPORT), and the "
+                                         "sentence must visibly oppose the claim); 0.4: out of fold on SciFact train "
+                                         "the most precise (0.40, recall 0.23; bench/results/verifier_cv.txt).")
 
 
 class TribunalSettings(_Group):

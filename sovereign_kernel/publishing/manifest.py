@@ -15,6 +15,7 @@ from sovereign_kernel.domain.schemas import (
 )
 from sovereign_kernel.domain.settings import TribunalSettings
 from sovereign_kernel.retrieval.cross_encoder import contradiction_measure
+from sovereign_kernel.verification.features import disagreement
 from sovereign_kernel.verification.scoring import contradiction_checked
 from sovereign_kernel.publishing.figures import figure_records
 
@@ -155,11 +156,13 @@ def contradiction_record(report: Report, settings: dict) -> dict | None:
         return None
     numbers = {c.id: claim_number(i) for i, c in enumerate(report.claims)}
     pairs = [{"claim": numbers[c.id], "claim_id": c.id, "paper_id": c.paper_id, "contradicted_by": e.paper_id,
-              "passage": e.span, "p_contradict": e.score} for c in report.claims if c.grounded for e in c.contradicted_by]
+              "passage": e.span, "p_contradict": e.score, "disagreement": disagreement(c.text, e.span)}
+             for c in report.claims if c.grounded for e in c.contradicted_by]
     threshold = (settings.get("verification") or {}).get("contradict_threshold")
     return {"count": len({p["claim_id"] for p in pairs}), "pairs": pairs, "threshold": threshold,
             "method": "trained cross-encoder (data/VERIFIER_CARD.md): P(CONTRADICT) >= threshold and > P(SUPPORT) "
-                      "at another kept paper's most decisive sentence, for every grounded claim",
+                      "at another kept paper's most decisive sentence, which also visibly opposes the claim (a "
+                      "negation or denial on one side only, opposite directions, or different numbers)",
             # how far to trust a flag: the rule's out-of-fold precision and recall on SciFact train
             "measured": contradiction_measure(threshold) if threshold is not None else None}
 

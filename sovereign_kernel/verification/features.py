@@ -54,3 +54,35 @@ def maxsim(claim_tokens: np.ndarray, doc_tokens: np.ndarray) -> tuple[float, flo
         return 0.0, 0.0
     best = (claim_tokens @ doc_tokens.T).max(axis=1)
     return float(best.mean()), float(best.min())
+
+
+# Direction words: a claim that something rises and a sentence that it falls disagree in direction.
+_UP_RE = re.compile(r"\b(increas\w*|higher|more|greater|enhanc\w*|promot\w*|induc\w*|activat\w*|elevat\w*|improv\w*"
+                    r"|rais\w*|upregulat\w*|stimulat\w*|accelerat\w*)\b", re.I)
+_DOWN_RE = re.compile(r"\b(decreas\w*|lower|less|fewer|reduc\w*|inhibit\w*|suppress\w*|impair\w*|prevent\w*|block\w*"
+                      r"|attenuat\w*|diminish\w*|downregulat\w*|declin\w*|imped\w*)\b", re.I)
+# Denials of an association, beyond plain negation ("is unrelated to", "independent of")
+_NOT_ONLY_RE = re.compile(r"\bnot only\b|\bno (?:less|fewer|more) than\b", re.I)
+_DENIAL_RE = re.compile(r"\b(unrelated|unaffected|unchanged|independent of|irrelevant)\b", re.I)
+
+
+def direction(text: str) -> int:
+    """+1 when the text's up-words outnumber its down-words, -1 the reverse, 0 otherwise."""
+    return int(np.sign(len(_UP_RE.findall(text)) - len(_DOWN_RE.findall(text))))
+
+
+def disagreement(claim: str, sentence: str) -> str | None:
+    """What visibly opposes a claim and a sentence: a negation or denial on one side only, opposite
+    directions, or numbers on both sides with none in common; None when nothing does."""
+    def denies(t: str) -> bool:
+        t = _NOT_ONLY_RE.sub(" ", t)  # "not only X but also Y" asserts both
+        return bool(NEGATION_RE.search(t) or _DENIAL_RE.search(t))
+
+    if denies(claim) != denies(sentence):
+        return "negation"
+    if direction(claim) * direction(sentence) < 0:
+        return "direction"
+    claimed, stated = numbers_in(claim), numbers_in(sentence)
+    if claimed and stated and not claimed & stated:
+        return "numbers"
+    return None

@@ -21,6 +21,7 @@ from sovereign_kernel.domain.schemas import Claim, Evidence, Paper, paper_text
 from sovereign_kernel.domain.text import clip
 from sovereign_kernel.domain.units import paper_units, text_at
 from sovereign_kernel.verification.calibration import Calibration
+from sovereign_kernel.verification.features import disagreement
 from sovereign_kernel.verification.sentence_verifier import (
     DEFAULT_METHOD,
     OwnSpan,
@@ -61,7 +62,7 @@ def sentence_verify(claims: Sequence[Claim], papers: Sequence[Paper], *, vectors
     for claim, ranked, inside in zip(claims, scores, elsewhere):
         span_ok = span_at_offsets(claim, by_id.get(claim.paper_id))
         own = next((s.confidence for s in ranked if s.paper_id == claim.paper_id), 0.0) if span_ok else 0.0
-        against = contradictions([s for s in ranked if s.paper_id != claim.paper_id], contradict_threshold)
+        against = contradictions(claim.text, [s for s in ranked if s.paper_id != claim.paper_id], contradict_threshold)
         # a paper that contradicts the claim is evidence about it, not for it: it never corroborates
         contra_ids = {e.paper_id for e in against}
         others = [s for s in ranked if s.paper_id != claim.paper_id and s.paper_id not in contra_ids]
@@ -92,12 +93,15 @@ def contradiction_checked(claims: Sequence[Claim]) -> bool:
     return any(f"+{XENC_METHOD}" in c.method for c in claims)
 
 
-def contradictions(others: Sequence[SentenceScore], threshold: float) -> list[Evidence]:
-    """Other papers whose most decisive sentence the cross-encoder reads as contradicting the claim."""
+def contradictions(claim: str, others: Sequence[SentenceScore], threshold: float) -> list[Evidence]:
+    """Other papers whose most decisive sentence the cross-encoder reads as contradicting the claim
+    (P(CONTRADICT) >= threshold, above P(SUPPORT)) *and* that visibly opposes it — a negation on one
+    side only, opposite directions, or different numbers (``features.disagreement``)."""
     out = []
     for s in others:
         p_contradict = s.features.get("xenc_contradict", 0.0)
-        if s.xenc_sentence is not None and s.contradicts and p_contradict >= threshold:
+        if (s.xenc_sentence is not None and s.contradicts and p_contradict >= threshold
+                and disagreement(claim, s.xenc_sentence.text) is not None):
             out.append(s.xenc_sentence.evidence(round(p_contradict, 4)))
     return sorted(out, key=lambda e: (-e.score, e.paper_id))
 
