@@ -68,3 +68,16 @@ def test_without_the_contradicting_papers_none_is_listed_and_the_check_is_stated
     assert "## Contradictions" in md
     if not record["pairs"]:
         assert "flags no kept paper as contradicting" in md
+
+
+def test_a_flag_needs_a_visible_disagreement():
+    from sovereign_kernel.verification.features import disagreement
+
+    # SciFact claim 541 against its CONTRADICT rationale: a denial on one side only
+    assert disagreement("Hypothalamic glutamate neurotransmission is unrelated to energy balance.",
+                        "Selective disruption of glutamate release from adult PVH neurons led to rapid obesity.") == "negation"
+    assert disagreement("Vitamin D increases the risk of fractures.", "Vitamin D reduced the fracture risk.") == "direction"
+    assert disagreement("Accuracy drops by 12% under attack.", "Accuracy drops by 40% under attack.") == "numbers"
+    # "not only ... but also" asserts both sides; the same direction and shared numbers oppose nothing
+    assert disagreement("The dataset not only covers attacks but also defenses.", "Attacks exploit multi-modal systems.") is None
+    assert disagreement("Accuracy improves by 12%.", "Training improved accuracy by 12%.") is None
