@@ -88,6 +88,12 @@ def _answer(report: Report) -> list[str]:
         return []
     out = ["<h3>Answer</h3>", f'<p style="color:#555"><em>{_e(answer_method(answer))}</em></p>',
            "<p>" + (" ".join(_e(s.text) for s in answer.sentences) or "No sentence of the answer survived.") + "</p>"]
+    return out + answer_notes(answer)
+
+
+def answer_notes(answer) -> list[str]:
+    """What an Answer does not cover and what its audit cut, as HTML (the notebook's and the page's)."""
+    out = []
     if answer.gaps and answer.status == "answered":
         out.append(f"<p>Not addressed by any corroborated claim: {_e(', '.join(answer.gaps))}.</p>")
     if answer.cut:

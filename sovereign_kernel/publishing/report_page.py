@@ -27,7 +27,7 @@ from sovereign_kernel.domain.ids import claim_labels, source_label, source_url
 from sovereign_kernel.domain.schemas import Claim, Evidence, Paper, Report, SourceSpan
 from sovereign_kernel.domain.units import corroborated_by, where
 from sovereign_kernel.publishing.figures import ReportFigure
-from sovereign_kernel.publishing.html import _e, _link, _threshold
+from sovereign_kernel.publishing.html import _e, _link, _threshold, answer_notes
 from sovereign_kernel.publishing.markdown import answer_method, contradiction_note, corroborating_evidence
 from sovereign_kernel.verification.scoring import contradiction_checked
 
@@ -209,14 +209,7 @@ def _answer(report: Report, known: Iterable[str]) -> list[str]:
         return []
     text = " ".join(_cited(_e(s.text), known) for s in answer.sentences) or "No sentence of the answer survived."
     out = ['<section id="answer" class="answer">', "<h2>Answer</h2>", f'<p class="note">{_e(answer_method(answer))}</p>',
-           f'<p class="text">{text}</p>']
-    if answer.gaps and answer.status == "answered":
-        out.append(f"<p>Not addressed by any corroborated claim: {_e(', '.join(answer.gaps))}.</p>")
-    if answer.cut:
-        out += ["<p>Cut by the audit:</p>", "<ul>"]
-        out += [f"<li>“{_e(c.text, 200)}” ({_e(', '.join(c.rows)) or 'no rows'}): {_e(c.reason)}</li>"
-                for c in answer.cut]
-        out.append("</ul>")
+           f'<p class="text">{text}</p>', *answer_notes(answer)]
     return out + ["</section>"]
 
 
