@@ -61,6 +61,7 @@ from sovereign_kernel.verification.calibration import (
     Calibration,
     load_calibration,
 )
+from sovereign_kernel.verification.rerank import reranked as rerank_by
 from sovereign_kernel.verification.sentence_verifier import SentenceVerifier
 from sovereign_kernel.verification.features import disagreement  # noqa: E402
 
@@ -259,13 +260,8 @@ def main() -> None:
             conf.append(fitted[fold_of(c.id)].predict_proba(Z)[:, 1])
             if (ci + 1) % 100 == 0:
                 print(f"rerank features {ci + 1}/{len(claims)} ({time.monotonic() - t1:.0f} s)", file=sys.stderr, flush=True)
-        pos_score = 1.0 - np.arange(RERANK) / RERANK
-
         def reranked(ci: int, beta: float) -> list[str]:
-            top = rankings[ci][:RERANK]
-            s = (1 - beta) * pos_score[: len(top)] + beta * conf[ci]
-            order = np.lexsort((np.arange(len(top)), -s))
-            return [top[i] for i in order] + rankings[ci][RERANK:]
+            return rerank_by(rankings[ci], conf[ci], beta)
 
         def ndcg(idx, beta):
             return float(np.mean([ndcg_at_k(reranked(i, beta), claims[i].evidence, 10) for i in idx]))

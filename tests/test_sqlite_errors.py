@@ -12,8 +12,8 @@ from test_run_lifecycle import one_error_line, read_only, unprivileged
 from conftest import COVERED_QUESTION, SMALL_CORPUS
 
 
-def cli(*args, home, cache=None, check=False):
-    env = {**os.environ, "SOVEREIGN_HOME": str(home)}
+def cli(*args, home, cache=None, check=False, env=None):
+    env = {**os.environ, "SOVEREIGN_HOME": str(home), **(env or {})}
     if cache is not None:
         env["SOVEREIGN_CACHE_DIR"] = str(cache)
     env.pop("NVIDIA_API_KEY", None)
@@ -92,13 +92,15 @@ def test_a_locked_vector_cache_does_not_stop_the_run(tmp_path):
                    " PRIMARY KEY (model, kind, key))")
     holder.execute("BEGIN IMMEDIATE")  # another process writing, for longer than any timeout
     try:
+        # a 1 s wait, not the default 10 s: three caches in the file each wait once (the suite's time)
         proc = cli("research", COVERED_QUESTION, "--corpus", str(SMALL_CORPUS), "--out", str(tmp_path / "o"),
-                   "--quiet", home=home, cache=cache)
+                   "--quiet", home=home, cache=cache, env={"SOVEREIGN_CACHE_LOCK_TIMEOUT": "1"})
     finally:
         holder.execute("ROLLBACK")
         holder.close()
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and "vectors.sqlite" in proc.stderr and "locked" in proc.stderr
+    assert "waited 1 s" in proc.stderr  # the setting reached the caches
 
 
 def test_a_store_locked_too_long_is_one_line(tmp_path):

@@ -44,7 +44,7 @@ from sovereign_kernel.retrieval.planning import plan_queries_offline
 from sovereign_kernel.retrieval.ranking import score_candidates
 from sovereign_kernel.runtime.workspace import Resources, Workspace
 from sovereign_kernel.sources.corpus import Corpus, corpus_content_hash, normalise_whitespace
-from sovereign_kernel.verification.baseline import BASELINE_METHOD, baseline_score
+from sovereign_kernel.verification.baseline import BASELINE_METHOD, baseline_score, seed_analyzer
 from sovereign_kernel.verification.calibration import load_calibration
 from sovereign_kernel.verification.sentence_verifier import DEFAULT_METHOD, SentenceVerifier
 
@@ -261,12 +261,13 @@ def run_scifact_eval(
         tokens = res.tokens if load_calibration().uses_tokens else None  # on disk, as in a run: a re-run encodes nothing
         xenc = res.cross_encoder if load_calibration().uses_cross_encoder else None
         y, conf, base, gold, pred = [], [], [], [], []
+        analyze = seed_analyzer()
         for i, (ci, doc, label, gold_label) in enumerate(pairs):
             paper, claim = data.by_id.get(doc), claims[ci].text
             best = SentenceVerifier([paper], embed, token_encoder=tokens, cross_encoder=xenc).score([claim])[0][0] if paper else None
             y.append(label)
             conf.append(best.confidence if best else 0.0)
-            base.append(baseline_score(claim, paper.abstract) if paper else 0.0)
+            base.append(baseline_score(claim, paper.abstract, analyze) if paper else 0.0)
             gold.append(gold_label)
             verified = best is not None and best.confidence >= settings.verification.verify_threshold
             pred.append(predict_label(best, settings) if verified else NEI)

@@ -230,6 +230,9 @@ class Settings(BaseSettings):
     cache_dir: Path | None = Field(
         None, description="Where the corpus index and vector caches live; None = home. Several data dirs may "
                           "share one.", json_schema_extra=_operational())
+    cache_lock_timeout: float = Field(
+        10.0, ge=0.0, description="Seconds to wait for a vector cache another process holds locked; then the run "
+                                  "computes its vectors without caching them.", json_schema_extra=_operational())
     corpus: str | None = Field(None, description="JSONL file or folder; None = bundled demo corpus.")
     sources: str = Field("local", description="Comma-separated: local, arxiv (e.g. 'arxiv,local').")
     postgres_url: SecretStr | None = Field(None, description="Checkpoint runs in Postgres instead of SQLite.",

@@ -22,16 +22,16 @@ log = logging.getLogger(__name__)
 
 # A cache must never stop a run: waiting this long for another process's write lock is enough,
 # after which this process keeps its vectors in memory (or skips writing them) and says so.
-CACHE_TIMEOUT_S = 10.0
+CACHE_TIMEOUT_S = 10.0  # the default of ``Settings.cache_lock_timeout``
 
 
-def open_cache(path: Path, ddl: Sequence[str]) -> sqlite3.Connection:
+def open_cache(path: Path, ddl: Sequence[str], timeout: float = CACHE_TIMEOUT_S) -> sqlite3.Connection:
     """The cache file with its tables. A corrupt file is moved aside and rebuilt (vectors are
     recomputed, nothing is lost); a file locked or unwritable past the timeout is replaced, for
     this process only, by an in-memory cache."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(2):
-        db = sqlite3.connect(str(path), check_same_thread=False, timeout=CACHE_TIMEOUT_S)
+        db = sqlite3.connect(str(path), check_same_thread=False, timeout=timeout)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             for statement in ddl:
@@ -47,7 +47,7 @@ def open_cache(path: Path, ddl: Sequence[str]) -> sqlite3.Connection:
                 log.warning("vector cache %s was corrupt (%s): moved to %s and rebuilt", path, exc, aside.name)
                 continue
             log.warning("%s; this run keeps its vectors in memory",
-                        describe(exc, path, "the vector cache", timeout=CACHE_TIMEOUT_S, env="SOVEREIGN_CACHE_DIR"))
+                        describe(exc, path, "the vector cache", timeout=timeout, env="SOVEREIGN_CACHE_DIR"))
             break
     db = sqlite3.connect(":memory:", check_same_thread=False)
     for statement in ddl:
@@ -58,8 +58,8 @@ def open_cache(path: Path, ddl: Sequence[str]) -> sqlite3.Connection:
 class _Writes:
     """Writes to a cache file that give up (once, with a warning) when the file will not take them."""
 
-    def __init__(self, path: Path):
-        self.path, self.failed = path, False
+    def __init__(self, path: Path, timeout: float = CACHE_TIMEOUT_S):
+        self.path, self.failed, self.timeout = path, False, timeout
 
     def run(self, db: sqlite3.Connection, sql: str, rows: list) -> None:
         if self.failed:
@@ -73,7 +73,7 @@ class _Writes:
             db.rollback()
             self.failed = True
             log.warning("%s; vectors are computed without caching them", describe(
-                exc, self.path, "the vector cache", timeout=CACHE_TIMEOUT_S, env="SOVEREIGN_CACHE_DIR"))
+                exc, self.path, "the vector cache", timeout=self.timeout, env="SOVEREIGN_CACHE_DIR"))
 
 
 class Embedder(Protocol):
@@ -92,15 +92,16 @@ class VectorCache:
     calling context (``runtime.progress.progress``) reaches the run that asked, though the cache is
     shared between runs."""
 
-    def __init__(self, path: Path, embedder: Embedder, model_id: str, on_progress: ProgressSink | None = None):
+    def __init__(self, path: Path, embedder: Embedder, model_id: str, on_progress: ProgressSink | None = None,
+                 lock_timeout: float = CACHE_TIMEOUT_S):
         self.embedder = embedder
         self.model_id = model_id
         self.on_progress = on_progress
         self._lock = threading.Lock()
         # several processes may share one cache directory (and its writes): see open_cache
         self._db = open_cache(path, ["CREATE TABLE IF NOT EXISTS vectors (model TEXT, kind TEXT, key TEXT, vec BLOB,"
-                                     " PRIMARY KEY (model, kind, key))"])
-        self._writes = _Writes(path)
+                                     " PRIMARY KEY (model, kind, key))"], lock_timeout)
+        self._writes = _Writes(path, lock_timeout)
         self.computed = 0
 
     @staticmethod
@@ -153,13 +154,13 @@ class TokenVectorCache:
     (encoder model, sha256 of the text): a warm run re-encodes only text it has not seen.
     Wraps any ``encode_tokens`` encoder; its ``model_id`` names the vectors it gives."""
 
-    def __init__(self, path: Path, encoder):
+    def __init__(self, path: Path, encoder, lock_timeout: float = CACHE_TIMEOUT_S):
         self.encoder = encoder
         self.model_id = str(getattr(encoder, "model_id", type(encoder).__name__))
         self._lock = threading.Lock()
         self._db = open_cache(path, ["CREATE TABLE IF NOT EXISTS token_vectors (model TEXT, key TEXT, dim INTEGER,"
-                                     " vec BLOB, PRIMARY KEY (model, key))"])
-        self._writes = _Writes(path)
+                                     " vec BLOB, PRIMARY KEY (model, key))"], lock_timeout)
+        self._writes = _Writes(path, lock_timeout)
         self.computed = 0
 
     def encode_tokens(self, texts: Sequence[str]) -> list[np.ndarray]:

@@ -151,17 +151,20 @@ class Workspace:
             local_id = f"all-MiniLM-L6-v2-int8-onnx-t{r.embed_max_tokens}"
             # progress resolves the run from the calling context: one shared cache, each run its heartbeats
             verifier_vectors = self._file(("vectors", local_id), caches / VECTORS_FILE,
-                                          lambda p: VectorCache(p, local, local_id, on_progress=progress))
+                                          lambda p: VectorCache(p, local, local_id, on_progress=progress,
+                                                                lock_timeout=settings.cache_lock_timeout))
             if embeddings is not None:
                 embedder_id = str(getattr(embeddings, "model", None) or type(embeddings).__name__)
                 # Cached per endpoint too: two servers may serve different vectors under one model name
                 # (a self-hosted NIM of another version, a test server), and mixing them breaks every cosine.
                 endpoint = getattr(embeddings, "base_url", None)
                 vectors = VectorCache(caches / VECTORS_FILE, embeddings,
-                                      f"{embedder_id}@{endpoint}" if endpoint else embedder_id, on_progress=progress)
+                                      f"{embedder_id}@{endpoint}" if endpoint else embedder_id, on_progress=progress,
+                                      lock_timeout=settings.cache_lock_timeout)
             else:
                 embedder_id, vectors = local_id, verifier_vectors
-            tokens = self._file(("tokens",), caches / VECTORS_FILE, lambda p: TokenVectorCache(p, self.token_encoder()))
+            tokens = self._file(("tokens",), caches / VECTORS_FILE, lambda p: TokenVectorCache(p, self.token_encoder(),
+                                                                                 settings.cache_lock_timeout))
             passages = units = None
             if corpus.full_texts:
                 progress("index", what="passages", papers=len(corpus.full_texts))

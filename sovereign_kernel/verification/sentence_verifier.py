@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from sovereign_kernel.domain.schemas import Evidence, Paper, paper_text
 from sovereign_kernel.domain.units import TextUnit, near_copy, paper_units
@@ -146,6 +145,8 @@ class SentenceVerifier:
         if not claims or not self.sentences:
             return [[] for _ in claims], [None for _ in claims]
         texts = [u.text for _, u in self.sentences]
+        from sklearn.feature_extraction.text import TfidfVectorizer  # here: commands that only read runs skip sklearn's import
+
         vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words="english")
         try:
             m = vec.fit_transform(list(claims) + texts)

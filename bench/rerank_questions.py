@@ -1,0 +1,79 @@
+"""Reranking by the calibrated verifier on research questions: where does each answerable labelled
+question's target paper rank, before and after (``verification.rerank``)?
+
+    python bench/rerank_questions.py [--corpus ../shared/data/arxiv] [--depth 20] [--beta B] [--home DIR]
+
+The questions are the answerable ones of the shared calibration file and of the project's own
+(``bench/data/answerability_*.jsonl``). The first stage is the retriever agent's path
+(``app.evaluation.kernel_ranking``: planned queries, BM25, the hybrid); the rerank reads the top
+``depth`` with the shipped calibration and cross-encoder. Prints one line per question (target rank
+before -> after) and the totals: the target among the 8 papers a run keeps (``max_papers``), and MRR.
+SciFact's numbers for the same rerank are ``bench/verifier_cv.py``'s section 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sovereign_kernel.app.evaluation import kernel_ranking  # noqa: E402
+from sovereign_kernel.domain.settings import Settings  # noqa: E402
+from sovereign_kernel.runtime.workspace import Workspace  # noqa: E402
+from sovereign_kernel.verification.rerank import reranked, verifier_confidences  # noqa: E402
+from sovereign_kernel.verification.sentence_verifier import SentenceVerifier  # noqa: E402
+
+SHARED = REPO.parent / "shared" / "data"
+QUESTIONS = [SHARED / "questions" / "calibration_train.jsonl", *sorted((REPO / "bench" / "data").glob("answerability_*.jsonl"))]
+
+
+def rank_of(ids: list[str], targets: set[str]) -> int | None:
+    return next((i + 1 for i, d in enumerate(ids) if d in targets), None)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", default=str(SHARED / "arxiv"))
+    ap.add_argument("--depth", type=int, default=20)
+    ap.add_argument("--beta", type=float, default=None, help="default: the calibration's rerank_beta")
+    ap.add_argument("--home", default=None)
+    args = ap.parse_args()
+    settings = Settings(**({"home": args.home} if args.home else {}))
+    rows = [json.loads(line) for path in QUESTIONS for line in path.read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if r.get("answerable") and r.get("target")]
+    workspace = Workspace()
+    res = workspace.resources_for(workspace.corpus(args.corpus, settings), settings)
+    shipped = json.loads((REPO / "sovereign_kernel" / "data" / "verifier_calibration.json").read_text())
+    beta = args.beta if args.beta is not None else float(shipped.get("rerank_beta", 0.0))
+    make = lambda papers: SentenceVerifier(papers, lambda t: res.verifier_vectors.embed(t, kind="passage"),  # noqa: E731
+                                           calibration=res.calibration, token_encoder=res.tokens,
+                                           cross_encoder=res.cross_encoder, xenc_gate=0.0)
+    out, t0 = [], time.monotonic()
+    try:
+        for r in rows:
+            first = kernel_ranking(r["q"], res, settings)
+            top = [res.corpus.by_id[d] for d in first[:args.depth]]
+            conf = verifier_confidences(r["q"], top, make)
+            after = [p.id for p in reranked(top, conf, beta)] + first[args.depth:]
+            target = set(r["target"])
+            out.append((rank_of(first, target), rank_of(after, target)))
+            print(f"target rank {out[-1][0]} -> {out[-1][1]} | {r['q'][:90]}", flush=True)
+    finally:
+        workspace.close()
+    keep = settings.retriever.max_papers
+    for name, i in (("first stage", 0), (f"reranked (depth {args.depth}, beta {beta})", 1)):
+        ranks = [o[i] for o in out]
+        inside = sum(1 for k in ranks if k is not None and k <= keep)
+        mrr = sum(1 / k for k in ranks if k) / len(ranks)
+        print(f"{name}: target in the top {keep} for {inside}/{len(ranks)}, MRR {mrr:.3f}")
+    print(json.dumps({"questions": len(out), "ranks": out, "beta": beta, "depth": args.depth,
+                      "seconds": round(time.monotonic() - t0, 1)}))
+
+
+if __name__ == "__main__":
+    main()
