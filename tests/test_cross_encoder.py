@@ -80,3 +80,26 @@ def test_runtime_needs_no_torch(tmp_path):
 def test_a_missing_model_file_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="cross-encoder model file missing"):
         CrossEncoder(tmp_path / "nope.onnx").probabilities([("a", "b")])
+
+
+def test_a_second_process_reads_the_pairs_back_from_the_cache(tmp_path, xenc):
+    from sovereign_kernel.retrieval.vectors import PairScoreCache
+
+    pairs = [(CLAIM, CONTRA), (CLAIM, UNRELATED), (CLAIM, CONTRA)]
+    first = PairScoreCache(tmp_path / "vectors.sqlite", xenc)
+    computed = first.probabilities(pairs)
+    assert first.computed == 2  # the repeated pair once
+    first.close()
+    fresh = CrossEncoder()  # another process: no in-memory memo, the session never loads
+    again = PairScoreCache(tmp_path / "vectors.sqlite", fresh)
+    assert np.array_equal(again.probabilities(pairs), computed) and again.computed == 0
+    assert fresh._session is None
+    # another model file (a retrained verifier) never reads these
+    class Other:
+        model_id = "another-model"
+
+        def probabilities(self, p):
+            return np.full((len(p), 3), 1 / 3, dtype=np.float32)
+
+    other = PairScoreCache(tmp_path / "vectors.sqlite", Other())
+    assert np.allclose(other.probabilities(pairs), 1 / 3) and other.computed == 2

@@ -1,7 +1,8 @@
-"""Dense vectors on disk: pooled sentence vectors and the verifier's token vectors.
+"""Model outputs on disk: pooled sentence vectors, the verifier's token vectors, and the
+cross-encoder's probabilities for (claim, sentence) pairs.
 
-Both are keyed by model and a hash of the text, so a warm run embeds nothing and a cold one
-only what it has not seen; several data dirs may share one cache directory.
+All are keyed by model and a hash of the text, so a warm run embeds (and classifies) nothing and a
+cold one only what it has not seen; several data dirs may share one cache directory.
 """
 
 from __future__ import annotations
@@ -184,6 +185,51 @@ class TokenVectorCache:
             found.update({k: a.astype(np.float16).astype(np.float32) for (k, _), a in zip(missing, arrays)})
             self.computed += len(missing)
         return [found[k] for k in keys]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class PairScoreCache:
+    """A pair classifier's probabilities (the cross-encoder's, ~9 ms a pair) in SQLite, keyed by
+    the model file's sha256 and a hash of the pair: a rerun of a question, or a revision round in
+    another process, reads them back. Same interface as the classifier (``probabilities``)."""
+
+    def __init__(self, path: Path, classifier, lock_timeout: float = CACHE_TIMEOUT_S):
+        self.classifier = classifier
+        self._lock = threading.Lock()
+        self._db = open_cache(path, ["CREATE TABLE IF NOT EXISTS pair_scores (model TEXT, key TEXT, probs BLOB,"
+                                     " PRIMARY KEY (model, key))"], lock_timeout)
+        self._writes = _Writes(path, lock_timeout)
+        self.computed = 0
+
+    @property
+    def available(self) -> bool:
+        return bool(getattr(self.classifier, "available", True))
+
+    def probabilities(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        if not pairs:
+            return self.classifier.probabilities(pairs)
+        model = self.classifier.model_id
+        keys = [VectorCache._key(f"{a}\x00{b}") for a, b in pairs]
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for i in range(0, len(keys), 500):
+                chunk = list(dict.fromkeys(keys[i : i + 500]))
+                marks = ",".join("?" * len(chunk))
+                for key, blob in self._db.execute(
+                        f"SELECT key, probs FROM pair_scores WHERE model=? AND key IN ({marks})", [model, *chunk]):
+                    found[key] = np.frombuffer(blob, dtype=np.float32)
+        missing = list({k: p for k, p in zip(keys, pairs) if k not in found}.items())
+        if missing:
+            probs = np.asarray(self.classifier.probabilities([p for _, p in missing]), dtype=np.float32)
+            with self._lock:
+                self._writes.run(self._db, "INSERT OR REPLACE INTO pair_scores VALUES (?,?,?)",
+                                 [(model, k, row.tobytes()) for (k, _), row in zip(missing, probs)])
+            found.update({k: row for (k, _), row in zip(missing, probs)})
+            self.computed += len(missing)
+        return np.stack([found[k] for k in keys])
 
     def close(self) -> None:
         with self._lock:

@@ -31,7 +31,7 @@ from sovereign_kernel.retrieval.cross_encoder import CrossEncoder
 from sovereign_kernel.retrieval.embeddings import LocalMiniLMEmbeddings, MiniLMTokenEncoder
 from sovereign_kernel.retrieval.facets import CorpusTerms
 from sovereign_kernel.retrieval.passages import PassageIndex, library_texts, load_or_build_passages
-from sovereign_kernel.retrieval.vectors import Embedder, TokenVectorCache, VectorCache
+from sovereign_kernel.retrieval.vectors import Embedder, PairScoreCache, TokenVectorCache, VectorCache
 from sovereign_kernel.sources.arxiv import ArxivSource, RateLimiters
 from sovereign_kernel.sources.arxiv_pdf import ArxivPdfFetcher
 from sovereign_kernel.sources.pdf import ParsedPdfCache, parse_library
@@ -77,7 +77,8 @@ class Resources:
         return [by_file.get(Path(p).name, (None, None)) for p in paths]
 
     full_index: tuple[BM25Index, list[str]] | None = None  # a library's papers, each title + abstract + body
-    cross_encoder: CrossEncoder | None = None  # the trained claim-sentence verifier (lazy: loads on first use)
+    # the trained claim-sentence verifier (lazy: loads on first use), its outputs cached on disk
+    cross_encoder: CrossEncoder | PairScoreCache | None = None
 
     @cached_property
     def terms(self) -> CorpusTerms:
@@ -165,6 +166,9 @@ class Workspace:
                 embedder_id, vectors = local_id, verifier_vectors
             tokens = self._file(("tokens",), caches / VECTORS_FILE, lambda p: TokenVectorCache(p, self.token_encoder(),
                                                                                  settings.cache_lock_timeout))
+            # the cross-encoder's outputs beside the vectors: a rerun of a question classifies no pair again
+            pair_scores = self._file(("pair_scores",), caches / VECTORS_FILE,
+                                     lambda p: PairScoreCache(p, self.cross_encoder(), settings.cache_lock_timeout))
             passages = units = None
             if corpus.full_texts:
                 progress("index", what="passages", papers=len(corpus.full_texts))
@@ -174,7 +178,7 @@ class Workspace:
             return self._resources.put(key, Resources(
                 corpus, bm25, vectors, embedder_id, verifier_vectors, tokens, load_calibration(), self._arxiv(settings),
                 passages, self._arxiv_pdf(settings), caches / PDF_CACHE_DIR, r.max_pdf_pages, units,
-                self.cross_encoder()))
+                pair_scores))
 
     def corpus(self, path: str | None, settings: Settings | None = None) -> Corpus:
         """The corpus at ``path`` (None: the bundled demo), reloaded when a file's size or mtime changed.
