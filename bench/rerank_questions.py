@@ -22,11 +22,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sovereign_kernel.app.evaluation import kernel_ranking  # noqa: E402
-from sovereign_kernel.domain.settings import Settings  # noqa: E402
-from sovereign_kernel.runtime.workspace import Workspace  # noqa: E402
-from sovereign_kernel.verification.rerank import reranked, verifier_confidences  # noqa: E402
-from sovereign_kernel.verification.sentence_verifier import SentenceVerifier  # noqa: E402
+from sovereign_kernel.app.evaluation import kernel_ranking
+from sovereign_kernel.domain.settings import Settings
+from sovereign_kernel.runtime.workspace import Workspace
+from sovereign_kernel.verification.rerank import reranked, verifier_confidences
+from sovereign_kernel.verification.sentence_verifier import SentenceVerifier
 
 SHARED = REPO.parent / "shared" / "data"
 QUESTIONS = [SHARED / "questions" / "calibration_train.jsonl", *sorted((REPO / "bench" / "data").glob("answerability_*.jsonl"))]
@@ -50,7 +50,7 @@ def main() -> None:
     res = workspace.resources_for(workspace.corpus(args.corpus, settings), settings)
     shipped = json.loads((REPO / "sovereign_kernel" / "data" / "verifier_calibration.json").read_text())
     beta = args.beta if args.beta is not None else float(shipped.get("rerank_beta", 0.0))
-    make = lambda papers: SentenceVerifier(papers, lambda t: res.verifier_vectors.embed(t, kind="passage"),  # noqa: E731
+    make = lambda papers: SentenceVerifier(papers, lambda t: res.verifier_vectors.embed(t, kind="passage"),
                                            calibration=res.calibration, token_encoder=res.tokens,
                                            cross_encoder=res.cross_encoder, xenc_gate=0.0)
     out, t0 = [], time.monotonic()

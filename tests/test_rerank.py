@@ -11,7 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from sovereign_kernel.domain.schemas import Paper
-from sovereign_kernel.verification.rerank import rerank_order, reranked, verifier_confidences
+from sovereign_kernel.verification.rerank import (
+    rerank_order,
+    reranked,
+    verifier_confidences,
+)
 from sovereign_kernel.verification.sentence_verifier import SentenceVerifier
 
 CORPUS = Path(__file__).parent / "fixtures" / "scifact_contradiction.jsonl"
@@ -31,7 +35,7 @@ def test_the_verifier_reads_the_on_topic_abstracts_higher_and_the_rerank_moves_t
         v = np.asarray(local.embed_documents(list(texts)), dtype=np.float32)
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
-    make = lambda ps: SentenceVerifier(ps, embed, token_encoder=workspace.token_encoder(),  # noqa: E731
+    make = lambda ps: SentenceVerifier(ps, embed, token_encoder=workspace.token_encoder(),
                                        cross_encoder=workspace.cross_encoder(), xenc_gate=0.0)
     candidates = sorted(papers(), key=lambda p: (p.id in ON_TOPIC, p.id))  # the first stage got it backwards
     conf = verifier_confidences(QUESTION, candidates, make)
