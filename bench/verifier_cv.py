@@ -119,9 +119,11 @@ def ship(final: Path, metrics: dict, cal: dict) -> None:
         f"| Base | {card['base_model']} |",
         f"| Licence | {card['licence']} |",
         f"| Data | {card['data']}: {card['n_pairs']} claim-sentence pairs (`train/build_pairs.py`, sha256 "
-        f"`{card['pairs_sha256'][:16]}…`): rationale sentences labelled SUPPORT / CONTRADICT, the closest "
-        "non-rationale sentences of evidence abstracts and of the kernel retriever's top non-evidence abstracts "
-        "labelled NEI |",
+        f"`{card['pairs_sha256'][:16]}…`): rationale sentences labelled SUPPORT / CONTRADICT; each SUPPORT claim "
+        "negated (direction word swapped, or 'not' inserted) with its rationales labelled CONTRADICT; labelled NEI: the "
+        "closest non-rationale sentences of evidence abstracts, the closest and the most result-like (numbers, CIs) "
+        "sentences of the kernel retriever's top 3 non-evidence abstracts, and other claims' rationales found in the "
+        "top 5 |",
         f"| Training | `train/train_verifier.py --fold all`: {hp['epochs']} epochs, batch {hp['batch']}, lr {hp['lr']}, "
         f"max length {hp['max_len']}, {hp['train_layers']} of 6 layers trained, seed {hp['seed']}, "
         f"{card['seconds']} s on 2 CPU cores |",
@@ -140,8 +142,8 @@ def ship(final: Path, metrics: dict, cal: dict) -> None:
                     for t, v in metrics["contradiction_rule"].items()) + ".", "",
         f"Retrieval (the kernel's top {RERANK} per claim reranked by (1 - β) × position + β × the verifier's "
         f"calibrated confidence, β chosen per fold): nDCG@10 {r['kernel']['ndcg@10']:.3f} → "
-        f"{r['reranked (beta per fold)']['ndcg@10']:.3f}. Measured here; the research retriever does not rerank yet "
-        "(its queries are questions, the model was trained on claims).", "",
+        f"{r['reranked (beta per fold)']['ndcg@10']:.3f}. The research retriever does not rerank: on the 49 answerable "
+        "labelled research questions the same rerank moved target papers down (`bench/rerank_questions.py`).", "",
         "Inference: one pair per model call — the int8 model quantises activations per call, so in a padded batch "
         "a pair's probabilities would depend on its neighbours.", "",
         "Limits: trained and measured on biomedical claims (SciFact); on other fields it is a weaker signal, which "
