@@ -3,10 +3,11 @@ by other papers' evidence lists the contradiction (both sides, both passages), n
 contradicting paper as corroboration, the SKEPTIC scores it and the manifest counts it; the same run
 without the contradicting papers lists none — and says the check ran.
 
-The corpus (tests/fixtures/scifact_contradiction.jsonl, see PROVENANCE.md) is SciFact train: claim
-541 ("Hypothalamic glutamate neurotransmission is unrelated to energy balance.") as a one-sentence
-paper, the abstracts SciFact labels as contradicting it (45154987, 11886686), two more abstracts on
-hypothalamic glutamate and energy balance, and six unrelated SciFact abstracts."""
+The corpus (tests/fixtures/scifact_birth_weight.jsonl, see PROVENANCE.md) is SciFact train: claim
+178 ("Birth-weight is negatively associated with breast cancer.") as a one-sentence paper, the four
+abstracts SciFact labels CONTRADICT for it, two more abstracts on birth weight and breast density, and
+six unrelated SciFact abstracts. (Until the second verifier model this test used claim 541, whose
+rationales that model reads as SUPPORT: one claim tests the pipeline, bench/verifier_cv.py the model.)"""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-CORPUS = Path(__file__).parent / "fixtures" / "scifact_contradiction.jsonl"
-QUESTION = "Is hypothalamic glutamate neurotransmission involved in energy balance and body weight regulation?"
-CONTRADICTING = {"scifact-45154987", "scifact-11886686"}
-CLAIM_PAPER = "scifact-claim-541"
+CORPUS = Path(__file__).parent / "fixtures" / "scifact_birth_weight.jsonl"
+QUESTION = "Is birth weight associated with the risk of breast cancer?"
+CONTRADICTING = {"scifact-16322674", "scifact-17450673", "scifact-27123743", "scifact-23557241"}
+CLAIM_PAPER = "scifact-claim-178"
 
 
 def research(corpus: Path, out: Path, home: Path) -> tuple[dict, dict, str]:

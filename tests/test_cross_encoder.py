@@ -1,7 +1,7 @@
 """The trained cross-encoder verifier: the shipped int8 ONNX model loads without torch, reads
 (claim, sentence) pairs in the order it was trained on, and its probabilities mean something.
 
-The pairs are real SciFact train rationales (tests/fixtures/scifact_contradiction.jsonl and
+The pairs are real SciFact train rationales (tests/fixtures/scifact_birth_weight.jsonl and
 PROVENANCE.md); the model was fit on SciFact train, so these check the runtime's loading and
 encoding, not generalisation (bench/verifier_cv.py measures that, out of fold)."""
 
@@ -16,10 +16,15 @@ import pytest
 
 from sovereign_kernel.retrieval.cross_encoder import LABELS, CrossEncoder, default_model_path
 
-CLAIM = "Hypothalamic glutamate neurotransmission is unrelated to energy balance."
-# SciFact doc 45154987, sentence 7: a CONTRADICT rationale of claim 541
-CONTRA = ("Corroboratively, selective disruption of glutamate release from adult PVH neurons led to rapid obesity "
-          "development via reduced energy expenditure and hyperphagia.")
+CLAIM = "Birth-weight is negatively associated with breast cancer."  # SciFact train claim 178
+# SciFact doc 16322674, sentence 5: a CONTRADICT rationale of claim 178 (tests/fixtures/scifact_birth_weight.jsonl).
+# The first model read claim 541's rationale right and this one wrong; the shipped one the other way round
+# (bench/verifier_cv.py measures the rate, out of fold): this pair checks the runtime, not the model.
+CONTRA = ("Birth weight was positively associated with breast cancer risk in studies based on birth records (pooled "
+          "relative risk [RR] per one standard deviation [SD] [= 0.5 kg] increment in birth weight: 1.06; 95% confidence "
+          "interval [CI] 1.02-1.09) and parental recall when the participants were children (1.02; 95% CI 0.99-1.05), "
+          "but not in those based on adult self-reports, or maternal recall during the woman's adulthood (0.98; 95% CI "
+          "0.95-1.01) (p for heterogeneity between data sources = 0.003).")
 UNRELATED = "Carcinoma cells hijack this program for tumor dissemination."
 
 
