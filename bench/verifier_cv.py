@@ -162,6 +162,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=REPO / "train" / "work")
     ap.add_argument("--home", default=os.environ.get("SOVEREIGN_HOME", "/tmp/sovereign-bench-eval"))
     ap.add_argument("--write", action="store_true", help="write the final calibration to the package")
+    ap.add_argument("--dump", type=Path, default=None, help="write the grounding features, labels and folds (npz)")
     ap.add_argument("--retrieval-from", type=Path, default=None,
                     help="skip the (slow) reranking: take section 3's numbers from this earlier run's output")
     args = ap.parse_args()
@@ -200,6 +201,8 @@ def main() -> None:
     gold = np.array([p[3] for p in pairs])
     folds = np.array([fold_of(claims[p[0]].id) for p in pairs])
     X = np.array([[r.get(f, 0.0) for f in FEATURES] for r in rows])
+    if args.dump is not None:
+        np.savez(args.dump, X=X, y=y, folds=folds, features=np.array(FEATURES))
     out: dict = {"n_claims": len(claims), "n_pairs": len(pairs), "n_positive": int(y.sum()),
                  "n_contradict_pairs": int((gold == CONTRADICT).sum()), "grounding": {}}
     print(f"SciFact train: {len(claims)} claims with evidence, {len(pairs)} pairs ({int(y.sum())} evidence, "
