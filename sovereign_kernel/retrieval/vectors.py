@@ -56,6 +56,18 @@ def open_cache(path: Path, ddl: Sequence[str], timeout: float = CACHE_TIMEOUT_S)
     return db
 
 
+def _rows_by_key(db: sqlite3.Connection, select: str, params: Sequence, keys: Sequence[str]) -> dict[str, tuple]:
+    """The rows of ``select`` (its first column the key, ending ``key IN ({marks})``) for ``keys``,
+    queried 500 keys at a time (SQLite's bound-parameter limit), by key."""
+    found: dict[str, tuple] = {}
+    unique = list(dict.fromkeys(keys))
+    for i in range(0, len(unique), 500):
+        chunk = unique[i : i + 500]
+        for row in db.execute(select.format(marks=",".join("?" * len(chunk))), [*params, *chunk]):
+            found[row[0]] = row[1:]
+    return found
+
+
 class _Writes:
     """Writes to a cache file that give up (once, with a warning) when the file will not take them."""
 
@@ -112,16 +124,10 @@ class VectorCache:
     def embed(self, texts: Sequence[str], kind: str = "passage") -> np.ndarray:
         """Unit-norm vectors for ``texts`` (rows in order); only cache misses are computed."""
         keys = [self._key(t) for t in texts]
-        found: dict[str, np.ndarray] = {}
         with self._lock:
-            for i in range(0, len(keys), 500):
-                chunk = keys[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                for key, blob in self._db.execute(
-                    f"SELECT key, vec FROM vectors WHERE model=? AND kind=? AND key IN ({marks})",
-                    [self.model_id, kind, *chunk],
-                ):
-                    found[key] = np.frombuffer(blob, dtype=np.float32)
+            rows = _rows_by_key(self._db, "SELECT key, vec FROM vectors WHERE model=? AND kind=? AND key IN ({marks})",
+                                [self.model_id, kind], keys)
+        found = {k: np.frombuffer(blob, dtype=np.float32) for k, (blob,) in rows.items()}
         missing = list({k: t for k, t in zip(keys, texts) if k not in found}.items())  # input order
         if missing:
             miss_texts = [t for _, t in missing]
@@ -166,15 +172,11 @@ class TokenVectorCache:
 
     def encode_tokens(self, texts: Sequence[str]) -> list[np.ndarray]:
         keys = [VectorCache._key(t) for t in texts]
-        found: dict[str, np.ndarray] = {}
         with self._lock:
-            for i in range(0, len(keys), 500):
-                chunk = list(dict.fromkeys(keys[i : i + 500]))
-                marks = ",".join("?" * len(chunk))
-                for key, dim, blob in self._db.execute(
-                        f"SELECT key, dim, vec FROM token_vectors WHERE model=? AND key IN ({marks})",
-                        [self.model_id, *chunk]):
-                    found[key] = np.frombuffer(blob, dtype=np.float16).reshape(-1, dim).astype(np.float32)
+            rows = _rows_by_key(self._db, "SELECT key, dim, vec FROM token_vectors WHERE model=? AND key IN ({marks})",
+                                [self.model_id], keys)
+        found = {k: np.frombuffer(blob, dtype=np.float16).reshape(-1, dim).astype(np.float32)
+                 for k, (dim, blob) in rows.items()}
         missing = list({k: t for k, t in zip(keys, texts) if k not in found}.items())
         if missing:
             arrays = self.encoder.encode_tokens([t for _, t in missing])
@@ -213,14 +215,10 @@ class PairScoreCache:
             return self.classifier.probabilities(pairs)
         model = self.classifier.model_id
         keys = [VectorCache._key(f"{a}\x00{b}") for a, b in pairs]
-        found: dict[str, np.ndarray] = {}
         with self._lock:
-            for i in range(0, len(keys), 500):
-                chunk = list(dict.fromkeys(keys[i : i + 500]))
-                marks = ",".join("?" * len(chunk))
-                for key, blob in self._db.execute(
-                        f"SELECT key, probs FROM pair_scores WHERE model=? AND key IN ({marks})", [model, *chunk]):
-                    found[key] = np.frombuffer(blob, dtype=np.float32)
+            rows = _rows_by_key(self._db, "SELECT key, probs FROM pair_scores WHERE model=? AND key IN ({marks})",
+                                [model], keys)
+        found = {k: np.frombuffer(blob, dtype=np.float32) for k, (blob,) in rows.items()}
         missing = list({k: p for k, p in zip(keys, pairs) if k not in found}.items())
         if missing:
             probs = np.asarray(self.classifier.probabilities([p for _, p in missing]), dtype=np.float32)
