@@ -131,6 +131,23 @@ def test_embeddings_honour_retry_after_and_raise_a_typed_error(srv):
 
 # ---- finding 3: the budget is reserved at admission; embeddings are metered -------------------------
 
+def test_a_long_list_the_client_splits_is_metered_request_by_request(srv):
+    # langchain-nvidia-ai-endpoints sends at most 50 texts a request: 60 texts are two requests, two usage
+    # blocks; the meter once kept only the last block's tokens (found when a run embedded 59 texts at once)
+    from sovereign_kernel.llm.usage import UsageMeter, metering_embeddings
+
+    s = nim(srv)
+    emb = RetryingEmbeddings(make_embeddings(s), s)
+    meter = UsageMeter()
+    meter.embedding_model(emb.model)
+    with metering_embeddings(meter):
+        assert len(emb.embed_documents([f"text number {i} about typographic attacks" for i in range(60)])) == 60
+    sent = srv.requests_to(EMBED)
+    report = meter.embedding_report()
+    assert len(sent) == 2 and report["requests"] == 2 and report["texts"] == 60
+    assert report["prompt_tokens"] == srv.usage_totals[EMBED]["prompt_tokens"] > 0
+
+
 def test_parallel_calls_overshoot_the_budget_by_at_most_one_call(srv):
     session = LLMSession.create(nim(srv, token_budget=2000, max_concurrency=8))
     prompts = [f"plan for item{i} " + "word " * 600 for i in range(8)]

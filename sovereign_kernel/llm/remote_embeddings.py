@@ -32,27 +32,31 @@ class EmbeddingsUnavailable(RuntimeError):
 
 
 class _UsageCapture(BaseCallbackHandler):
-    """Receives the usage block NVIDIAEmbeddings passes to its usage callback variable."""
+    """Receives the usage block NVIDIAEmbeddings passes to its usage callback variable: once per HTTP
+    request, and the client splits a long list of texts into several (50 texts each), so both add up."""
 
     def __init__(self) -> None:
         self.tokens: int | None = None
+        self.responses = 0
 
     def on_llm_end(self, response, **kwargs: Any) -> None:
+        self.responses += 1
         usage = (response.llm_output or {}).get("usage") or {}
         if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens", usage.get("total_tokens")), int):
-            self.tokens = int(usage.get("prompt_tokens", usage.get("total_tokens")))
+            self.tokens = (self.tokens or 0) + int(usage.get("prompt_tokens", usage.get("total_tokens")))
 
 
 def _reported_tokens(call):
-    """``call()`` with the NIM client's usage callback variable set, and the tokens it reported."""
+    """``call()`` with the NIM client's usage callback variable set, the tokens it reported and the
+    number of HTTP responses they came in (0: none reported)."""
     capture = _UsageCapture()
     try:
         from langchain_nvidia_ai_endpoints.callbacks import usage_callback_var
     except ImportError:  # another provider: nothing reported, the tokens are estimated
-        return call(), None
+        return call(), None, 0
     token = usage_callback_var.set(capture)
     try:
-        return call(), capture.tokens
+        return call(), capture.tokens, capture.responses
     finally:
         usage_callback_var.reset(token)
 
@@ -80,13 +84,13 @@ class RetryingEmbeddings(Embeddings):
 
         def one_request():
             try:
-                vectors, tokens = _reported_tokens(lambda: fn(texts))
+                vectors, tokens, responses = _reported_tokens(lambda: fn(texts))
             except Exception:
                 if meter is not None:
                     meter.embedding_request(len(texts), None, chars, ok=False)
                 raise
             if meter is not None:
-                meter.embedding_request(len(texts), tokens, chars)
+                meter.embedding_request(len(texts), tokens, chars, requests=max(1, responses))
             if len(vectors) != len(texts):  # an answer that lost vectors would misalign every row after it
                 raise RetryableError(f"embeddings answer holds {len(vectors)} vectors for {len(texts)} texts")
             return vectors

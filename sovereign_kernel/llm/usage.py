@@ -203,11 +203,12 @@ class UsageMeter:
         with self._lock:
             self._embed_model = self._embed_model or model
 
-    def embedding_request(self, texts: int, tokens: int | None, chars: int, ok: bool = True) -> None:
-        """One embeddings request: its tokens as the server reported them, else ~4 characters a token."""
+    def embedding_request(self, texts: int, tokens: int | None, chars: int, ok: bool = True, requests: int = 1) -> None:
+        """One embeddings call (``requests`` HTTP requests: the client splits long lists): its tokens as
+        the server reported them, else ~4 characters a token."""
         with self._lock:
             e = self._embed
-            e["requests"] += 1
+            e["requests"] += requests
             if not ok:
                 e["errors"] += 1
                 return
