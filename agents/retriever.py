@@ -132,7 +132,8 @@ async def rank_and_gate(state: RetrieverState, runtime: Runtime[RunContext]) -> 
                                                 max_papers=2 * r.max_papers, keep=r.passages_per_paper))
         scored, aspects = runtime.context.vectors(res).consistent(lambda vectors: score_candidates(
             state["question"], hits, candidates, index=res.bm25, vectors=vectors,
-            corpus_stems=res.corpus_stems if local else None, settings=settings.retriever, facets=facets), stage="rank")
+            corpus_stems=res.corpus_stems if local else None, settings=settings.retriever, facets=facets,
+            reorder=res.rerank(state["question"], settings.retriever)), stage="rank")
         kept = [s.paper for s in scored if s.kept]
         return scored, aspects, kept, joint_coverage(facets, kept, res.terms if local else None)
 

@@ -144,7 +144,7 @@ def main() -> None:
     claims = data.claims
     workspace = Workspace()
     res = build_resources(data, settings, workspace)
-    rankings = [kernel_ranking(c.text, res, settings) for c in claims]
+    rankings = [kernel_ranking(c.text, res, settings, rerank=False) for c in claims]
     pairs = grounding_pairs(claims, rankings)
     y = np.array([p[2] for p in pairs])
     groups = np.array([p[0] for p in pairs])

@@ -126,9 +126,9 @@ def retrieval_variants(data, res, settings) -> dict:
         w = r.semantic_weight
         out["kernel candidates, previous: 0.7 sem + 0.3 aspects"].append(_rank(cids, np.round(w * sem + (1 - w) * asp, 4)))
         out["kernel candidates, 0.7 sem + 0.3 IDF term coverage"].append(_rank(cids, np.round(w * sem + (1 - w) * term, 4)))
-        out["kernel candidates, final: 0.7 sem + 0.3 mean(aspects, IDF terms)"].append(kernel_ranking(c.text, res, settings))
-        out["final, no planner expansion (claim only)"].append(kernel_ranking(c.text, res, settings, expand=False))
-        out[f"final, {max(100, r.hits_per_query)} hits per query"].append(kernel_ranking(c.text, res, deep))
+        out["kernel candidates, final: 0.7 sem + 0.3 mean(aspects, IDF terms)"].append(kernel_ranking(c.text, res, settings, rerank=False))
+        out["final, no planner expansion (claim only)"].append(kernel_ranking(c.text, res, settings, expand=False, rerank=False))
+        out[f"final, {max(100, r.hits_per_query)} hits per query"].append(kernel_ranking(c.text, res, deep, rerank=False))
     return {k: retrieval_metrics(v, claims) for k, v in out.items()}
 
 

@@ -22,11 +22,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sovereign_kernel.app.evaluation import kernel_ranking
+from sovereign_kernel.app.evaluation import kernel_rankings
 from sovereign_kernel.domain.settings import Settings
 from sovereign_kernel.runtime.workspace import Workspace
-from sovereign_kernel.verification.rerank import reranked, verifier_confidences
-from sovereign_kernel.verification.sentence_verifier import SentenceVerifier
 
 SHARED = REPO.parent / "shared" / "data"
 QUESTIONS = [SHARED / "questions" / "calibration_train.jsonl", *sorted((REPO / "bench" / "data").glob("answerability_*.jsonl"))]
@@ -40,7 +38,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", default=str(SHARED / "arxiv"))
     ap.add_argument("--depth", type=int, default=20)
-    ap.add_argument("--beta", type=float, default=None, help="default: the calibration's rerank_beta")
+    ap.add_argument("--beta", type=float, default=None, help="default: the retriever's rerank_beta setting")
     ap.add_argument("--home", default=None)
     args = ap.parse_args()
     settings = Settings(**({"home": args.home} if args.home else {}))
@@ -48,18 +46,14 @@ def main() -> None:
     rows = [r for r in rows if r.get("answerable") and r.get("target")]
     workspace = Workspace()
     res = workspace.resources_for(workspace.corpus(args.corpus, settings), settings)
-    shipped = json.loads((REPO / "sovereign_kernel" / "data" / "verifier_calibration.json").read_text())
-    beta = args.beta if args.beta is not None else float(shipped.get("rerank_beta", 0.0))
-    make = lambda papers: SentenceVerifier(papers, lambda t: res.verifier_vectors.embed(t, kind="passage"),
-                                           calibration=res.calibration, token_encoder=res.tokens,
-                                           cross_encoder=res.cross_encoder, xenc_gate=0.0)
+    beta = args.beta if args.beta is not None else settings.retriever.rerank_beta
+    settings = settings.model_copy(update={"retriever": settings.retriever.model_copy(
+        update={"rerank_beta": beta, "rerank_depth": args.depth})})
     out, t0 = [], time.monotonic()
     try:
         for r in rows:
-            first = kernel_ranking(r["q"], res, settings)
-            top = [res.corpus.by_id[d] for d in first[:args.depth]]
-            conf = verifier_confidences(r["q"], top, make)
-            after = [p.id for p in reranked(top, conf, beta)] + first[args.depth:]
+            # the retriever's own path: the first stage, then its rerank (``score_candidates``' reorder)
+            first, after = kernel_rankings(r["q"], res, settings)
             target = set(r["target"])
             out.append((rank_of(first, target), rank_of(after, target)))
             print(f"target rank {out[-1][0]} -> {out[-1][1]} | {r['q'][:90]}", flush=True)

@@ -36,6 +36,11 @@ Changed on purpose since:
   negated claims) and the calibration refit out of fold; the cross-encoder's outputs moved, so claims'
   confidences, contradictions, the tribunal and every id moved. The offline-covered report stays DOI
   grade (tribunal 8.05 -> 8.17; 24 grounded, 5 corroborated); the unanswerable one stays Watchlist.
+- issue 16 (rerank): the retriever's top 20 are reordered by the calibrated verifier's reading (β 0.35,
+  ``rerank_depth`` / ``rerank_beta`` recorded in the settings, so every report id moved). The covered
+  question keeps 8 papers, but not the same 8 (references and sources moved), so claims, synthesis and
+  tribunal moved: still DOI grade, tribunal 8.17 -> 8.30, 24 grounded, corroborated 5 -> 6. The
+  unanswerable one changes only its ids (no paper passes the gate either way) and stays Watchlist.
 """
 
 from __future__ import annotations
@@ -53,30 +58,30 @@ PARTS = ("report_id", "content_hash", "claims", "synthesis", "tribunal", "refere
          "llm_usage")
 PINS = {name: dict(zip(PARTS, values)) for name, values in {
     "custom-llm-revision": (
-        'SRK-363dcaf0611d',
-        'sha256:df4f4d46a9cb8ba05cb6dccb57193ef0c5fd58c4c92864343a704809b93df09c',
-        '45cc5b6dcda03111',
-        '89280e66e0126972',
-        'ac1898e129be7556',
-        'f8c685f62fa49fb2',
-        'e2b643b36de8a272',
-        '0009567c7330fb57',
-        '5ef4c85dfdd38e89',
+        'SRK-a7e5f7fc3694',
+        'sha256:1de75bf73e410d88c6f6b685ff0e75ae6e7211432a00b8202a75fb051f426f27',
+        '5a4b81714a868f30',
+        '10ff2869bb9efec1',
+        'c9e08bce54e13833',
+        '714e0e766e7b5515',
+        '508499ed471b0c47',
+        '28e463d6172e2ae1',
+        '7e8e2c25430a55f2',
     ),
     "offline-covered": (
-        'SRK-6506048df7b9',
-        'sha256:8fdc46981d4f01dc38bf2be8b3eba5a209c7ee725170c95ffbc951159f4425e4',
-        '7aefc86cc07e807f',
-        '77746b6119657cab',
-        'a5d026d81c1c7764',
-        'f8c685f62fa49fb2',
-        '8f1bdd4412262177',
-        '0009567c7330fb57',
+        'SRK-09ae156b5222',
+        'sha256:5304935eeabf2f54fda45f2ed6a0e6bed7f00f70f45b0e58b007570a333177a2',
+        'c32b5f4ea72d9270',
+        '0b23b6979fd7686c',
+        'd2813b3abbc4209f',
+        '714e0e766e7b5515',
+        'd0cb5b42b6650d96',
+        '28e463d6172e2ae1',
         '74234e98afe7498f',
     ),
     "offline-unanswerable": (
-        'SRK-dc4289e4dc63',
-        'sha256:2b36fcc073c2d0f0bab0148e9d46544a411b1ca11edac267d5b1b3775162f4ca',
+        'SRK-f7ef50c10ff2',
+        'sha256:7427e007fa357f761aabe8665221d70b34a3c1056b1233f3d33b3a8ddaef144f',
         '4f53cda18c2baa0c',
         '7f388b052598ca1b',
         '492174651f26f487',

@@ -57,3 +57,44 @@ def test_only_the_read_head_moves_and_ties_keep_their_order():
     # a small beta moves a paper only past neighbours its reading beats by more than the position step
     assert rerank_order([0.0, 1.0, 0.0, 0.0], 0.2) == [0, 1, 2, 3]
     assert rerank_order([0.0, 1.0, 0.0, 0.0], 0.5) == [1, 0, 2, 3]
+
+
+def test_the_retriever_reranks_its_head_by_the_verifiers_reading(workspace, tmp_path):
+    """The product's path: ``Resources.rerank`` (what ``score_candidates`` calls before its gate) reorders
+    the first stage's head by the calibrated verifier's reading and records each reading."""
+    from sovereign_kernel.domain.schemas import ScoredPaper
+    from sovereign_kernel.domain.settings import Settings
+
+    settings = Settings(home=tmp_path)
+    res = workspace.resources_for(workspace.corpus(str(CORPUS), settings), settings)
+    backwards = sorted(papers(), key=lambda p: (p.id in ON_TOPIC, p.id))  # the on-topic papers last
+    scored = [ScoredPaper(paper=p, relevance=round(1 - i / 100, 4)) for i, p in enumerate(backwards)]
+    rerank = res.rerank(QUESTION, settings.retriever)
+    assert rerank is not None and settings.retriever.rerank_beta == 0.35
+    after = rerank([s.model_copy() for s in scored])
+    assert sorted(s.paper.id for s in after) == sorted(s.paper.id for s in scored)
+    readings = {s.paper.id: s.reading for s in after}
+    assert all(r is not None and 0.0 <= r <= 1.0 for r in readings.values())
+    expected = verifier_confidences(QUESTION, backwards, res.reader)
+    assert np.allclose([readings[p.id] for p in backwards], expected, atol=1e-4)
+    ids = [s.paper.id for s in after]
+    # both on-topic papers were last; the reading moves each of them up (at most by what beta allows)
+    assert all(ids.index(p) < [s.paper.id for s in scored].index(p) for p in ON_TOPIC), ids
+    # switched off: the first stage's order stands
+    off = settings.retriever.model_copy(update={"rerank_depth": 0})
+    assert res.rerank(QUESTION, off) is None
+
+
+def test_eval_ranks_with_the_rerank_and_takes_hard_negatives_from_the_first_stage(workspace, tmp_path):
+    from sovereign_kernel.app.evaluation import kernel_rankings
+    from sovereign_kernel.domain.settings import Settings
+
+    settings = Settings(home=tmp_path)
+    res = workspace.resources_for(workspace.corpus(str(CORPUS), settings), settings)
+    first, after = kernel_rankings(QUESTION, res, settings)
+    assert first and sorted(first) == sorted(after)
+    head = settings.retriever.rerank_depth
+    top = [res.corpus.by_id[d] for d in first[:head]]
+    assert after == reranked(first, verifier_confidences(QUESTION, top, res.reader), settings.retriever.rerank_beta)
+    plain = settings.model_copy(update={"retriever": settings.retriever.model_copy(update={"rerank_beta": 0.0})})
+    assert kernel_rankings(QUESTION, res, plain) == (first, first)

@@ -133,7 +133,7 @@ def rank_all(src: Path) -> dict[str, list[str]]:
     rankings: dict[str, list[str]] = {}
     try:
         for i, c in enumerate(data.claims):
-            rankings[c.id] = kernel_ranking(c.text, res, settings)[:30]
+            rankings[c.id] = kernel_ranking(c.text, res, settings, rerank=False)[:30]
             if (i + 1) % 50 == 0:
                 print(f"ranked {i + 1}/{len(data.claims)} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
     finally:

@@ -9,10 +9,11 @@ document to find).
 
 * retrieval — each claim is the question; the kernel's own retriever ranks the corpus: the
   planner's queries (``plan_queries_offline``) searched with BM25 (``BM25Index``), the candidates
-  ranked by ``score_candidates`` (the same function the retriever agent calls). Relevant = the
-  claim's evidence documents. nDCG@10 (binary gains), Recall@10, Recall@100, averaged over claims.
+  ranked by ``score_candidates`` (the same function the retriever agent calls), the top 20 reordered
+  by the verifier's reading (``verification.rerank``). Relevant = the claim's evidence documents.
+  nDCG@10 (binary gains), Recall@10, Recall@100, averaged over claims; also for the first stage alone.
 * grounding — positives: every (claim, evidence abstract); negatives: for each claim, the
-  highest-ranked non-evidence abstract of the kernel's ranking (a hard negative). Each pair is
+  highest-ranked non-evidence abstract of the kernel's first-stage ranking (a hard negative). Each pair is
   scored by ``SentenceVerifier`` on that one abstract; AUROC of its calibrated confidence, and
   precision / recall of ``verified`` (confidence >= ``settings.verification.verify_threshold``).
 * labels — SUPPORT / CONTRADICT for the positives (their gold label), NOT_ENOUGH_INFO for the
@@ -135,9 +136,16 @@ def build_resources(data: SciFactData, settings: Settings, workspace: Workspace,
 
 
 def kernel_ranking(claim: str, res: Resources, settings: Settings, expand: bool = True,
-                   depth: int | None = None) -> list[str]:
+                   depth: int | None = None, rerank: bool = True) -> list[str]:
     """The retriever agent's path for one question: plan queries, BM25 search each, then
-    ``score_candidates`` over the union; returns paper ids best first."""
+    ``score_candidates`` over the union, its top reordered by the verifier (``rerank``: False for the
+    first stage alone); returns paper ids best first."""
+    return kernel_rankings(claim, res, settings, expand, depth, rerank)[1]
+
+
+def kernel_rankings(claim: str, res: Resources, settings: Settings, expand: bool = True,
+                    depth: int | None = None, rerank: bool = True) -> tuple[list[str], list[str]]:
+    """(the first stage's order, the order after the verifier's rerank) of one search."""
     r = settings.retriever
     if expand:
         queries = plan_queries_offline(claim, res.bm25, res.corpus.papers, r.n_queries,
@@ -149,9 +157,16 @@ def kernel_ranking(claim: str, res: Resources, settings: Settings, expand: bool 
              for qi, q in enumerate(queries) for rank, (idx, score) in enumerate(res.bm25.search(q, k))]
     hits = [SearchHit(query=q, query_index=qi, paper_id=p.id, lexical_score=round(score, 4), rank=rank)
             for qi, q, rank, p, score in found]
+    second = res.rerank(claim, r) if rerank else None
+    first: list[str] = []
+
+    def reorder(scored):
+        first.extend(s.paper.id for s in scored)
+        return second(scored) if second is not None else scored
+
     scored, _ = score_candidates(claim, hits, {p.id: p for *_, p, _ in found}, index=res.bm25, vectors=res.vectors,
-                                 corpus_stems=res.corpus_stems, settings=r)
-    return [s.paper.id for s in scored]
+                                 corpus_stems=res.corpus_stems, settings=r, reorder=reorder)
+    return first, [s.paper.id for s in scored]
 
 
 def seed_rankings(papers: Sequence[Paper], claims: Sequence[str], depth: int = RETRIEVAL_DEPTH) -> list[list[str]]:
@@ -250,13 +265,17 @@ def run_scifact_eval(
     res = build_resources(data, settings, workspace)
     try:
         # -- retrieval --------------------------------------------------------------------
-        rankings = []
+        first_stage, rankings = [], []
         for i, c in enumerate(claims):
-            rankings.append(kernel_ranking(c.text, res, settings)[:RETRIEVAL_DEPTH])
+            first, ranked = kernel_rankings(c.text, res, settings)
+            first_stage.append(first[:RETRIEVAL_DEPTH])
+            rankings.append(ranked[:RETRIEVAL_DEPTH])
             progress("retrieval", i + 1, len(claims))
         seed = seed_rankings(data.papers, [c.text for c in claims])
         # -- grounding: the same pairs for both verifiers --------------------------------
-        pairs = grounding_pairs(claims, rankings)
+        # The hard negative is the first stage's best non-evidence abstract: taken after the verifier's
+        # rerank, it would be the abstract the verifier itself reads highest (the test grading itself).
+        pairs = grounding_pairs(claims, first_stage)
         embed = lambda texts: res.verifier_vectors.embed(texts, kind="passage")  # noqa: E731 (as the verifier agent does)
         tokens = res.tokens if load_calibration().uses_tokens else None  # on disk, as in a run: a re-run encodes nothing
         xenc = res.cross_encoder if load_calibration().uses_cross_encoder else None
@@ -277,6 +296,7 @@ def run_scifact_eval(
     labels = label_metrics(gold, pred) if pred and all(p is not None for p in pred) else None
     result = {
         "retrieval": _metrics_retrieval(rankings, claims),
+        "retrieval_first_stage": _metrics_retrieval(first_stage, claims),
         "grounding": _metrics_grounding(y, conf, settings.verification.verify_threshold),
         "labels": labels,
         "baseline": {
@@ -318,6 +338,7 @@ def format_table(result: dict) -> str:
     base = result["baseline"]
     rows = [
         ("retrieval nDCG@10", result["retrieval"]["ndcg@10"], base["retrieval"]["ndcg@10"]),
+        ("  first stage (no rerank)", (result.get("retrieval_first_stage") or {}).get("ndcg@10"), None),
         ("retrieval Recall@10", result["retrieval"]["recall@10"], base["retrieval"]["recall@10"]),
         ("retrieval Recall@100", result["retrieval"]["recall@100"], base["retrieval"]["recall@100"]),
         ("grounding AUROC", result["grounding"]["auroc"], base["grounding"]["auroc"]),

@@ -85,6 +85,8 @@ class ScoredPaper(_Model):
     lexical: float = 0.0
     semantic: float = 0.0
     queries: list[str] = Field(default_factory=list, description="Planned queries that found it.")
+    reading: float | None = Field(None, description="The calibrated verifier's confidence that the paper states the "
+                                                    "question's content (the rerank's), when it read the paper.")
     kept: bool = True
     reason: str = ""
 

@@ -61,6 +61,14 @@ class RetrieverSettings(_Group):
     facet_generic_share: float = Field(
         0.2, ge=0.0, le=1.0, description="A question facet held by more of the corpus than this does not "
                                          "distinguish papers: listed, not required to be joined with the others.")
+    rerank_depth: int = Field(
+        20, ge=0, le=100, description="The top candidates the calibrated verifier reads and reorders before the gate "
+                                      "keeps max_papers (0: the first stage's order).")
+    rerank_beta: float = Field(
+        0.35, ge=0.0, le=1.0, description="Rerank: (1 - beta) x first-stage position + beta x the verifier's reading. "
+                                          "0.35: the largest beta at which the labelled research questions' MRR does "
+                                          "not drop (bench/rerank_questions.py); SciFact nDCG@10 0.862 -> 0.889 out "
+                                          "of fold.")
     read_full_text: bool = Field(True, description="Read a library's PDFs in full (False: each from the abstract "
                                                    "on its first page, the baseline).")
     passages_per_paper: int = Field(

@@ -250,8 +250,11 @@ def methodology(run: ReportInputs, settings: Settings, facts: RunFacts) -> dict[
                    f"earlier round left unaddressed), " + searched,
         "ranking": f"hybrid relevance = {r.semantic_weight:.2f} x embedding similarity "
                    f"({embedder_used(facts)}) + {1 - r.semantic_weight:.2f} x lexical coverage (mean of IDF-weighted "
-                   f"question-word coverage and question-aspect coverage); gate "
-                   f"{r.relevance_gate:.2f}, at most {r.max_papers} papers",
+                   f"question-word coverage and question-aspect coverage)"
+                   + (f"; the top {r.rerank_depth} reordered by {1 - r.rerank_beta:.2f} x first-stage position + "
+                      f"{r.rerank_beta:.2f} x the calibrated verifier's reading of each paper against the question"
+                      if r.rerank_depth > 0 and r.rerank_beta > 0 else "")
+                   + f"; gate {r.relevance_gate:.2f}, at most {r.max_papers} papers",
         "extraction": f"sentence segmentation + claim-cue scoring, up to {x.claims_per_paper} claims per paper "
                       f"(min score {x.min_claim_score:.2f}); spans are character offsets into the abstract"
                       + (f"; for the {full} paper{'s' if full != 1 else ''} read in full, up to "

@@ -13,7 +13,7 @@ covers. On SciFact train (``bench/eval_scifact.py``) this lexical part lifts nDC
 from __future__ import annotations
 
 import math
-from typing import Mapping, Protocol, Sequence
+from typing import Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -33,13 +33,16 @@ class Vectors(Protocol):
 
 def score_candidates(question: str, hits: Sequence[SearchHit], candidates: Mapping[str, Paper], *,
                      index: BM25Index, vectors: Vectors, corpus_stems: set[str] | None,
-                     settings: RetrieverSettings, facets: Sequence[Facet] = ()) -> tuple[list[ScoredPaper], list[Aspect]]:
+                     settings: RetrieverSettings, facets: Sequence[Facet] = (),
+                     reorder: Callable[[list[ScoredPaper]], list[ScoredPaper]] | None = None,
+                     ) -> tuple[list[ScoredPaper], list[Aspect]]:
     """Every distinct candidate paper (``candidates``: by id, the papers ``hits`` name) with its
     hybrid relevance and the gate's decision, and the question's aspects with the kept papers
     that cover them. ``corpus_stems``: the local corpus's vocabulary when it was searched (a
     term in no candidate and not there is missing from the corpus). With the question's
     ``facets``, the gate keeps a paper that joins two of them when no more relevant kept paper
-    does (see ``gate``)."""
+    does (see ``gate``). ``reorder``: a second stage over the sorted candidates, before the gate
+    (the verifier's rerank, ``verification.rerank``: a layer above this one)."""
     papers, found_by = {}, {}
     for h in hits:
         papers.setdefault(h.paper_id, candidates[h.paper_id])
@@ -87,6 +90,8 @@ def score_candidates(question: str, hits: Sequence[SearchHit], candidates: Mappi
         ))
     # Ties (both semantic scores clipped at 1, same lexical) go to the closer embedding.
     scored.sort(key=lambda s: (-s.relevance, -s.semantic, s.paper.id))
+    if reorder is not None:
+        scored = reorder(scored)
     gate(scored, settings.relevance_gate, settings.max_papers, facet_pairs(scored, facets))
     kept_ids = {s.paper.id for s in scored if s.kept}
     for a in aspects:
@@ -137,7 +142,8 @@ def gate(scored: Sequence[ScoredPaper], threshold: float, max_papers: int,
             s.kept, s.reason = False, f"beyond the {max_papers} most relevant papers"
         else:
             kept += 1
-            s.reason = f"relevance {s.relevance:.2f} (semantic {s.semantic:.2f}, lexical {s.lexical:.2f})"
+            s.reason = f"relevance {s.relevance:.2f} (semantic {s.semantic:.2f}, lexical {s.lexical:.2f})" + (
+                f", read by the verifier {s.reading:.2f}" if s.reading is not None else "")
     if not joins:
         return
     for pair in sorted({p for s in scored if s.relevance >= threshold for p in joins.get(s.paper.id, ())}):

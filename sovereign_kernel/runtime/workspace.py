@@ -18,11 +18,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Hashable, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 from sovereign_kernel.domain.aspects import text_stems
 from sovereign_kernel.domain.fulltext import FullText, SkippedFile
-from sovereign_kernel.domain.settings import LLMSettings, Settings
+from sovereign_kernel.domain.schemas import Paper, ScoredPaper
+from sovereign_kernel.domain.settings import LLMSettings, RetrieverSettings, Settings
 from sovereign_kernel.llm.providers import make_embeddings
 from sovereign_kernel.llm.remote_embeddings import RetryingEmbeddings
 from sovereign_kernel.llm.response_cache import RESPONSE_CACHE_FILE, ResponseCache
@@ -38,6 +39,8 @@ from sovereign_kernel.sources.pdf import ParsedPdfCache, parse_library
 from sovereign_kernel.sources.corpus import Corpus, corpus_fingerprint, load_corpus
 from sovereign_kernel.runtime.progress import file_progress, progress
 from sovereign_kernel.verification.calibration import Calibration, load_calibration
+from sovereign_kernel.verification.rerank import rerank_scored
+from sovereign_kernel.verification.sentence_verifier import SentenceVerifier
 
 VECTORS_FILE = "vectors.sqlite"
 PDF_CACHE_DIR = "pdf"  # parsed PDF text by file hash
@@ -92,6 +95,22 @@ class Resources:
     def corpus_stems(self) -> set[str]:
         """Every stem in the corpus vocabulary, hyphen parts included (for aspect checks)."""
         return text_stems(" ".join(self.bm25.vocabulary))
+
+    def rerank(self, question: str, settings: RetrieverSettings) -> Callable[[list[ScoredPaper]], list[ScoredPaper]] | None:
+        """The retriever's second stage for ``question`` (``verification.rerank``): the calibrated verifier
+        reads the top ``rerank_depth`` candidates and reorders them; None when it is switched off."""
+        if settings.rerank_depth <= 0 or settings.rerank_beta <= 0:
+            return None
+        return lambda scored: rerank_scored(question, scored, self.reader, settings.rerank_depth, settings.rerank_beta)
+
+    def reader(self, papers: Sequence[Paper]) -> SentenceVerifier:
+        """The calibrated verifier over ``papers``, as the rerank reads them: every candidate's reading
+        includes the cross-encoder (``xenc_gate`` 0), as the benches measured it."""
+        return SentenceVerifier(papers, lambda texts: self.verifier_vectors.embed(texts, kind="passage"),
+                                calibration=self.calibration,
+                                token_encoder=self.tokens if self.calibration.uses_tokens else None,
+                                cross_encoder=self.cross_encoder if self.calibration.uses_cross_encoder else None,
+                                xenc_gate=0.0)
 
 
 class _LRU:

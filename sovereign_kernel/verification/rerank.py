@@ -1,4 +1,5 @@
-"""Rerank the retriever's best candidates by the calibrated verifier's reading of them.
+"""Rerank the retriever's best candidates by the calibrated verifier's reading of them (the second
+stage of the retriever and of ``eval scifact``'s ranking: ``rerank_scored``).
 
 The first stage (BM25 over planned queries, then the hybrid of ``retrieval.ranking``) finds papers
 that share words and meaning with the question; it cannot tell a paper that *speaks to* the question
@@ -10,7 +11,14 @@ The new order is ``(1 - beta) x position score + beta x confidence`` (position s
 falling by 1/depth a place): the first stage keeps its say, the reading moves a paper some places.
 Why the verifier's confidence and not the cross-encoder alone: read alone, the cross-encoder made the
 first stage's order worse on SciFact (fold 0: nDCG@10 0.836 -> 0.835 at beta 0.2, 0.808 at 0.35), the
-calibrated combination improved it (``bench/verifier_cv.py``, section 3, which chooses ``beta``).
+calibrated combination improved it (``bench/verifier_cv.py``, section 3).
+
+``beta`` is the retriever's ``rerank_beta`` (0.35): on SciFact the best beta is higher (0.65: nDCG@10
+0.862 -> 0.892 out of fold), but research questions are not claims, and there 0.65 moved target papers
+down (MRR 0.950 -> 0.936; 0.5: 0.949); 0.35 is the largest beta of the grid at which their MRR does not
+drop (0.950 -> 0.952: one target moves up two places, two move down one; 48 of 49 stay among the 8 a
+run keeps, as before), and it still lifts SciFact to 0.889 (``bench/rerank_questions.py``,
+``bench/verifier_cv.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from sovereign_kernel.domain.schemas import Paper
+from sovereign_kernel.domain.schemas import Paper, ScoredPaper
 from sovereign_kernel.verification.sentence_verifier import SentenceVerifier
 
 T = TypeVar("T")
@@ -48,3 +56,16 @@ def reranked(items: Sequence[T], confidences: Sequence[float], beta: float) -> l
     """The first ``len(confidences)`` items reordered, the rest after them as they were."""
     head = [items[i] for i in rerank_order(confidences, beta)]
     return head + list(items[len(confidences):])
+
+
+def rerank_scored(question: str, scored: Sequence[ScoredPaper], make_verifier: Callable[[Sequence[Paper]], SentenceVerifier],
+                  depth: int, beta: float) -> list[ScoredPaper]:
+    """The first stage's sorted candidates with the top ``depth`` reordered by the verifier's reading
+    (each read paper records it in ``reading``); the rest after them as they were."""
+    top = list(scored[:depth])
+    if beta <= 0 or len(top) < 2:
+        return list(scored)
+    conf = verifier_confidences(question, [s.paper for s in top], make_verifier)
+    for s, c in zip(top, conf):
+        s.reading = round(float(c), 4)
+    return reranked(list(scored), conf, beta)
