@@ -270,6 +270,9 @@ def main() -> None:
             conf.append(fitted[fold_of(c.id)].predict_proba(Z)[:, 1])
             if (ci + 1) % 100 == 0:
                 print(f"rerank features {ci + 1}/{len(claims)} ({time.monotonic() - t1:.0f} s)", file=sys.stderr, flush=True)
+        if args.dump is not None:  # the readings too, for rerank variants
+            np.save(args.dump.with_suffix(".rerank.npy"), np.array(conf, dtype=object), allow_pickle=True)
+
         def reranked(ci: int, beta: float) -> list[str]:
             return rerank_by(rankings[ci], conf[ci], beta)
 
