@@ -1,7 +1,7 @@
 """Reranking by the calibrated verifier on research questions: where does each answerable labelled
 question's target paper rank, before and after (``verification.rerank``)?
 
-    python bench/rerank_questions.py [--corpus ../shared/data/arxiv] [--depth 20] [--beta B] [--home DIR]
+    python bench/rerank_questions.py [--corpus ../shared/data/arxiv] [--depth N] [--beta B] [--home DIR]
 
 The questions are the answerable ones of the shared calibration file and of the project's own
 (``bench/data/answerability_*.jsonl``). The first stage is the retriever agent's path
@@ -37,7 +37,7 @@ def rank_of(ids: list[str], targets: set[str]) -> int | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", default=str(SHARED / "arxiv"))
-    ap.add_argument("--depth", type=int, default=20)
+    ap.add_argument("--depth", type=int, default=None, help="default: the retriever's rerank_depth setting")
     ap.add_argument("--beta", type=float, default=None, help="default: the retriever's rerank_beta setting")
     ap.add_argument("--home", default=None)
     args = ap.parse_args()
@@ -47,6 +47,7 @@ def main() -> None:
     workspace = Workspace()
     res = workspace.resources_for(workspace.corpus(args.corpus, settings), settings)
     beta = args.beta if args.beta is not None else settings.retriever.rerank_beta
+    args.depth = args.depth if args.depth is not None else settings.retriever.rerank_depth
     settings = settings.model_copy(update={"retriever": settings.retriever.model_copy(
         update={"rerank_beta": beta, "rerank_depth": args.depth})})
     out, t0 = [], time.monotonic()

@@ -9,7 +9,7 @@ document to find).
 
 * retrieval — each claim is the question; the kernel's own retriever ranks the corpus: the
   planner's queries (``plan_queries_offline``) searched with BM25 (``BM25Index``), the candidates
-  ranked by ``score_candidates`` (the same function the retriever agent calls), the top 20 reordered
+  ranked by ``score_candidates`` (the same function the retriever agent calls), the top 12 reordered
   by the verifier's reading (``verification.rerank``). Relevant = the claim's evidence documents.
   nDCG@10 (binary gains), Recall@10, Recall@100, averaged over claims; also for the first stage alone.
 * grounding — positives: every (claim, evidence abstract); negatives: for each claim, the
