@@ -10,13 +10,6 @@ from pathlib import Path
 
 import pytest
 
-def pytest_xdist_auto_num_workers(config) -> int:
-    """``-n auto`` (pyproject addopts): one worker more than the CPUs. A good part of the suite waits on
-    subprocess CLIs, local servers and retry back-offs; a third worker fills those waits (measured on 2
-    cores: 6:29-6:39 with 2 workers, 6:13 with 3)."""
-    return (os.cpu_count() or 1) + 1
-
-
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL_CORPUS = FIXTURES / "arxiv_small.jsonl"
 COVERED_QUESTION = "How vulnerable are vision-language models such as CLIP to typographic attacks, and which defenses work?"
