@@ -61,15 +61,11 @@ class RetrieverSettings(_Group):
     facet_generic_share: float = Field(
         0.2, ge=0.0, le=1.0, description="A question facet held by more of the corpus than this does not "
                                          "distinguish papers: listed, not required to be joined with the others.")
-    rerank_depth: int = Field(
-        12, ge=0, le=100, description="The top candidates the calibrated verifier reads and reorders before the gate "
-                                      "keeps max_papers (0: the first stage's order). 12: SciFact nDCG@10 0.888 (20: "
-                                      "0.889) at 60% of the reading's cost (bench/verifier_cv.py).")
-    rerank_beta: float = Field(
-        0.5, ge=0.0, le=1.0, description="Rerank: (1 - beta) x first-stage position + beta x the verifier's reading. "
-                                          "0.5: the largest beta at which the labelled research questions' MRR does "
-                                          "not drop (bench/rerank_questions.py); SciFact nDCG@10 0.862 -> 0.888 out "
-                                          "of fold.")
+    # why these two values, and what they were measured against: verification/rerank.py
+    rerank_depth: int = Field(12, ge=0, le=100, description="Top candidates the verifier rereads and reorders "
+                                                           "before the gate (0: the first stage's order).")
+    rerank_beta: float = Field(0.5, ge=0.0, le=1.0, description="Rerank: (1 - beta) x first-stage position + "
+                                                               "beta x the verifier's reading.")
     read_full_text: bool = Field(True, description="Read a library's PDFs in full (False: each from the abstract "
                                                    "on its first page, the baseline).")
     passages_per_paper: int = Field(

@@ -20,6 +20,7 @@ from sovereign_kernel.domain.settings import LLM_ROLES, Settings
 from sovereign_kernel.domain.text import clip
 from sovereign_kernel.verification.baseline import BASELINE_METHOD
 from sovereign_kernel.verification.calibration import load_calibration
+from sovereign_kernel.verification.rerank import rerank_enabled
 from sovereign_kernel.verification.scoring import NO_JUDGEMENT
 from sovereign_kernel.verification.sentence_verifier import DEFAULT_METHOD
 
@@ -253,7 +254,7 @@ def methodology(run: ReportInputs, settings: Settings, facts: RunFacts) -> dict[
                    f"question-word coverage and question-aspect coverage)"
                    + (f"; the top {r.rerank_depth} reordered by {1 - r.rerank_beta:.2f} x first-stage position + "
                       f"{r.rerank_beta:.2f} x the calibrated verifier's reading of each paper against the question"
-                      if r.rerank_depth > 0 and r.rerank_beta > 0 else "")
+                      if rerank_enabled(r) else "")
                    + f"; gate {r.relevance_gate:.2f}, at most {r.max_papers} papers",
         "extraction": f"sentence segmentation + claim-cue scoring, up to {x.claims_per_paper} claims per paper "
                       f"(min score {x.min_claim_score:.2f}); spans are character offsets into the abstract"

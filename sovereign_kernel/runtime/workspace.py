@@ -39,7 +39,7 @@ from sovereign_kernel.sources.pdf import ParsedPdfCache, parse_library
 from sovereign_kernel.sources.corpus import Corpus, corpus_fingerprint, load_corpus
 from sovereign_kernel.runtime.progress import file_progress, progress
 from sovereign_kernel.verification.calibration import Calibration, load_calibration
-from sovereign_kernel.verification.rerank import rerank_scored
+from sovereign_kernel.verification.rerank import rerank_enabled, rerank_scored
 from sovereign_kernel.verification.sentence_verifier import SentenceVerifier
 
 VECTORS_FILE = "vectors.sqlite"
@@ -99,7 +99,7 @@ class Resources:
     def rerank(self, question: str, settings: RetrieverSettings) -> Callable[[list[ScoredPaper]], list[ScoredPaper]] | None:
         """The retriever's second stage for ``question`` (``verification.rerank``): the calibrated verifier
         reads the top ``rerank_depth`` candidates and reorders them; None when it is switched off."""
-        if settings.rerank_depth <= 0 or settings.rerank_beta <= 0:
+        if not rerank_enabled(settings):
             return None
         return lambda scored: rerank_scored(question, scored, self.reader, settings.rerank_depth, settings.rerank_beta)
 
