@@ -38,6 +38,10 @@ import numpy as np
 import torch
 
 LABELS = ("SUPPORT", "CONTRADICT", "NEI")
+# At lr 1e-4 a fit sometimes stalls: fold 2 of the version-3 pairs ended its third epoch at a mean loss of
+# 0.78 where the other folds reached 0.44-0.50, and its out-of-fold AUROC fell by 0.08. The check uses the
+# training loss only (never the held-out fold), so retrying with the next seed cannot pick on the score.
+MAX_ATTEMPTS = 3
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -158,6 +162,42 @@ def versions() -> dict:
     return out
 
 
+def fit(model, args, seed: int, states, train_idx, y_all, weights, frozen: int) -> list[float]:
+    """Train the top layers, the pooler and the head; the mean training loss of each epoch."""
+    for p in model.parameters():
+        p.requires_grad = False
+    trainable = list(model.bert.encoder.layer[frozen:].parameters()) + list(model.classifier.parameters())
+    if model.bert.pooler is not None:
+        trainable += list(model.bert.pooler.parameters())
+    for p in trainable:
+        p.requires_grad = True
+    opt = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=0.01)
+    rng = random.Random(seed)
+    steps = args.epochs * math.ceil(len(train_idx) / args.batch)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(1, steps // 10)) * max(0.0, (steps - s) / steps))
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
+    history, t0, step = [], time.time(), 0
+    model.train()
+    for epoch in range(args.epochs):
+        total = 0.0
+        for idx in batches(train_idx, states, args.batch, rng):
+            h, mask = pad_states(states, idx)
+            loss = loss_fn(top_forward(model, h, mask, frozen), y_all[idx])
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+            total += float(loss) * len(idx)
+            step += 1
+            if step % 25 == 0:
+                print(f"epoch {epoch + 1} step {step}/{steps} loss {float(loss):.3f} ({time.time() - t0:.0f} s)",
+                      file=sys.stderr, flush=True)
+        history.append(round(total / len(train_idx), 4))
+    return history
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pairs", default=str(REPO / "train" / "work" / "pairs.jsonl"))
@@ -170,6 +210,8 @@ def main() -> None:
     ap.add_argument("--max-len", type=int, default=128)
     ap.add_argument("--train-layers", type=int, default=6, help="top layers fit (6: all; fewer: faster, cached states)")
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--max-final-loss", type=float, default=0.65,
+                    help="a fit whose last epoch's mean loss stays above this did not converge: retry, next seed")
     args = ap.parse_args()
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -195,37 +237,21 @@ def main() -> None:
     y_all = torch.tensor([LABELS.index(p["label"]) for p in pairs])
     counts = torch.bincount(y_all[train_idx], minlength=3).float()
     weights = (counts.sum() / (3 * counts)).sqrt()  # sqrt-balanced: CONTRADICT is the rarest label
-    for p in model.parameters():
-        p.requires_grad = False
-    trainable = list(model.bert.encoder.layer[frozen:].parameters()) + list(model.classifier.parameters())
-    if model.bert.pooler is not None:
-        trainable += list(model.bert.pooler.parameters())
-    for p in trainable:
-        p.requires_grad = True
-    opt = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=0.01)
-    rng = random.Random(args.seed)
-    steps = args.epochs * math.ceil(len(train_idx) / args.batch)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / max(1, steps // 10)) * max(0.0, (steps - s) / steps))
-    loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
-    history, t0, step = [], time.time(), 0
-    model.train()
-    for epoch in range(args.epochs):
-        total = 0.0
-        for idx in batches(train_idx, states, args.batch, rng):
-            h, mask = pad_states(states, idx)
-            loss = loss_fn(top_forward(model, h, mask, frozen), y_all[idx])
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad()
-            total += float(loss) * len(idx)
-            step += 1
-            if step % 25 == 0:
-                print(f"epoch {epoch + 1} step {step}/{steps} loss {float(loss):.3f} ({time.time() - t0:.0f} s)",
-                      file=sys.stderr, flush=True)
-        history.append(round(total / len(train_idx), 4))
+    attempts, t0 = [], time.time()
+    for seed in range(args.seed, args.seed + MAX_ATTEMPTS):
+        if attempts:  # the next seed: a fresh model, head and top layers as from the start
+            random.seed(seed)
+            np.random.seed(seed)
+            torch.manual_seed(seed)
+            model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=3)
+            model.config.id2label = dict(enumerate(LABELS))
+            model.config.label2id = {v: k for k, v in enumerate(LABELS)}
+        history = fit(model, args, seed, states, train_idx, y_all, weights, frozen)
+        attempts.append({"seed": seed, "train_loss_per_epoch": history})
+        if history[-1] <= args.max_final_loss:
+            break
+        print(f"seed {seed}: last epoch's loss {history[-1]} > {args.max_final_loss}: not converged, next seed",
+              file=sys.stderr, flush=True)
     # the exported network must equal the trained one: check the cached path against a full forward
     model.eval()
     probe = [train_idx[0], train_idx[-1]]
@@ -245,9 +271,10 @@ def main() -> None:
         "fold": args.fold, "label_counts_train": dict(zip(LABELS, map(int, counts.tolist()))),
         "class_weights": [round(float(w), 4) for w in weights],
         "hyperparameters": {"epochs": args.epochs, "batch": args.batch, "lr": args.lr, "max_len": args.max_len,
-                            "train_layers": args.train_layers, "frozen_layers": frozen, "seed": args.seed,
-                            "optimizer": "AdamW(wd=0.01), linear warm-up 10% then linear decay, grad clip 1.0"},
-        "train_loss_per_epoch": history, "cached_vs_full_forward_max_abs_diff": drift,
+                            "train_layers": args.train_layers, "frozen_layers": frozen, "seed": seed,
+                            "optimizer": "AdamW(wd=0.01), linear warm-up 10% then linear decay, grad clip 1.0",
+                            "max_final_loss": args.max_final_loss},
+        "train_loss_per_epoch": history, "attempts": attempts, "cached_vs_full_forward_max_abs_diff": drift,
         "seconds": round(time.time() - t0, 1), "versions": versions(), "labels": list(LABELS),
         "int8_sha256": hashlib.sha256(int8.read_bytes()).hexdigest(), "int8_bytes": int8.stat().st_size,
     }
