@@ -10,10 +10,9 @@ candidates, scored later by ``bench/verifier_cv.py``).
 Pairs, per claim (SciFact train, 809 claims):
 - every rationale sentence of an evidence abstract -> that abstract's label (SUPPORT / CONTRADICT);
 - the two non-rationale sentences of each evidence abstract closest to the claim (TF-IDF) -> NEI;
-- hard negatives: the 2nd and 3rd highest-ranked *non-evidence* abstracts of the kernel's retriever
+- hard negatives: the three highest-ranked *non-evidence* abstracts of the kernel's retriever
   (planner queries -> BM25 -> ``score_candidates``, as a research run ranks), their two sentences
-  closest to the claim and their most result-like sentence (numbers, CIs, p-values) -> NEI (not the
-  1st: see version 3 below);
+  closest to the claim and their most result-like sentence (numbers, CIs, p-values) -> NEI;
 - other claims' rationales: a rationale sentence of one of the claim's top-5 retrieved non-evidence
   abstracts (evidence for a different claim) -> NEI;
 - negation: the claim negated (``negate``) with each SUPPORT rationale -> CONTRADICT;
@@ -24,12 +23,10 @@ model, trained without them, read any on-topic sentence with a hazard ratio as e
 0.6 for "ticagrelor reduced ... with similar bleeding rates" against a claim about bleeding in
 diabetics): 45% of the hard-negative abstracts had a sentence above 0.5.
 
-Why the top non-evidence abstract gives no NEI (version 3): SciFact lists as evidence only the abstracts
-a claim's source cited, and the uncited abstract the retriever ranks closest to a claim is often evidence
-all the same. Of the 110 such abstracts the version-2 verifier scored at 0.5 or more, 29 state the claim
-or its opposite (``bench/data/SCIFACT_AUDIT.md``), so their "closest sentences" taught the model to call
-real evidence NEI. Leaving them out (1,379 of 7,667 pairs) raised the cross-encoder's own out-of-fold
-AUROC on fold 0 from 0.764 to 0.799. The 2nd and 3rd non-evidence abstracts still give hard negatives.
+Tried and not kept (2026-12-07, ``bench/results/verifier_pairs_v3.txt``): leaving out the NEI pairs of
+each claim's *top* non-evidence abstract, which is often evidence SciFact did not label
+(``bench/data/SCIFACT_AUDIT.md``). The cross-encoder's out-of-fold AUROC moved by fold +0.035, +0.019,
+-0.077 (a stalled fit), -0.030; the calibrated verifier's by +0.002, +0.006, -0.008, -0.011.
 
 Folds: ``fold_of(claim id)`` — sha256 of the id mod 5 — so every script (training, calibration,
 reranking) splits the same way and no claim is in both the fit and the score of a fold.
@@ -165,7 +162,6 @@ def main() -> None:
     t0 = time.time()
     rankings = json.loads(Path(args.rankings).read_text()) if args.rankings else rank_all(src)
     rationale_of: dict[str, dict[str, list[int]]] = {}  # doc -> claim id -> its rationale sentences
-    evidence_of = {str(rec["id"]): set(map(str, rec.get("evidence") or {})) for rec in raw_claims}
     for rec in raw_claims:
         for doc, sets in (rec.get("evidence") or {}).items():
             rationale_of.setdefault(str(doc), {})[str(rec["id"])] = sorted({i for s in sets for i in s["sentences"]})
@@ -211,11 +207,6 @@ def main() -> None:
     seen: set[tuple[str, str, int, str]] = set()  # a sentence picked twice (closest and other-claim) counts once
     pairs = [p for p in pairs if (k := (p["claim"], p["doc_id"], p["sentence_index"], p["label"])) not in seen
              and not seen.add(k)]
-    # Version 3: no NEI from the claim's *top* non-evidence abstract (see the module docstring).
-    top_negative = {cid: next((d for d in ranked if d not in evidence_of.get(cid, ())), None)
-                    for cid, ranked in rankings.items()}
-    pairs = [p for p in pairs if not (p["kind"] in ("retrieved", "retrieved-result")
-                                      and top_negative.get(p["claim_id"]) == p["doc_id"])]
     with open(out / "pairs.jsonl", "w", encoding="utf-8") as fh:
         fh.writelines(json.dumps(p, sort_keys=True) + "\n" for p in pairs)
     (out / "rankings.json").write_text(json.dumps(rankings, sort_keys=True))

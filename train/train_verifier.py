@@ -38,9 +38,11 @@ import numpy as np
 import torch
 
 LABELS = ("SUPPORT", "CONTRADICT", "NEI")
-# At lr 1e-4 a fit sometimes stalls: fold 2 of the version-3 pairs ended its third epoch at a mean loss of
-# 0.78 where the other folds reached 0.44-0.50, and its out-of-fold AUROC fell by 0.08. The check uses the
-# training loss only (never the held-out fold), so retrying with the next seed cannot pick on the score.
+# At lr 1e-4 a fit sometimes stalls: on an experimental pairs set (build_pairs.py, "tried and not kept")
+# fold 2 ended its third epoch at a mean loss of 0.78 where the other folds reached 0.44-0.54, and its
+# out-of-fold AUROC fell by 0.08. The shipped model's folds all ended at 0.45-0.59, so none would have been
+# retried. The check reads the training loss only, never the held-out fold, so a retry with the next seed
+# cannot pick on the score.
 MAX_ATTEMPTS = 3
 REPO = Path(__file__).resolve().parents[1]
 
