@@ -94,7 +94,8 @@ def test_the_cli_shows_counts_and_waits_on_its_line():
 
 def test_a_cold_cache_run_shows_embedding_heartbeats_with_counts(tmp_path):
     """The screen froze for ~15-30 s in ranking on a cold cache: now the embedding says how far it is."""
-    env = {**os.environ, "SOVEREIGN_HOME": str(tmp_path / "home"), "SOVEREIGN_CACHE_DIR": str(tmp_path / "cache")}
+    env = {**os.environ, "SOVEREIGN_HOME": str(tmp_path / "home"), "SOVEREIGN_CACHE_DIR": str(tmp_path / "cache"),
+           "SOVEREIGN_MAX_PAPERS": "3", "SOVEREIGN_RERANK_DEPTH": "0"}  # the ranking's embedding is what is shown
     env.pop("NVIDIA_API_KEY", None)
     proc = subprocess.run([sys.executable, "-m", "sovereign_kernel", "research", COVERED_QUESTION, "--corpus",
                            str(SMALL_CORPUS), "--out", str(tmp_path / "out")], capture_output=True, text=True,

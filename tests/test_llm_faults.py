@@ -201,8 +201,9 @@ def test_failing_embeddings_fall_back_to_the_local_embedder_for_the_run(research
         return Reply(status=500, error="embeddings backend down") if fails else None
 
     research_srv.fault = fault
+    # a cold cache (the embeddings must be requested); 3 papers and no rerank: the fallback is the same
     result = research(COVERED_QUESTION, corpus=str(SMALL_CORPUS), home=str(tmp_path), cache_dir=str(tmp_path),
-                      max_revision_rounds=0, llm_settings=nim(research_srv, max_retries=2))
+                      max_revision_rounds=0, max_papers=3, rerank_depth=0, llm_settings=nim(research_srv, max_retries=2))
     m = result.manifest
     fallback = m["llm_usage"]["embeddings"]["fallback"]
     assert fallback["to"].startswith("all-MiniLM-L6-v2") and "[500]" in fallback["reason"]

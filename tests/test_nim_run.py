@@ -143,9 +143,10 @@ def test_the_papers_side_of_verification_is_encoded_while_the_models_extract(srv
 
     monkeypatch.setattr(verifier, "encode_papers_side", side)
     monkeypatch.setattr(verifier, "sentence_verify", scored)
-    # A fresh kernel (nothing verified yet) and its own cache dir (nothing encoded yet).
+    # A fresh kernel (nothing verified yet) and its own cache dir (nothing encoded yet); no rerank, which
+    # would read the papers before the extraction, and 3 papers (the time of a cold run).
     result = research(COVERED_QUESTION, corpus=str(SMALL_CORPUS), home=str(tmp_path), cache_dir=str(tmp_path),
-                      max_revision_rounds=0, llm_settings=settings_for(srv))
+                      max_revision_rounds=0, max_papers=3, rerank_depth=0, llm_settings=settings_for(srv))
     assert result.report.claims and seen["side_papers"] == seen["verify_papers"]
     # Only claim text that is no sentence of a paper was encoded in the verify step; every
     # sentence, abstract and title was ready from the branch beside the extraction requests.

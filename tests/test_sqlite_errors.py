@@ -25,6 +25,9 @@ def cli(*args, home, cache=None, check=False, env=None):
 
 
 GARBAGE = b"this is not a database, it is a torn copy " * 200
+# The cache tests run cold by design (a locked or corrupt cache): fewer papers and no rerank keep them
+# short, and the cache's handling, all they check, is the same.
+SMALL_RUN = {"SOVEREIGN_MAX_PAPERS": "3", "SOVEREIGN_RERANK_DEPTH": "0"}
 
 
 def test_a_read_only_data_directory_is_one_line(tmp_path):
@@ -74,7 +77,7 @@ def test_a_corrupt_vector_cache_is_rebuilt(tmp_path):
     cache.mkdir()
     (cache / "vectors.sqlite").write_bytes(GARBAGE)
     proc = cli("research", COVERED_QUESTION, "--corpus", str(SMALL_CORPUS), "--out", str(tmp_path / "o"), "--quiet",
-               home=home, cache=cache)
+               home=home, cache=cache, env=SMALL_RUN)
     assert proc.returncode == 0, proc.stderr
     assert "vectors.sqlite" in proc.stderr and "rebuilt" in proc.stderr  # said, once, as a warning
     aside = [p for p in cache.iterdir() if p.name.startswith("vectors.sqlite.corrupt")]
@@ -94,7 +97,7 @@ def test_a_locked_vector_cache_does_not_stop_the_run(tmp_path):
     try:
         # a 1 s wait, not the default 10 s: three caches in the file each wait once (the suite's time)
         proc = cli("research", COVERED_QUESTION, "--corpus", str(SMALL_CORPUS), "--out", str(tmp_path / "o"),
-                   "--quiet", home=home, cache=cache, env={"SOVEREIGN_CACHE_LOCK_TIMEOUT": "1"})
+                   "--quiet", home=home, cache=cache, env={"SOVEREIGN_CACHE_LOCK_TIMEOUT": "1", **SMALL_RUN})
     finally:
         holder.execute("ROLLBACK")
         holder.close()
