@@ -2,9 +2,11 @@
 question's target paper rank, before and after (``verification.rerank``)?
 
     python bench/rerank_questions.py [--corpus ../shared/data/arxiv] [--depth N] [--beta B] [--home DIR]
+                                     [--questions FILE ...]
 
 The questions are the answerable ones of the shared calibration file and of the project's own
-(``bench/data/answerability_*.jsonl``). The first stage is the retriever agent's path
+(``bench/data/answerability_*.jsonl``); ``--questions bench/data/paraphrase_questions.jsonl`` takes
+the 24 that name a paper's topic without its key terms (issue 16: retrieval that survives paraphrase). The first stage is the retriever agent's path
 (``app.evaluation.kernel_ranking``: planned queries, BM25, the hybrid); the rerank reads the top
 ``depth`` with the shipped calibration and cross-encoder. Prints one line per question (target rank
 before -> after) and the totals: the target among the 8 papers a run keeps (``max_papers``), and MRR.
@@ -40,9 +42,10 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=None, help="default: the retriever's rerank_depth setting")
     ap.add_argument("--beta", type=float, default=None, help="default: the retriever's rerank_beta setting")
     ap.add_argument("--home", default=None)
+    ap.add_argument("--questions", nargs="+", type=Path, default=QUESTIONS, help="question files (JSONL)")
     args = ap.parse_args()
     settings = Settings(**({"home": args.home} if args.home else {}))
-    rows = [json.loads(line) for path in QUESTIONS for line in path.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for path in args.questions for line in path.read_text().splitlines() if line.strip()]
     rows = [r for r in rows if r.get("answerable") and r.get("target")]
     workspace = Workspace()
     res = workspace.resources_for(workspace.corpus(args.corpus, settings), settings)
