@@ -1,0 +1,107 @@
+"""A dense candidate stage, measured before it is built: would the papers nearest the question in
+meaning, added to the lexical candidates, bring a paraphrased question's paper into the 8 kept?
+
+    python bench/dense_candidates.py [--corpus ../shared/data/arxiv] [--k 30] [--home DIR]
+
+The first stage is the retriever's (``app.evaluation.kernel_rankings``: planned queries, BM25, the
+hybrid score, the verifier's rerank). The variant adds, before the hybrid score, the ``k`` papers
+whose title + first sentence lie closest to the question (the local MiniLM, cosine). Short texts,
+because the whole corpus must be embedded once: on this machine's 2 cores the 16.5k titles + first
+sentences took 313 s beside another job, whole abstracts 24 s a 400 (~16 min). They go into the
+local vector cache, so a second run reads them back. Two question sets:
+- the 24 paraphrased ones (``bench/data/paraphrase_questions.jsonl``);
+- the 49 answerable labelled ones (the shared calibration file and ``bench/data/answerability_*.jsonl``).
+Prints, per set and variant: the target among the 8 kept, and MRR, before and after the rerank.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sovereign_kernel.domain.schemas import SearchHit  # noqa: E402
+from sovereign_kernel.domain.settings import Settings  # noqa: E402
+from sovereign_kernel.retrieval.planning import plan_queries_offline  # noqa: E402
+from sovereign_kernel.retrieval.ranking import score_candidates  # noqa: E402
+from sovereign_kernel.runtime.workspace import Workspace  # noqa: E402
+
+SHARED = REPO.parent / "shared" / "data"
+SETS = {
+    "paraphrased (24)": [REPO / "bench" / "data" / "paraphrase_questions.jsonl"],
+    "labelled (49)": [SHARED / "questions" / "calibration_train.jsonl",
+                      *sorted((REPO / "bench" / "data").glob("answerability_*.jsonl"))],
+}
+
+
+def lead(paper) -> str:
+    """Title and the abstract's first sentence: what a paper is about, in few word pieces."""
+    a = paper.abstract
+    cut = a.find(". ")
+    return f"{paper.title}. {a[: cut + 1] if 0 < cut < 400 else a[:300]}"
+
+
+def rankings(question: str, res, settings: Settings, dense: np.ndarray | None, k: int) -> tuple[list[str], list[str]]:
+    r = settings.retriever
+    queries = plan_queries_offline(question, res.bm25, res.corpus.papers, r.n_queries,
+                                   embed=lambda texts, kind: res.vectors.embed(texts, kind=kind))
+    found = [(qi, q, rank, res.corpus.papers[idx], score)
+             for qi, q in enumerate(queries) for rank, (idx, score) in enumerate(res.bm25.search(q, r.hits_per_query))]
+    if dense is not None:
+        near = np.argsort(-(dense @ res.verifier_vectors.embed([question], kind="query")[0]), kind="stable")[:k]
+        found += [(len(queries), "dense", rank, res.corpus.papers[i], 0.0) for rank, i in enumerate(near)]
+    hits = [SearchHit(query=q, query_index=qi, paper_id=p.id, lexical_score=round(s, 4), rank=rank)
+            for qi, q, rank, p, s in found]
+    second, first = res.rerank(question, r), []
+
+    def reorder(scored):
+        first.extend(s.paper.id for s in scored)
+        return second(scored) if second is not None else scored
+
+    scored, _ = score_candidates(question, hits, {p.id: p for *_, p, _ in found}, index=res.bm25,
+                                 vectors=res.vectors, corpus_stems=res.corpus_stems, settings=r, reorder=reorder)
+    return first, [s.paper.id for s in scored]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", default=str(SHARED / "arxiv"))
+    ap.add_argument("--k", type=int, default=30, help="papers the dense stage adds")
+    ap.add_argument("--home", default=None)
+    args = ap.parse_args()
+    settings = Settings(**({"home": args.home} if args.home else {}))
+    workspace = Workspace()
+    try:
+        res = workspace.resources_for(workspace.corpus(args.corpus, settings), settings)
+        dense = res.verifier_vectors.embed([lead(p) for p in res.corpus.papers], kind="passage")
+        keep = settings.retriever.max_papers
+        out = {}
+        for name, files in SETS.items():
+            rows = [json.loads(line) for f in files for line in f.read_text().splitlines() if line.strip()]
+            rows = [r for r in rows if r.get("answerable") and r.get("target")]
+            for variant, matrix in (("lexical candidates", None), (f"+ {args.k} dense", dense)):
+                ranks = []
+                for r in rows:
+                    lists = rankings(r["q"], res, settings, matrix, args.k)
+                    ranks.append([next((i + 1 for i, d in enumerate(ids) if d in set(r["target"])), None)
+                                  for ids in lists])
+                for stage, j in (("first stage", 0), ("reranked", 1)):
+                    got = [x[j] for x in ranks]
+                    inside = sum(1 for x in got if x and x <= keep)
+                    mrr = sum(1 / x for x in got if x) / len(got)
+                    print(f"{name:17s} {variant:18s} {stage:11s}: target in the top {keep} for {inside}/{len(got)}, "
+                          f"MRR {mrr:.3f}", flush=True)
+                out[f"{name} / {variant}"] = ranks
+        print(json.dumps(out))
+    finally:
+        workspace.close()
+
+
+if __name__ == "__main__":
+    main()
