@@ -8,8 +8,9 @@ hybrid score, the verifier's rerank). The variant adds, before the hybrid score,
 whose title + first sentence lie closest to the question (the local MiniLM, cosine). Short texts,
 because the whole corpus must be embedded once: on this machine's 2 cores the 16.5k titles + first
 sentences took 313 s beside another job, whole abstracts 24 s a 400 (~16 min). They go into the
-local vector cache, so a second run reads them back. Two question sets:
-- the 24 paraphrased ones (``bench/data/paraphrase_questions.jsonl``);
+local vector cache, so a second run reads them back. Three question sets:
+- the 24 paraphrased ones (``bench/data/paraphrase_questions.jsonl``) and the 35 held out
+  (``bench/data/paraphrase_heldout.jsonl``; ``bench/data/PARAPHRASE_QUESTIONS.md``);
 - the 49 answerable labelled ones (the shared calibration file and ``bench/data/answerability_*.jsonl``).
 Prints, per set and variant: the target among the 8 kept, and MRR, before and after the rerank.
 """
@@ -35,6 +36,7 @@ from sovereign_kernel.runtime.workspace import Workspace  # noqa: E402
 SHARED = REPO.parent / "shared" / "data"
 SETS = {
     "paraphrased (24)": [REPO / "bench" / "data" / "paraphrase_questions.jsonl"],
+    "held-out para. (35)": [REPO / "bench" / "data" / "paraphrase_heldout.jsonl"],
     "labelled (49)": [SHARED / "questions" / "calibration_train.jsonl",
                       *sorted((REPO / "bench" / "data").glob("answerability_*.jsonl"))],
 }
@@ -95,7 +97,7 @@ def main() -> None:
                     got = [x[j] for x in ranks]
                     inside = sum(1 for x in got if x and x <= keep)
                     mrr = sum(1 / x for x in got if x) / len(got)
-                    print(f"{name:17s} {variant:18s} {stage:11s}: target in the top {keep} for {inside}/{len(got)}, "
+                    print(f"{name:19s} {variant:18s} {stage:11s}: target in the top {keep} for {inside}/{len(got)}, "
                           f"MRR {mrr:.3f}", flush=True)
                 out[f"{name} / {variant}"] = ranks
         print(json.dumps(out))
