@@ -164,6 +164,22 @@ def versions() -> dict:
     return out
 
 
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def new_model(base: Path):
+    """The base encoder with a fresh 3-way head (its initialisation draws from torch's RNG)."""
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=3)
+    model.config.id2label = dict(enumerate(LABELS))
+    model.config.label2id = {v: k for k, v in enumerate(LABELS)}
+    return model
+
+
 def fit(model, args, seed: int, states, train_idx, y_all, weights, frozen: int) -> list[float]:
     """Train the top layers, the pooler and the head; the mean training loss of each epoch."""
     for p in model.parameters():
@@ -215,11 +231,9 @@ def main() -> None:
     ap.add_argument("--max-final-loss", type=float, default=0.65,
                     help="a fit whose last epoch's mean loss stays above this did not converge: retry, next seed")
     args = ap.parse_args()
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
+    seed_everything(args.seed)
     torch.set_num_threads(2)
     out, cache = Path(args.out), Path(args.cache)
     out.mkdir(parents=True, exist_ok=True)
@@ -229,9 +243,7 @@ def main() -> None:
     pairs = load_pairs(pairs_path)
     base = base_model_dir(cache / "base")
     tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=3)
-    model.config.id2label = dict(enumerate(LABELS))
-    model.config.label2id = {v: k for k, v in enumerate(LABELS)}
+    model = new_model(base)
     frozen = model.config.num_hidden_layers - args.train_layers
     states = cache_states(model, tokenizer, pairs, args.max_len, frozen,
                           cache / f"states_{digest[:12]}_L{frozen}_m{args.max_len}.pt")
@@ -242,12 +254,8 @@ def main() -> None:
     attempts, t0 = [], time.time()
     for seed in range(args.seed, args.seed + MAX_ATTEMPTS):
         if attempts:  # the next seed: a fresh model, head and top layers as from the start
-            random.seed(seed)
-            np.random.seed(seed)
-            torch.manual_seed(seed)
-            model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=3)
-            model.config.id2label = dict(enumerate(LABELS))
-            model.config.label2id = {v: k for k, v in enumerate(LABELS)}
+            seed_everything(seed)
+            model = new_model(base)
         history = fit(model, args, seed, states, train_idx, y_all, weights, frozen)
         attempts.append({"seed": seed, "train_loss_per_epoch": history})
         if history[-1] <= args.max_final_loss:
