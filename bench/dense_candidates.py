@@ -27,10 +27,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sovereign_kernel.domain.schemas import SearchHit  # noqa: E402
+from sovereign_kernel.app.evaluation import kernel_rankings  # noqa: E402
 from sovereign_kernel.domain.settings import Settings  # noqa: E402
-from sovereign_kernel.retrieval.planning import plan_queries_offline  # noqa: E402
-from sovereign_kernel.retrieval.ranking import score_candidates  # noqa: E402
 from sovereign_kernel.runtime.workspace import Workspace  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
@@ -47,28 +45,6 @@ def lead(paper) -> str:
     a = paper.abstract
     cut = a.find(". ")
     return f"{paper.title}. {a[: cut + 1] if 0 < cut < 400 else a[:300]}"
-
-
-def rankings(question: str, res, settings: Settings, dense: np.ndarray | None, k: int) -> tuple[list[str], list[str]]:
-    r = settings.retriever
-    queries = plan_queries_offline(question, res.bm25, res.corpus.papers, r.n_queries,
-                                   embed=lambda texts, kind: res.vectors.embed(texts, kind=kind))
-    found = [(qi, q, rank, res.corpus.papers[idx], score)
-             for qi, q in enumerate(queries) for rank, (idx, score) in enumerate(res.bm25.search(q, r.hits_per_query))]
-    if dense is not None:
-        near = np.argsort(-(dense @ res.verifier_vectors.embed([question], kind="query")[0]), kind="stable")[:k]
-        found += [(len(queries), "dense", rank, res.corpus.papers[i], 0.0) for rank, i in enumerate(near)]
-    hits = [SearchHit(query=q, query_index=qi, paper_id=p.id, lexical_score=round(s, 4), rank=rank)
-            for qi, q, rank, p, s in found]
-    second, first = res.rerank(question, r), []
-
-    def reorder(scored):
-        first.extend(s.paper.id for s in scored)
-        return second(scored) if second is not None else scored
-
-    scored, _ = score_candidates(question, hits, {p.id: p for *_, p, _ in found}, index=res.bm25,
-                                 vectors=res.vectors, corpus_stems=res.corpus_stems, settings=r, reorder=reorder)
-    return first, [s.paper.id for s in scored]
 
 
 def main() -> None:
@@ -90,9 +66,11 @@ def main() -> None:
             for variant, matrix in (("lexical candidates", None), (f"+ {args.k} dense", dense)):
                 ranks = []
                 for r in rows:
-                    lists = rankings(r["q"], res, settings, matrix, args.k)
-                    ranks.append([next((i + 1 for i, d in enumerate(ids) if d in set(r["target"])), None)
-                                  for ids in lists])
+                    near = [] if matrix is None else np.argsort(
+                        -(matrix @ res.verifier_vectors.embed([r["q"]], kind="query")[0]), kind="stable")[:args.k]
+                    lists = kernel_rankings(r["q"], res, settings, also=[res.corpus.papers[i] for i in near])
+                    target = set(r["target"])
+                    ranks.append([next((i + 1 for i, d in enumerate(ids) if d in target), None) for ids in lists])
                 for stage, j in (("first stage", 0), ("reranked", 1)):
                     got = [x[j] for x in ranks]
                     inside = sum(1 for x in got if x and x <= keep)
