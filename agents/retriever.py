@@ -20,6 +20,7 @@ from sovereign_kernel.domain.schemas import Paper, SearchHit
 from sovereign_kernel.graph.state import RetrieverState, SearchTask
 from sovereign_kernel.llm.schemas import PlannedQueries
 from sovereign_kernel.prompts import render_prompt
+from sovereign_kernel.retrieval.dense import DENSE_QUERY
 from sovereign_kernel.retrieval.facets import joint_coverage, joint_papers, question_facets
 from sovereign_kernel.retrieval.passages import PassageIndex
 from sovereign_kernel.retrieval.planning import arxiv_query, clean_queries, plan_queries_offline
@@ -120,12 +121,16 @@ async def rank_and_gate(state: RetrieverState, runtime: Runtime[RunContext]) -> 
     def rank():
         facets = question_facets(state["question"], res.terms, settings.retriever.facet_generic_share)
         hits = list(state.get("hits", []))
-        if local:  # the papers that join the question's facets are candidates, whatever the queries found
+        if local:  # the papers that join the question's facets, and those nearest it in meaning, are
+            # candidates whatever words the queries used (``retrieval.dense``: paraphrased questions)
             joined = [res.corpus.papers[i] for i in joint_papers(facets, res.terms)]
-            query = "facets: " + " + ".join(f.phrase for f in facets if not f.generic)
-            hits += [SearchHit(query=query, query_index=len(state.get("queries", [])), round=state.get("round", 0),
-                               paper_id=p.id, lexical_score=0.0, rank=r) for r, p in enumerate(joined)]
-            candidates.update({p.id: p for p in joined})
+            near = res.dense_candidates(state["question"], settings.retriever.dense_candidates)
+            n, round_ = len(state.get("queries", [])), state.get("round", 0)
+            for qi, (query, papers) in enumerate(
+                    (("facets: " + " + ".join(f.phrase for f in facets if not f.generic), joined), (DENSE_QUERY, near))):
+                hits += [SearchHit(query=query, query_index=n + qi, round=round_, paper_id=p.id, lexical_score=0.0,
+                                   rank=r) for r, p in enumerate(papers)]
+                candidates.update({p.id: p for p in papers})
         if res.passages is not None and settings.retriever.read_full_text:  # read the best-matching full texts
             r = settings.retriever
             candidates.update(res.passages.read(list(candidates.values()), state["question"],

@@ -41,6 +41,7 @@ from sovereign_kernel.domain.ids import paper_content_hash
 from sovereign_kernel.domain.schemas import Paper, SearchHit, paper_text
 from sovereign_kernel.domain.settings import Settings
 from sovereign_kernel.domain.text import content_tokens
+from sovereign_kernel.retrieval.dense import DENSE_QUERY
 from sovereign_kernel.retrieval.planning import plan_queries_offline
 from sovereign_kernel.retrieval.ranking import score_candidates
 from sovereign_kernel.runtime.workspace import Resources, Workspace
@@ -144,10 +145,9 @@ def kernel_ranking(claim: str, res: Resources, settings: Settings, expand: bool 
 
 
 def kernel_rankings(claim: str, res: Resources, settings: Settings, expand: bool = True,
-                    depth: int | None = None, rerank: bool = True,
-                    also: Sequence[Paper] = ()) -> tuple[list[str], list[str]]:
-    """(the first stage's order, the order after the verifier's rerank) of one search. ``also``:
-    papers added to the candidates as one more query's hits (a candidate stage under study)."""
+                    depth: int | None = None, rerank: bool = True) -> tuple[list[str], list[str]]:
+    """(the first stage's order, the order after the verifier's rerank) of one search: the planned
+    queries' hits and the dense candidates (``retrieval.dense``), as the retriever takes them."""
     r = settings.retriever
     if expand:
         queries = plan_queries_offline(claim, res.bm25, res.corpus.papers, r.n_queries,
@@ -157,7 +157,8 @@ def kernel_rankings(claim: str, res: Resources, settings: Settings, expand: bool
     k = depth or r.hits_per_query
     found = [(qi, q, rank, res.corpus.papers[idx], score)
              for qi, q in enumerate(queries) for rank, (idx, score) in enumerate(res.bm25.search(q, k))]
-    found += [(len(queries), "also", rank, p, 0.0) for rank, p in enumerate(also)]
+    found += [(len(queries), DENSE_QUERY, rank, p, 0.0)
+              for rank, p in enumerate(res.dense_candidates(claim, r.dense_candidates))]
     hits = [SearchHit(query=q, query_index=qi, paper_id=p.id, lexical_score=round(score, 4), rank=rank)
             for qi, q, rank, p, score in found]
     second = res.rerank(claim, r) if rerank else None

@@ -51,11 +51,12 @@ class _Group(BaseSettings):
 class RetrieverSettings(_Group):
     n_queries: int = Field(4, ge=1, le=8, description="Planned queries per search round.")
     hits_per_query: int = Field(30, ge=5, le=200, description="Lexical first-stage depth per query.")
+    dense_candidates: int = Field(30, ge=0, le=200, description="Local corpus: the papers whose title + first "
+                                  "sentence lie nearest the question in meaning, added as candidates (0: none).")
     max_papers: int = Field(8, ge=1, le=50, description="Papers kept after the relevance gate.")
     relevance_gate: float = Field(0.40, ge=0.0, le=1.0, description="Min hybrid relevance to keep a paper.")
     semantic_weight: float = Field(0.7, ge=0.0, le=1.0, description="Weight of the embedding score in the hybrid.")
-    # MiniLM question-abstract cosines: ~0.15 for unrelated cs papers, ~0.7 for the closest ones;
-    # semantic relevance is this range stretched to 0..1.
+    # MiniLM question-abstract cosines: ~0.15 unrelated cs papers, ~0.7 the closest; this range is stretched to 0..1
     semantic_floor: float = Field(0.15, ge=-1.0, le=1.0, description="Embedding cosine that counts as 0 relevance.")
     semantic_ceil: float = Field(0.70, ge=-1.0, le=1.0, description="Embedding cosine that counts as full relevance.")
     facet_generic_share: float = Field(

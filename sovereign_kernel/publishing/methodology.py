@@ -242,6 +242,9 @@ def methodology(run: ReportInputs, settings: Settings, facts: RunFacts) -> dict[
     r, x, v, t = settings.retriever, settings.extraction, settings.verification, settings.tribunal
     cal = load_calibration()
     searched = (f"searched in parallel with BM25 ({r.hits_per_query} hits each): " + " | ".join(run.queries))
+    if r.dense_candidates and "local" in settings.source_list:
+        searched += (f"; with the {r.dense_candidates} corpus papers whose title + first sentence lie nearest the "
+                     "question in meaning (local MiniLM), whatever words they use")
     out = {
         "mode": facts.mode,
         "corpus": f"{facts.corpus_label}; content hash {facts.corpus_hash[:16]}",

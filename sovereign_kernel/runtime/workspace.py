@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Hashable, Sequence
@@ -29,6 +29,7 @@ from sovereign_kernel.llm.remote_embeddings import RetryingEmbeddings
 from sovereign_kernel.llm.response_cache import RESPONSE_CACHE_FILE, ResponseCache
 from sovereign_kernel.retrieval.bm25 import BM25Index, load_or_build_bm25
 from sovereign_kernel.retrieval.cross_encoder import CrossEncoder
+from sovereign_kernel.retrieval.dense import LeadIndex
 from sovereign_kernel.retrieval.embeddings import LocalMiniLMEmbeddings, MiniLMTokenEncoder
 from sovereign_kernel.retrieval.facets import CorpusTerms
 from sovereign_kernel.retrieval.passages import PassageIndex, library_texts, load_or_build_passages
@@ -82,6 +83,7 @@ class Resources:
     full_index: tuple[BM25Index, list[str]] | None = None  # a library's papers, each title + abstract + body
     # the trained claim-sentence verifier (lazy: loads on first use), its outputs cached on disk
     cross_encoder: CrossEncoder | PairScoreCache | None = None
+    _leads_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @cached_property
     def terms(self) -> CorpusTerms:
@@ -95,6 +97,24 @@ class Resources:
     def corpus_stems(self) -> set[str]:
         """Every stem in the corpus vocabulary, hyphen parts included (for aspect checks)."""
         return text_stems(" ".join(self.bm25.vocabulary))
+
+    @cached_property
+    def leads(self) -> LeadIndex:
+        """Every corpus paper's lead vector (``retrieval.dense``), by the local MiniLM whatever embeds for
+        retrieval: one model for every mode, and nothing sent to a remote embedder corpus-wide."""
+        with self._leads_lock:  # two runs starting at once embed the corpus once
+            if "leads" in self.__dict__:
+                return self.__dict__["leads"]
+            vectors, papers = self.verifier_vectors, self.corpus.papers
+            return LeadIndex.build(papers, lambda texts: vectors.embed(texts, kind="passage"), vectors.model_id,
+                                   announce=lambda: progress("index", what="dense leads", papers=len(papers)))
+
+    def dense_candidates(self, question: str, k: int) -> list[Paper]:
+        """The ``k`` corpus papers whose leads lie closest to ``question`` (blocking; ``k`` 0: none)."""
+        if k <= 0:
+            return []
+        qvec = self.verifier_vectors.embed([question], kind="query")[0]
+        return [self.corpus.papers[i] for i in self.leads.nearest(qvec, k)]
 
     def rerank(self, question: str, settings: RetrieverSettings) -> Callable[[list[ScoredPaper]], list[ScoredPaper]] | None:
         """The retriever's second stage for ``question`` (``verification.rerank``): the calibrated verifier
