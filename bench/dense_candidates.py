@@ -1,14 +1,14 @@
-"""A dense candidate stage, measured before it is built: would the papers nearest the question in
-meaning, added to the lexical candidates, bring a paraphrased question's paper into the 8 kept?
+"""The dense candidate stage (``retrieval.dense``): do the papers nearest the question in meaning,
+added to the lexical candidates, bring a paraphrased question's paper into the 8 kept?
 
     python bench/dense_candidates.py [--corpus ../shared/data/arxiv] [--k 30] [--home DIR]
 
-The first stage is the retriever's (``app.evaluation.kernel_rankings``: planned queries, BM25, the
-hybrid score, the verifier's rerank). The variant adds, before the hybrid score, the ``k`` papers
-whose title + first sentence lie closest to the question (the local MiniLM, cosine). Short texts,
-because the whole corpus must be embedded once: on this machine's 2 cores the 16.5k titles + first
-sentences took 313 s beside another job, whole abstracts 24 s a 400 (~16 min). They go into the
-local vector cache, so a second run reads them back. Three question sets:
+Ranks through the retriever's path (``app.evaluation.kernel_rankings``: planned queries, BM25, the
+dense candidates, the hybrid score, the verifier's rerank) twice: with ``dense_candidates`` 0 (the
+lexical candidates alone) and ``k``. The dense stage embeds the whole corpus's leads (title + first
+sentence) once: on this machine's 2 cores the 16.5k took 313 s beside another job, whole abstracts
+would take 24 s a 400 (~16 min). They go into the local vector cache, so a second run reads them
+back. Three question sets:
 - the 24 paraphrased ones (``bench/data/paraphrase_questions.jsonl``) and the 35 held out
   (``bench/data/paraphrase_heldout.jsonl``; ``bench/data/PARAPHRASE_QUESTIONS.md``);
 - the 49 answerable labelled ones (the shared calibration file and ``bench/data/answerability_*.jsonl``).
@@ -21,8 +21,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-
-import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -40,13 +38,6 @@ SETS = {
 }
 
 
-def lead(paper) -> str:
-    """Title and the abstract's first sentence: what a paper is about, in few word pieces."""
-    a = paper.abstract
-    cut = a.find(". ")
-    return f"{paper.title}. {a[: cut + 1] if 0 < cut < 400 else a[:300]}"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", default=str(SHARED / "arxiv"))
@@ -57,18 +48,15 @@ def main() -> None:
     workspace = Workspace()
     try:
         res = workspace.resources_for(workspace.corpus(args.corpus, settings), settings)
-        dense = res.verifier_vectors.embed([lead(p) for p in res.corpus.papers], kind="passage")
         keep = settings.retriever.max_papers
         out = {}
         for name, files in SETS.items():
             rows = [json.loads(line) for f in files for line in f.read_text().splitlines() if line.strip()]
             rows = [r for r in rows if r.get("answerable") and r.get("target")]
-            for variant, matrix in (("lexical candidates", None), (f"+ {args.k} dense", dense)):
+            for variant, k in (("lexical candidates", 0), (f"+ {args.k} dense", args.k)):
                 ranks = []
                 for r in rows:
-                    near = [] if matrix is None else np.argsort(
-                        -(matrix @ res.verifier_vectors.embed([r["q"]], kind="query")[0]), kind="stable")[:args.k]
-                    lists = kernel_rankings(r["q"], res, settings, also=[res.corpus.papers[i] for i in near])
+                    lists = kernel_rankings(r["q"], res, settings.with_overrides(dense_candidates=k))
                     target = set(r["target"])
                     ranks.append([next((i + 1 for i, d in enumerate(ids) if d in target), None) for ids in lists])
                 for stage, j in (("first stage", 0), ("reranked", 1)):

@@ -43,6 +43,14 @@ Changed on purpose since:
   unanswerable one changes only its ids (no paper passes the gate either way) and stays Watchlist.
   (Measured at depth 20 and β 0.35 first, then shipped at depth 12 and β 0.5: the same claims, synthesis,
   tribunal, references and sources; only the recorded settings, so the ids, moved.)
+- issue 16 (dense candidates): the retriever also takes the 30 papers whose title + first sentence lie
+  nearest the question (``dense_candidates``, recorded, so every id moved), and the calibration was refit
+  on the hard negatives of that retriever (bench/verifier_cv.py). The covered question keeps the same 8
+  papers (two swap places: references and sources moved), claims' confidences moved a little (VALIDATOR
+  6.07 -> 6.08): still DOI grade, tribunal 8.3, 24 grounded, 6 corroborated. The unanswerable one keeps
+  no paper and stays Watchlist; its Answer's closest partial evidence for 'dense vlms' is now another
+  paper the dense stage brought (GateBreaker -> "Do VLMs Need Vision Transformers?"), so synthesis and
+  tribunal moved.
 """
 
 from __future__ import annotations
@@ -60,33 +68,33 @@ PARTS = ("report_id", "content_hash", "claims", "synthesis", "tribunal", "refere
          "llm_usage")
 PINS = {name: dict(zip(PARTS, values)) for name, values in {
     "custom-llm-revision": (
-        'SRK-f34d0c6100ef',
-        'sha256:db32d2c6b89e0396778fe5771a71585ba995868ab5242dd0e4f20b213818821d',
-        '5a4b81714a868f30',
-        '10ff2869bb9efec1',
-        'c9e08bce54e13833',
-        '714e0e766e7b5515',
-        '508499ed471b0c47',
-        '28e463d6172e2ae1',
+        'SRK-3249c5435024',
+        'sha256:698fdbe62200aa72c8d783dc3803476b01624715826e3536a6d6945f769ff49c',
+        'dcfc94d1a5f6dacf',
+        'd8735b0d8175d988',
+        '1923711ca48b401c',
+        '231a2150ec105958',
+        '2e438be32dc21e22',
+        'd671de14452b1ed8',
         '7e8e2c25430a55f2',
     ),
     "offline-covered": (
-        'SRK-8fa963ef59e3',
-        'sha256:6915be42d59e1fc02e972aea24c86cf7d129e0540b4661c9b58b60ac506d1f0f',
-        'c32b5f4ea72d9270',
-        '0b23b6979fd7686c',
-        'd2813b3abbc4209f',
-        '714e0e766e7b5515',
-        'd0cb5b42b6650d96',
-        '28e463d6172e2ae1',
+        'SRK-c1f7f1291f57',
+        'sha256:3a371fe0a74809ad05c98ac6301a7d12d01ae9cc93abbfcab42be8745fff7263',
+        '2316bb35d3c09a42',
+        '5d6af80b15813a37',
+        '116bf63dccce9ee5',
+        '231a2150ec105958',
+        '87721b8e1f4610d7',
+        'd671de14452b1ed8',
         '74234e98afe7498f',
     ),
     "offline-unanswerable": (
-        'SRK-90a828f6780b',
-        'sha256:c8553fc0f731248e32eea82d0d13f142e0035c5dd5cf866dc3ef3befba73c642',
+        'SRK-51d1ead3e39c',
+        'sha256:8d6f211d348e70909241b8b66b55b1f9fe956ac0a5945826f20abf896ef7315d',
         '4f53cda18c2baa0c',
-        '7f388b052598ca1b',
-        '492174651f26f487',
+        '711aee26800b3401',
+        '957b9fdf77a24145',
         '4f53cda18c2baa0c',
         'f33ae2384cc9428c',
         '4f53cda18c2baa0c',

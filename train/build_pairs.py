@@ -23,6 +23,11 @@ model, trained without them, read any on-topic sentence with a hazard ratio as e
 0.6 for "ticagrelor reduced ... with similar bleeding rates" against a claim about bleeding in
 diabetics): 45% of the hard-negative abstracts had a sentence above 0.5.
 
+The shipped model's pairs were built before the retriever took dense candidates (``retrieval.dense``):
+their hard negatives are the lexical retriever's. ``rank_all`` ranks as the retriever does now, so a
+rebuild would draw them from the dense-candidate retriever; ``bench/verifier_cv.py`` scores that
+retriever's rankings (``OUT/rankings.json``, re-ranked 2026-12-07).
+
 Tried and not kept (2026-12-07, ``bench/results/verifier_pairs_v3.txt``): leaving out the NEI pairs of
 each claim's *top* non-evidence abstract, which is often evidence SciFact did not label
 (``bench/data/SCIFACT_AUDIT.md``). The cross-encoder's out-of-fold AUROC moved by fold +0.035, +0.019,

@@ -100,8 +100,8 @@ class VerificationSettings(_Group):
         0.4, ge=0.0, le=1.0, description="The cross-encoder's P(CONTRADICT) at which another paper's sentence is "
                                          "reported as contradicting a claim (it must also exceed P(SUPPORT), and the "
                                          "sentence must visibly oppose the claim); 0.4: out of fold on SciFact train "
-                                         "precision 0.49, recall 0.25; a higher one buys little precision for much "
-                                         "recall (0.6: 0.54 / 0.19; bench/results/verifier_cv.txt).")
+                                         "precision 0.48, recall 0.25; a higher one buys little precision for much "
+                                         "recall (0.6: 0.53 / 0.19; bench/results/verifier_cv.txt).")
 
 
 class TribunalSettings(_Group):
