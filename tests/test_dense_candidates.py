@@ -8,10 +8,12 @@ find it, its lead (title + first sentence) lies nearest the question."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from conftest import SMALL_CORPUS
 from sovereign_kernel.domain.settings import Settings
 from sovereign_kernel.retrieval.dense import LeadIndex, lead_text, leads_digest, load_prebuilt
+from sovereign_kernel.retrieval.vectors import VectorCache
 from sovereign_kernel.sources.corpus import load_corpus
 
 PARAPHRASED = "How can clinics run image-and-text foundation models for medicine locally without leaking patient records?"
@@ -39,18 +41,41 @@ def test_the_shipped_demo_leads_are_the_local_models_vectors_of_the_demo_corpus(
     assert load_prebuilt(leads_digest(papers), model + "-other") is None
 
 
-def test_a_corpus_without_shipped_leads_is_embedded_once_and_announced():
+class CountingEmbedder:
+    """Deterministic 8-d vectors from the text's hash; counts what it embeds, fails on the call ``fail_on``."""
+
+    def __init__(self, fail_on: int | None = None):
+        self.calls: list[int] = []
+        self.fail_on = fail_on
+
+    def embed_documents(self, texts):
+        self.calls.append(len(texts))
+        if len(self.calls) == self.fail_on:
+            raise RuntimeError("killed")
+        return [np.random.default_rng(abs(hash(t)) % 2**32).normal(size=8).tolist() for t in texts]
+
+    def embed_query(self, text):
+        return self.embed_documents([text])[0]
+
+
+def test_a_corpus_without_shipped_leads_is_embedded_by_chunks_through_the_cache(tmp_path):
+    """A first run killed while embedding keeps the chunks it finished: the next embeds only the rest."""
     papers = load_corpus(str(SMALL_CORPUS)).papers
-    calls, announced = [], []
-
-    def embed(texts):
-        calls.append(list(texts))
-        return np.eye(len(texts), 8, dtype=np.float32)
-
-    index = LeadIndex.build(papers, embed, "any-model", announce=lambda: announced.append(True))
-    assert announced == [True] and calls == [[lead_text(p) for p in papers]]
-    assert index.nearest(np.eye(1, 8, 3, dtype=np.float32)[0], 2)[0] == 3
-    assert index.nearest(np.ones(8, dtype=np.float32), 0) == []
+    assert len(papers) == 40
+    dying = VectorCache(tmp_path / "v.sqlite", CountingEmbedder(fail_on=2), "m")
+    with pytest.raises(RuntimeError, match="killed"):
+        LeadIndex.build(papers, lambda t: dying.embed(t), "m", chunk=16)
+    dying.close()
+    healthy = CountingEmbedder()
+    cache = VectorCache(tmp_path / "v.sqlite", healthy, "m")
+    beats = []
+    index = LeadIndex.build(papers, lambda t: cache.embed(t), "m", on_progress=lambda *b: beats.append(b), chunk=16)
+    assert healthy.calls == [16, 8]  # the first chunk came from the cache
+    assert beats == [(0, 40), (16, 40), (32, 40), (40, 40)]
+    assert index.matrix.shape == (40, 8)
+    assert np.allclose(index.matrix, cache.embed([lead_text(p) for p in papers]))
+    q = index.matrix[3]
+    assert index.nearest(q, 2)[0] == 3 and index.nearest(q, 0) == []
 
 
 def test_a_paraphrased_question_reaches_its_paper_only_through_the_dense_stage(workspace, tmp_path):

@@ -107,7 +107,8 @@ class Resources:
                 return self.__dict__["leads"]
             vectors, papers = self.verifier_vectors, self.corpus.papers
             return LeadIndex.build(papers, lambda texts: vectors.embed(texts, kind="passage"), vectors.model_id,
-                                   announce=lambda: progress("index", what="dense leads", papers=len(papers)))
+                                   on_progress=lambda done, total: progress("index", what="dense leads", done=done,
+                                                                            total=total))
 
     def dense_candidates(self, question: str, k: int) -> list[Paper]:
         """The ``k`` corpus papers whose leads lie closest to ``question`` (blocking; ``k`` 0: none)."""
