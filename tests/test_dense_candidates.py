@@ -84,7 +84,7 @@ def test_a_paraphrased_question_reaches_its_paper_only_through_the_dense_stage(w
     res, settings = demo_resources(workspace, tmp_path)
     near = res.dense_candidates(PARAPHRASED, settings.retriever.dense_candidates)
     assert len(near) == settings.retriever.dense_candidates == 30 and near[0].id == ITS_PAPER
-    first, ranked = kernel_rankings(PARAPHRASED, res, settings)
+    _, ranked = kernel_rankings(PARAPHRASED, res, settings)
     assert ranked.index(ITS_PAPER) < settings.retriever.max_papers  # kept
     _, lexical = kernel_rankings(PARAPHRASED, res, settings.with_overrides(dense_candidates=0))
     assert ITS_PAPER not in lexical  # no planned query's words find it

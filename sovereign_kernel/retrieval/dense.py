@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable, Sequence
 from importlib import resources
-from typing import Callable, Sequence
 
 import numpy as np
 
