@@ -81,7 +81,7 @@ def test_a_corpus_without_shipped_leads_is_embedded_by_chunks_through_the_cache(
 def test_a_paraphrased_question_reaches_its_paper_only_through_the_dense_stage(workspace, tmp_path):
     from sovereign_kernel.app.evaluation import kernel_rankings
 
-    res, settings = demo_resources(workspace, tmp_path)
+    res, settings = demo_resources(workspace, tmp_path, rerank_depth=0)  # the first stage: candidates and hybrid
     near = res.dense_candidates(PARAPHRASED, settings.retriever.dense_candidates)
     assert len(near) == settings.retriever.dense_candidates == 30 and near[0].id == ITS_PAPER
     _, ranked = kernel_rankings(PARAPHRASED, res, settings)
