@@ -78,6 +78,30 @@ def test_a_corpus_without_shipped_leads_is_embedded_by_chunks_through_the_cache(
     assert index.nearest(q, 2)[0] == 3 and index.nearest(q, 0) == []
 
 
+@pytest.mark.parametrize("blob", [b"not an npz", b"PK\x03\x04 truncated zip"])
+def test_a_damaged_shipped_leads_file_is_ignored_not_fatal(workspace, tmp_path, monkeypatch, blob):
+    import sovereign_kernel.retrieval.dense as dense
+
+    res, _ = demo_resources(workspace, tmp_path)
+    papers, model = res.corpus.papers, res.verifier_vectors.model_id
+
+    class Damaged:
+        def files(self, package):
+            return self
+
+        def joinpath(self, name):
+            return self
+
+        def read_bytes(self):
+            return blob
+
+    monkeypatch.setattr(dense, "resources", Damaged())
+    assert load_prebuilt(leads_digest(papers), model) is None
+    embedded = []
+    index = LeadIndex.build(papers[:5], lambda t: embedded.append(t) or np.eye(len(t), 4), model)
+    assert embedded == [[lead_text(p) for p in papers[:5]]] and index.matrix.shape == (5, 4)
+
+
 def test_a_paraphrased_question_reaches_its_paper_only_through_the_dense_stage(workspace, tmp_path):
     from sovereign_kernel.app.evaluation import kernel_rankings
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
 from collections.abc import Callable, Sequence
 from importlib import resources
 
@@ -81,15 +82,18 @@ class LeadIndex:
 
 
 def load_prebuilt(digest: str, model_id: str) -> np.ndarray | None:
-    """The shipped lead vectors when they match ``digest`` and ``model_id``; None otherwise."""
+    """The shipped lead vectors when they match ``digest`` and ``model_id``; None otherwise — also when the
+    file is missing or unreadable (a damaged install then embeds the leads, as for any other corpus)."""
     try:
         blob = resources.files("sovereign_kernel.data").joinpath(PREBUILT_LEADS).read_bytes()
-    except FileNotFoundError:
+        with np.load(io.BytesIO(blob)) as data:
+            if str(data["digest"]) != digest or str(data["model"]) != model_id:
+                return None
+            m = data["vectors"].astype(np.float32)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         return None
-    with np.load(io.BytesIO(blob)) as data:
-        if str(data["digest"]) != digest or str(data["model"]) != model_id:
-            return None
-        m = data["vectors"].astype(np.float32)
+    if m.ndim != 2 or not np.isfinite(m).all():
+        return None
     return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)  # float16 rounding: renormalise
 
 
