@@ -124,3 +124,29 @@ def test_a_research_run_keeps_the_paper_the_dense_stage_found_and_says_so(run_re
     off = run_research(PARAPHRASED, corpus=None, dense_candidates=0)
     assert ITS_PAPER not in {p.id for p in off.papers}
     assert "nearest the question" not in off.report.methodology["queries"]
+
+
+def test_the_index_command_builds_a_corpus_s_leads_before_its_first_question(workspace, tmp_path):
+    """``sovereign-kernel index``: what the first run would embed is on disk, so a run embeds no lead."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "papers.jsonl"
+    shutil.copy(SMALL_CORPUS, corpus)
+    env = {**os.environ, "SOVEREIGN_HOME": str(tmp_path / "home")}
+    env.pop("SOVEREIGN_CACHE_DIR", None)
+    proc = subprocess.run([sys.executable, "-m", "sovereign_kernel", "index", "--corpus", str(corpus)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "indexed" in proc.stdout and "40 papers" in proc.stdout
+    assert "[index 0/40] what=dense leads" in proc.stderr and "[index 40/40] what=dense leads" in proc.stderr
+    settings = Settings(home=tmp_path / "home")
+    model = workspace.resources_for(workspace.corpus(str(corpus), settings), settings).verifier_vectors.model_id
+    cache = VectorCache(tmp_path / "home" / "vectors.sqlite", CountingEmbedder(fail_on=1), model)
+    index = LeadIndex.build(load_corpus(str(corpus)).papers, lambda t: cache.embed(t), model)
+    assert index.matrix.shape == (40, 384)  # every lead read back: the failing embedder was never called
+    bad = subprocess.run([sys.executable, "-m", "sovereign_kernel", "index", "--corpus", str(tmp_path / "none")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "not found" in bad.stderr

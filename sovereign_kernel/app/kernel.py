@@ -15,6 +15,7 @@ import asyncio
 import concurrent.futures
 import json
 import logging
+import time
 import uuid
 from typing import Any, AsyncIterator, Callable
 
@@ -216,6 +217,24 @@ class Kernel:
         """The owner's decision on an escalated run: approve, reject (with a reason) or edit."""
         decision = {"action": action, "reason": reason, "drop_claims": drop_claims or [], "note": note}
         return run_sync(self.aresearch(None, run_id=run_id, resume=decision, **kwargs))
+
+
+    def index(self, corpus: str | None = None, *, on_progress: Callable[[dict], None] | None = None,
+              **settings) -> dict:
+        """Build what a first run on ``corpus`` would build — its parsed PDFs, BM25 index, a library's passages
+        and every paper's lead vector for the dense candidates — so the first question does not wait for it.
+        Blocking; ``on_progress`` gets ``{"stage": "index", "what": "dense leads", "done", "total"}`` a chunk."""
+        started = time.monotonic()
+        base = Settings().with_overrides(corpus=corpus, **settings)
+        res = self.workspace.resources(base)
+
+        def beat(done: int, total: int) -> None:
+            if on_progress is not None:
+                on_progress({"stage": "index", "what": "dense leads", "done": done, "total": total})
+
+        res.build_leads(beat)
+        return {"corpus": res.corpus.label, "papers": len(res.corpus.papers), "caches": str(base.caches),
+                "full_texts": len(res.corpus.full_texts), "seconds": round(time.monotonic() - started, 2)}
 
 
 def check_decision(snapshot, decision: dict, run_id: str) -> None:

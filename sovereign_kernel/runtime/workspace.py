@@ -102,13 +102,19 @@ class Resources:
     def leads(self) -> LeadIndex:
         """Every corpus paper's lead vector (``retrieval.dense``), by the local MiniLM whatever embeds for
         retrieval: one model for every mode, and nothing sent to a remote embedder corpus-wide."""
-        with self._leads_lock:  # two runs starting at once embed the corpus once
-            if "leads" in self.__dict__:
-                return self.__dict__["leads"]
-            vectors, papers = self.verifier_vectors, self.corpus.papers
-            return LeadIndex.build(papers, lambda texts: vectors.embed(texts, kind="passage"), vectors.model_id,
-                                   on_progress=lambda done, total: progress("index", what="dense leads", done=done,
-                                                                            total=total))
+        return self.build_leads()
+
+    def build_leads(self, on_progress: Callable[[int, int], None] | None = None) -> LeadIndex:
+        """``leads``, built once (blocking); ``on_progress(done, total)`` per chunk embedded, by default the
+        run's heartbeat. Two runs starting at once embed the corpus once."""
+        with self._leads_lock:
+            if "leads" not in self.__dict__:
+                vectors, papers = self.verifier_vectors, self.corpus.papers
+                self.__dict__["leads"] = LeadIndex.build(
+                    papers, lambda texts: vectors.embed(texts, kind="passage"), vectors.model_id,
+                    on_progress=on_progress or (lambda done, total: progress("index", what="dense leads", done=done,
+                                                                             total=total)))
+            return self.__dict__["leads"]
 
     def dense_candidates(self, question: str, k: int) -> list[Paper]:
         """The ``k`` corpus papers whose leads lie closest to ``question`` (blocking; ``k`` 0: none)."""
