@@ -9,8 +9,9 @@ lexical candidates alone) and ``k``. The dense stage embeds the whole corpus's l
 sentence) once: on this machine's 2 cores the 16.5k took 313 s beside another job, whole abstracts
 would take 24 s a 400 (~16 min). They go into the local vector cache, so a second run reads them
 back. Three question sets:
-- the 24 paraphrased ones (``bench/data/paraphrase_questions.jsonl``) and the 35 held out
-  (``bench/data/paraphrase_heldout.jsonl``; ``bench/data/PARAPHRASE_QUESTIONS.md``);
+- the 24 paraphrased ones (``bench/data/paraphrase_questions.jsonl``), the 35 held out
+  (``bench/data/paraphrase_heldout.jsonl``) and 36 more for tuning (``bench/data/paraphrase_tuning2.jsonl``;
+  ``bench/data/PARAPHRASE_QUESTIONS.md``);
 - the 49 answerable labelled ones (the shared calibration file and ``bench/data/answerability_*.jsonl``).
 Prints, per set and variant: the target among the 8 kept, and MRR, before and after the rerank.
 """
@@ -33,6 +34,7 @@ SHARED = REPO.parent / "shared" / "data"
 SETS = {
     "paraphrased (24)": [REPO / "bench" / "data" / "paraphrase_questions.jsonl"],
     "held-out para. (35)": [REPO / "bench" / "data" / "paraphrase_heldout.jsonl"],
+    "para. tuning 2 (36)": [REPO / "bench" / "data" / "paraphrase_tuning2.jsonl"],
     "labelled (49)": [SHARED / "questions" / "calibration_train.jsonl",
                       *sorted((REPO / "bench" / "data").glob("answerability_*.jsonl"))],
 }
