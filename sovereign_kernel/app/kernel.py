@@ -218,7 +218,6 @@ class Kernel:
         decision = {"action": action, "reason": reason, "drop_claims": drop_claims or [], "note": note}
         return run_sync(self.aresearch(None, run_id=run_id, resume=decision, **kwargs))
 
-
     def index(self, corpus: str | None = None, *, on_progress: Callable[[dict], None] | None = None,
               **settings) -> dict:
         """Build what a first run on ``corpus`` would build — its parsed PDFs, BM25 index, a library's passages
@@ -227,12 +226,8 @@ class Kernel:
         started = time.monotonic()
         base = Settings().with_overrides(corpus=corpus, **settings)
         res = self.workspace.resources(base)
-
-        def beat(done: int, total: int) -> None:
-            if on_progress is not None:
-                on_progress({"stage": "index", "what": "dense leads", "done": done, "total": total})
-
-        res.build_leads(beat)
+        res.build_leads((lambda stage, **data: on_progress({"stage": stage, **data})) if on_progress
+                        else (lambda stage, **data: None))
         return {"corpus": res.corpus.label, "papers": len(res.corpus.papers), "caches": str(base.caches),
                 "full_texts": len(res.corpus.full_texts), "seconds": round(time.monotonic() - started, 2)}
 

@@ -9,11 +9,11 @@ MiniLM, cosine), as one more query's hits; the hybrid score, the rerank and the 
 them like any other candidate.
 
 Leads, not whole abstracts, because the whole corpus is embedded once per corpus: on a 2-core
-machine 3,500 leads take ~27 s, 16.5k ~5 min, whole abstracts ~4x that. The vectors go into the
-vector cache, so every later run reads them back. The bundled demo corpus ships its lead vectors
-(``demo_leads.npz``, float16, checked against the model in the tests), so a first run on it
+machine ~6.5 ms a lead (3,500 in ~27 s, 16.5k in ~2 min), whole abstracts ~4x that. The vectors go
+into the vector cache, so every later run reads them back. The bundled demo corpus ships its lead
+vectors (``demo_leads.npz``, float16, checked against the model in the tests), so a first run on it
 embeds nothing. Measured (``bench/dense_candidates.py``, 30 leads, the 16.5k arXiv corpus): the
-target paper of 35 held-out paraphrased questions among the 8 kept 15 -> 22, MRR 0.336 -> 0.403.
+target paper of 35 held-out paraphrased questions among the 8 kept 15 -> 22, MRR 0.350 -> 0.417.
 """
 
 from __future__ import annotations
@@ -98,6 +98,6 @@ def load_prebuilt(digest: str, model_id: str) -> np.ndarray | None:
 
 
 def save_prebuilt(path, papers: Sequence[Paper], vectors: np.ndarray, model_id: str) -> None:
-    """Write the shipped lead vectors of ``papers`` (``bench/build_demo_leads.py``)."""
+    """Write the shipped lead vectors of ``papers`` (``train/build_demo_leads.py``)."""
     np.savez_compressed(path, vectors=np.asarray(vectors, dtype=np.float16), digest=leads_digest(papers),
                         model=model_id)

@@ -22,6 +22,7 @@ from typing import Any, Callable, Hashable, Sequence
 
 from sovereign_kernel.domain.aspects import text_stems
 from sovereign_kernel.domain.fulltext import FullText, SkippedFile
+from sovereign_kernel.domain.progress import ProgressSink
 from sovereign_kernel.domain.schemas import Paper, ScoredPaper
 from sovereign_kernel.domain.settings import LLMSettings, RetrieverSettings, Settings
 from sovereign_kernel.llm.providers import make_embeddings
@@ -83,6 +84,7 @@ class Resources:
     full_index: tuple[BM25Index, list[str]] | None = None  # a library's papers, each title + abstract + body
     # the trained claim-sentence verifier (lazy: loads on first use), its outputs cached on disk
     cross_encoder: CrossEncoder | PairScoreCache | None = None
+    _leads: LeadIndex | None = field(default=None, repr=False)  # built on first use (``leads``)
     _leads_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @cached_property
@@ -98,23 +100,22 @@ class Resources:
         """Every stem in the corpus vocabulary, hyphen parts included (for aspect checks)."""
         return text_stems(" ".join(self.bm25.vocabulary))
 
-    @cached_property
+    @property
     def leads(self) -> LeadIndex:
         """Every corpus paper's lead vector (``retrieval.dense``), by the local MiniLM whatever embeds for
         retrieval: one model for every mode, and nothing sent to a remote embedder corpus-wide."""
         return self.build_leads()
 
-    def build_leads(self, on_progress: Callable[[int, int], None] | None = None) -> LeadIndex:
-        """``leads``, built once (blocking); ``on_progress(done, total)`` per chunk embedded, by default the
-        run's heartbeat. Two runs starting at once embed the corpus once."""
+    def build_leads(self, report: ProgressSink = progress) -> LeadIndex:
+        """``leads``, built once (blocking), with a heartbeat per chunk embedded through ``report`` (by
+        default the run's stream). Two runs starting at once embed the corpus once."""
         with self._leads_lock:
-            if "leads" not in self.__dict__:
-                vectors, papers = self.verifier_vectors, self.corpus.papers
-                self.__dict__["leads"] = LeadIndex.build(
-                    papers, lambda texts: vectors.embed(texts, kind="passage"), vectors.model_id,
-                    on_progress=on_progress or (lambda done, total: progress("index", what="dense leads", done=done,
-                                                                             total=total)))
-            return self.__dict__["leads"]
+            if self._leads is None:
+                vectors = self.verifier_vectors
+                self._leads = LeadIndex.build(
+                    self.corpus.papers, lambda texts: vectors.embed(texts, kind="passage"), vectors.model_id,
+                    on_progress=lambda done, total: report("index", what="dense leads", done=done, total=total))
+            return self._leads
 
     def dense_candidates(self, question: str, k: int) -> list[Paper]:
         """The ``k`` corpus papers whose leads lie closest to ``question`` (blocking; ``k`` 0: none)."""
