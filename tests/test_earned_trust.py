@@ -13,7 +13,7 @@ from scripted_llm import WRITER_MISSING_ROW, WRITER_UNSUPPORTED, ResearchNIMServ
 
 from conftest import COVERED_QUESTION, SMALL_CORPUS
 from sovereign_kernel.domain.settings import LLMSettings
-from sovereign_kernel.synthesis.answer import SINGLE_SOURCE
+from sovereign_kernel.synthesis.answer import OWN_WORK, SINGLE_SOURCE
 
 WORSE = re.compile(r"round 1 scored ([\d.]+) < round 0's ([\d.]+): round 0 is the one reported")
 TIER_RANK = {"Watchlist": 0, "DOI grade": 1}
@@ -111,8 +111,8 @@ def test_the_report_opens_with_its_answer_citing_claim_rows_that_exist(run_resea
             assert by_id[claim_id].grounded and labels[claim_id] in sentence.text
             if by_id[claim_id].corroborated_by:
                 corroborated += 1
-            else:  # ... and says so when no other paper corroborates the claim
-                assert sentence.text.endswith(f"({SINGLE_SOURCE}).")
+            else:  # ... and says so when no other paper corroborates the claim (or why none could)
+                assert sentence.text.endswith(f"({OWN_WORK if by_id[claim_id].own_work else SINGLE_SOURCE}).")
     assert corroborated >= 2
 
 

@@ -136,15 +136,22 @@ class Claim(_Model):
                            "it, the LLM verifier said SUPPORTED). A quote always grounds itself: necessary, not "
                            "sufficient.")
     corroborated_by: list[str] = Field(
-        default_factory=list, description="Other papers whose text supports the claim at the calibrated threshold "
-                                          "(independent corroboration; empty for a claim only its own paper states).")
+        default_factory=list, description="Other papers whose text supports the claim at the calibrated threshold, "
+                                          "independently: no author in common with the claim's paper, and for a claim "
+                                          "about its own paper's work (own_work) only a paper whose sentence names that "
+                                          "work. Empty for a claim only its own paper states.")
+    own_work: bool = Field(
+        False, description="The claim speaks of its own paper's work ('our method', 'we propose', the method's name): "
+                           "a paper on the same topic reads close to it without stating it, so only a paper that names "
+                           "the work corroborates it.")
     corroborated_in_paper: Evidence | None = Field(
         None, description="Full text: another section of its own paper that supports it at the calibrated threshold "
                           "(e.g. an abstract claim the results state again); never the claim's own sentence or a "
                           "near-copy of it.")
     confidence: float = Field(0.0, ge=0.0, le=1.0, description="Calibrated confidence against its own source.")
     corroboration: float = Field(0.0, ge=0.0, le=1.0,
-                                 description="The best calibrated confidence of any other paper for the claim.")
+                                 description="The best calibrated confidence for the claim of any other paper that "
+                                             "could corroborate it (see corroborated_by).")
     baseline_score: float = Field(0.0, description="Seed TF-IDF 1-2-gram cosine (baseline).")
     baseline_verified: bool = False
     evidence: list[Evidence] = Field(default_factory=list)

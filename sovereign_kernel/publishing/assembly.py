@@ -88,6 +88,10 @@ def uncertainties(s: Signals, run: ReportInputs, settings: Settings, facts: RunF
     if s.grounded_only:
         out.append(f"Uncorroborated findings: {s.grounded_only} of {s.n_grounded} grounded claims are supported only "
                    "by the paper they came from.")
+    own = sum(1 for c in run.claims if c.grounded and c.own_work and not c.is_corroborated)
+    if own:
+        out.append(f"Own work: {own} of those speak of their own paper's work (“our method”, “we propose”); a "
+                   "paper on the same topic does not corroborate one unless it names that work, and none here does.")
     low = sum(1 for c in run.claims if c.confidence < v.verify_threshold)
     if low:
         out.append(f"Low confidence: {low} of {s.n_claims} claims fall below the verification threshold "

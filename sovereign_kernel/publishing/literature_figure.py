@@ -24,7 +24,7 @@ from sovereign_kernel.domain.ids import claim_labels
 from sovereign_kernel.domain.schemas import Paper, Report
 from sovereign_kernel.publishing.png import FIGURE_DPI, render_png, write_png
 from sovereign_kernel.synthesis.comparison import reported_values
-from sovereign_kernel.synthesis.naming import method_name
+from sovereign_kernel.domain.naming import method_name
 
 __all__ = ["literature_plan", "literature_png", "literature_figure", "LiteraturePlan", "EffectRow",
            "LITERATURE_FIGURE_NAME", "LITERATURE_FIGURE_SIZE_PX"]

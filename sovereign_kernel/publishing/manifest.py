@@ -49,7 +49,8 @@ def verification_level(report: Report) -> dict:
         "claims": len(claims),
         "basis": "L1: every claim has a source span; L2: >= 1 claim grounded (its own source supports it at its "
                  "offsets, at the calibrated threshold); L3: at least half of >= 2 grounded claims corroborated by "
-                 "another paper; L4: the reproduction gate passed (replay).",
+                 "another paper (no author in common; a claim about its paper's own work only by a paper naming "
+                 "that work); L4: the reproduction gate passed (replay).",
     }
 
 

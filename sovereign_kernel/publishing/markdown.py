@@ -198,8 +198,9 @@ def render_markdown(report: Report, manifest: dict) -> str:
         "",
         "## Claims",
         "",
-        "Grounded: its own source states it at the cited span (a quote always does). Corroborated: another paper "
-        "supports it at the calibrated threshold — the column to read.",
+        "Grounded: its own source states it at the cited span (a quote always does). Corroborated: another paper, "
+        "no author in common, supports it at the calibrated threshold — for a claim about its own paper's work "
+        "(“our method”, “we propose”), only a paper that names that work. The column to read.",
         "",
         "| # | Claim | Grounded (own source) | Corroborated by | Corroboration | Baseline (seed TF-IDF) | Source "
         "| Corroborating evidence |",

@@ -271,7 +271,9 @@ def _claims(report: Report, labels: dict[str, str], papers: Mapping[str, Paper])
         or ['<tr><td colspan="7">No claims were extracted.</td></tr>']
     return ['<section id="claims">', "<h2>Claims</h2>",
             '<p class="note">Grounded: its own source states it at the cited span (a quote always does). '
-            "Corroborated: another paper supports it at the calibrated threshold — the column to read. "
+            "Corroborated: another paper, no author in common, supports it at the calibrated threshold — for "
+            "a claim about its own paper's work (“our method”, “we propose”), only a paper that names that work. "
+            "The column to read. "
             "Open a claim for its source passage, the quoted span highlighted.</p>",
             *_table(["#", "Claim", "Grounded (own source)", "Corroborated by", "Corroboration", "Baseline (seed TF-IDF)",
                      "Source"], rows, frozenset({0, 2, 4, 5}), id="claims"), "</section>"]

@@ -28,7 +28,7 @@ from sovereign_kernel.domain.ids import source_label
 from sovereign_kernel.domain.facets import Facet, JointCoverage, addresses, text_words
 from sovereign_kernel.domain.schemas import Answer, AnswerSentence, Claim, CutSentence, Paper, ScoredPaper, paper_text
 from sovereign_kernel.domain.text import clip, content_tokens, numbers_in, stem
-from sovereign_kernel.synthesis.naming import name_own_method, short_title
+from sovereign_kernel.domain.naming import name_own_method, short_title
 
 MIN_SENTENCES = 2
 FILL_TO = 3  # after the facets are covered, corroborated claims of further papers, up to this many sentences
@@ -141,13 +141,20 @@ def extractive_answer(inp: AnswerInputs, max_sentences: int) -> Answer:
         return (c in single, min(own, default=len(facet_index)), order[c.id])
 
     sentences = [AnswerSentence(text=f"{inp.named(c).rstrip('.')} {cited([c], inp.labels)}"
-                                     + (f" ({SINGLE_SOURCE})." if c in single else f" ({n})." if (n := within(c)) else "."),
+                                     + (f" ({single_note(c)})." if c in single else f" ({n})." if (n := within(c)) else "."),
                                 claim_ids=[c.id])
                  for c in sorted([*chosen, *single], key=place)]
     return Answer(status="answered", sentences=sentences, gaps=gaps(inp, candidates), method="extractive-v1")
 
 
 SINGLE_SOURCE = "one paper's finding: no other kept paper corroborates it"
+OWN_WORK = "its paper's own work: no other kept paper names it"
+
+
+def single_note(c: Claim) -> str:
+    """Why a finding rests on one paper: no other paper states it, or it is that paper's own work
+    (``Claim.own_work``: only a paper naming the work could corroborate it)."""
+    return OWN_WORK if c.own_work else SINGLE_SOURCE
 
 
 def within(c: Claim) -> str:

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 
 from sovereign_kernel.domain.schemas import Claim, ComparisonRow, Limitation, Paper, SourceSpan
 from sovereign_kernel.domain.text import clip, split_sentences
-from sovereign_kernel.synthesis.naming import OWN_METHOD, method_name, short_title
+from sovereign_kernel.domain.naming import OWN_METHOD, method_name, short_title
 
 COMPARES = re.compile(r"\b(which|what works|works? best|compare[sd]?|comparison|comparing|versus|vs\.?|better|best|"
                       r"outperform\w*|most effective|more effective|trade-?offs?)\b", re.I)

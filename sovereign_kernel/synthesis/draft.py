@@ -5,7 +5,7 @@
   swaps in a generated answer that survived the audit;
 - the **findings by theme** (``synthesis.themes``): grounded findings — background and aim
   sentences are not findings — clustered, named from their shared terms, the best-corroborated
-  first; each cites its claim rows and names "our method" (``synthesis.naming``);
+  first; each cites its claim rows and names "our method" (``domain.naming``);
 - a **comparison** of reported effects for a question that compares methods, and the papers' own
   stated **limitations** (``synthesis.comparison``);
 - the abstract: what the synthesis rests on and how it is organised.
@@ -40,7 +40,7 @@ from sovereign_kernel.synthesis.comparison import (
     comparison_rows,
     stated_limitations,
 )
-from sovereign_kernel.synthesis.naming import name_own_method
+from sovereign_kernel.domain.naming import name_own_method
 from sovereign_kernel.synthesis.themes import group_findings
 
 

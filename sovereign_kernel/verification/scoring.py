@@ -21,6 +21,7 @@ from sovereign_kernel.domain.schemas import Claim, Evidence, Paper, paper_text
 from sovereign_kernel.domain.text import clip
 from sovereign_kernel.domain.units import paper_units, text_at
 from sovereign_kernel.verification.calibration import Calibration
+from sovereign_kernel.verification.corroboration import can_corroborate, own_work, work_names
 from sovereign_kernel.verification.features import disagreement
 from sovereign_kernel.verification.sentence_verifier import (
     DEFAULT_METHOD,
@@ -63,11 +64,16 @@ def sentence_verify(claims: Sequence[Claim], papers: Sequence[Paper], *, vectors
         span_ok = span_at_offsets(claim, by_id.get(claim.paper_id))
         own = next((s.confidence for s in ranked if s.paper_id == claim.paper_id), 0.0) if span_ok else 0.0
         against = contradictions(claim.text, [s for s in ranked if s.paper_id != claim.paper_id], contradict_threshold)
-        # a paper that contradicts the claim is evidence about it, not for it: it never corroborates
+        # a paper that contradicts the claim is evidence about it, not for it: it never corroborates; nor
+        # does one that shares an author with the claim's paper, or one that speaks of another work
+        # (``verification.corroboration``)
         contra_ids = {e.paper_id for e in against}
-        others = [s for s in ranked if s.paper_id != claim.paper_id and s.paper_id not in contra_ids]
+        source = by_id.get(claim.paper_id)
+        others = [s for s in ranked if s.paper_id != claim.paper_id and s.paper_id not in contra_ids
+                  and can_corroborate(claim.text, source, s.sentence.text, by_id.get(s.paper_id))]
         corroboration = max((s.confidence for s in others), default=0.0) if span_ok else 0.0
-        supporting = sorted({s.paper_id for s in ranked if s.confidence >= threshold and s.paper_id not in contra_ids})
+        supporting = sorted({s.paper_id for s in ranked if s.confidence >= threshold
+                             and (s.paper_id == claim.paper_id or s in others)})
         out.append(claim.model_copy(update={
             "grounded": span_ok and own >= threshold,
             "confidence": round(own, 4),
@@ -78,6 +84,7 @@ def sentence_verify(claims: Sequence[Claim], papers: Sequence[Paper], *, vectors
             "corroborated_in_paper": inside.sentence.evidence(inside.confidence)
             if span_ok and inside is not None and inside.confidence >= threshold else None,
             "supporting_papers": supporting,
+            "own_work": own_work(claim.text, work_names(source)),
             "contradicted_by": against if span_ok else [],
             "method": f"{claim.method}+{DEFAULT_METHOD}" + (f"+{XENC_METHOD}" if cross_encoder is not None else ""),
             "label": None, "label_method": None, "label_rationale": None,  # the LLM verifier's, set after
