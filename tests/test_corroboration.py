@@ -144,3 +144,32 @@ def test_the_verify_step_counts_only_independent_corroboration_of_the_same_thing
     assert not stated.own_work
     assert ours.own_work and ours.corroborated_by == []  # "d"'s "our method" is another method
     assert "d" not in ours.supporting_papers and "a" in ours.supporting_papers
+
+
+def test_a_question_one_paper_answers_gets_that_papers_finding_marked_not_a_false_cannot_answer():
+    """When kept papers join the question's facets but nothing is corroborated, the Answer gives the
+    grounded findings as one paper's word ("single-source"), never "the corpus cannot answer"; one
+    corroborated finding makes it an ordinary answer."""
+    from sovereign_kernel.domain.schemas import Claim, SourceSpan
+    from sovereign_kernel.synthesis.answer import OWN_WORK, SINGLE_SOURCE, AnswerInputs, build_answer
+
+    sabre = paper("2405.03672", "Cutting through buggy adversarial example defenses: fixing 1 line of code breaks Sabre",
+                  "Sabre is a defense to adversarial examples that was accepted at IEEE S&P 2024. By fixing a single "
+                  "line of code in the original repository, we reduce Sabre's robust accuracy to 0%.")
+    texts = ["By fixing a single line of code in the original repository, we reduce Sabre's robust accuracy to 0%.",
+             "Sabre is a defense to adversarial examples that was accepted at IEEE S&P 2024."]
+    claims = [Claim(id=f"c{i}", text=t, paper_id=sabre.id, grounded=True, relevance=0.6 - i / 10, own_work=i == 0,
+                    source_span=SourceSpan(start=sabre.abstract.index(t), end=sabre.abstract.index(t) + len(t), text=t))
+              for i, t in enumerate(texts)]
+    inp = AnswerInputs(question="Can a one-line bug fix break the Sabre defense against adversarial examples?",
+                       claims=claims, labels={"c0": "C1", "c1": "C2"}, papers={sabre.id: sabre},
+                       findings=frozenset({"c0", "c1"}))
+    answer = build_answer(inp, max_sentences=5)
+    assert answer.status == "single-source"
+    assert [s.claim_ids for s in answer.sentences] == [["c0"], ["c1"]]
+    assert answer.sentences[0].text.endswith(f"[C1] ({OWN_WORK}).")
+    assert answer.sentences[1].text.endswith(f"[C2] ({SINGLE_SOURCE}).")
+    assert not any("cannot answer" in s.text for s in answer.sentences)
+
+    corroborated = [claims[0], claims[1].model_copy(update={"corroborated_by": ["2106.09947"]})]
+    assert build_answer(AnswerInputs(**{**inp.__dict__, "claims": corroborated}), max_sentences=5).status == "answered"

@@ -51,6 +51,14 @@ Changed on purpose since:
   no paper and stays Watchlist; its Answer's closest partial evidence for 'dense vlms' is now another
   paper the dense stage brought (GateBreaker -> "Do VLMs Need Vision Transformers?"), so synthesis and
   tribunal moved.
+- corroboration earned (bench/data/CORROBORATION_AUDIT.md): another paper corroborates a claim only with
+  no author in common and, for a claim about its own paper's work, only by naming that work; claims carry
+  ``own_work``; an Answer with nothing corroborated but the facets joined is "single-source". The
+  offline-covered report stays DOI grade with 3 of 24 claims corroborated (was 6: the two claims on the
+  Typographic Dataset and "we addressed ... without changing the model parameters" lost theirs), tribunal 8.3 -> 8.2, and its Answer drops C22. The
+  custom-LLM revision run keeps 1 of 20 corroborated (was 3) and so ends Watchlist (was DOI grade,
+  tribunal 8.3 -> 8.0); its writer prompt lists fewer corroborated claims (llm_usage moved). The
+  unanswerable one changes only its manifest (the L3 basis states the rule).
 """
 
 from __future__ import annotations
@@ -68,24 +76,24 @@ PARTS = ("report_id", "content_hash", "claims", "synthesis", "tribunal", "refere
          "llm_usage")
 PINS = {name: dict(zip(PARTS, values)) for name, values in {
     "custom-llm-revision": (
-        'SRK-3249c5435024',
-        'sha256:698fdbe62200aa72c8d783dc3803476b01624715826e3536a6d6945f769ff49c',
-        'dcfc94d1a5f6dacf',
-        'd8735b0d8175d988',
-        '1923711ca48b401c',
+        'SRK-3e3ba1eb147c',
+        'sha256:dba5445376b4de93406bed5461ee39f24e145ccee76eb5856e6537cf58e3a6bf',
+        '68a0702ed81c38ec',
+        'e0f1c2cc0e38baf1',
+        '1b2a2defba4e62c2',
         '231a2150ec105958',
-        '2e438be32dc21e22',
+        'a2cafa52b3a4d9e9',
         'd671de14452b1ed8',
-        '7e8e2c25430a55f2',
+        'b825a76feb54a321',
     ),
     "offline-covered": (
-        'SRK-c1f7f1291f57',
-        'sha256:3a371fe0a74809ad05c98ac6301a7d12d01ae9cc93abbfcab42be8745fff7263',
-        '2316bb35d3c09a42',
-        '5d6af80b15813a37',
-        '116bf63dccce9ee5',
+        'SRK-4daf6a2582d5',
+        'sha256:9daf3ab8bd99f9bd27769c10b592ad44fc0c3e1b7be8d188788da4d7cf1ad6a2',
+        '9061848904707c66',
+        '7a67402519b58003',
+        '3c39ab15eeb54056',
         '231a2150ec105958',
-        '87721b8e1f4610d7',
+        '363f7532a0d2a909',
         'd671de14452b1ed8',
         '74234e98afe7498f',
     ),
@@ -96,7 +104,7 @@ PINS = {name: dict(zip(PARTS, values)) for name, values in {
         '711aee26800b3401',
         '957b9fdf77a24145',
         '4f53cda18c2baa0c',
-        'f33ae2384cc9428c',
+        '808bc8fcf4341eb7',
         '4f53cda18c2baa0c',
         '74234e98afe7498f',
     ),

@@ -196,10 +196,12 @@ class CutSentence(_Model):
 class Answer(_Model):
     """The report's Answer: 2-5 sentences from corroborated claims, or what the corpus cannot answer and why."""
 
-    status: Literal["answered", "unanswerable"] = Field(
-        description="answered: every sentence cites corroborated claims; unanswerable: the question joins facets no "
-                    "kept paper joins, or no claim is corroborated — the sentences say which and list the closest "
-                    "partial evidence.")
+    status: Literal["answered", "single-source", "unanswerable"] = Field(
+        description="answered: corroborated claims answer it (a finding only one paper states is marked); "
+                    "single-source: kept papers join the question's facets but no finding is corroborated by a "
+                    "second paper — each sentence is one paper's grounded finding, marked so; unanswerable: the "
+                    "question joins facets no kept paper joins (or nothing is grounded) — the sentences say which "
+                    "and list the closest partial evidence.")
     sentences: list[AnswerSentence] = Field(default_factory=list)
     gaps: list[str] = Field(default_factory=list, description="Facets of the question no corroborated claim addresses.")
     method: str = Field("extractive-v1", description="extractive-v1 (claims chosen to cover the question's facets) "

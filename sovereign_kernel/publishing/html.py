@@ -21,6 +21,7 @@ from sovereign_kernel.publishing.figures import TRIBUNAL_CAPTION
 from sovereign_kernel.publishing.literature_figure import literature_plan
 from sovereign_kernel.publishing.markdown import (
     answer_method,
+    gaps_note,
     corroborating_evidence,
     corroborators,
 )
@@ -94,8 +95,8 @@ def _answer(report: Report) -> list[str]:
 def answer_notes(answer) -> list[str]:
     """What an Answer does not cover and what its audit cut, as HTML (the notebook's and the page's)."""
     out = []
-    if answer.gaps and answer.status == "answered":
-        out.append(f"<p>Not addressed by any corroborated claim: {_e(', '.join(answer.gaps))}.</p>")
+    if (note := gaps_note(answer)) is not None:
+        out.append(f"<p>{_e(note)}</p>")
     if answer.cut:
         out += ["<p>Cut by the audit:</p>", "<ul>"]
         out += [f"<li>“{_e(c.text, 200)}” ({_e(', '.join(c.rows)) or 'no rows'}): {_e(c.reason)}</li>"

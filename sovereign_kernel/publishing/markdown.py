@@ -49,6 +49,9 @@ def answer_method(answer: Answer) -> str:
     """How the Answer was made, in a sentence: extractive, or generated and audited (how many cut)."""
     if answer.status == "unanswerable":
         how = "What the corpus cannot answer, from the joint coverage of the question's facets."
+    elif answer.status == "single-source":
+        how = ("Extractive, one paper's word: kept papers join the question's facets, but no finding is corroborated "
+               "by a second paper, so each sentence is one paper's grounded finding, marked so.")
     elif answer.method.startswith("llm-"):
         how = (f"Written by {answer.method.removeprefix('llm-writer:')} from corroborated claims and audited: "
                f"{len(answer.sentences)} sentence{'s' if len(answer.sentences) != 1 else ''} kept")
@@ -61,6 +64,14 @@ def answer_method(answer: Answer) -> str:
     return how
 
 
+def gaps_note(answer: Answer) -> str | None:
+    """The facets of the question an Answer's findings leave out, in a sentence (None when none are)."""
+    if not answer.gaps or answer.status == "unanswerable":
+        return None
+    which = "any corroborated claim" if answer.status == "answered" else "these findings"
+    return f"Not addressed by {which}: " + ", ".join(answer.gaps) + "."
+
+
 def answer_lines(report: Report) -> list[str]:
     """The Answer section the report opens with (a report without one, from an earlier version, has none)."""
     answer = report.answer
@@ -68,8 +79,8 @@ def answer_lines(report: Report) -> list[str]:
         return []
     lines = ["## Answer", "", f"*{escape_md(answer_method(answer))}*", ""]
     lines.append(" ".join(escape_md(s.text) for s in answer.sentences) or "No sentence of the answer survived.")
-    if answer.gaps and answer.status == "answered":
-        lines += ["", "Not addressed by any corroborated claim: " + escape_md(", ".join(answer.gaps)) + "."]
+    if (note := gaps_note(answer)) is not None:
+        lines += ["", escape_md(note)]
     if answer.cut:
         lines += ["", "Cut by the audit:"]
         lines += [f"- “{escape_md(c.text, 200)}” ({escape_md(', '.join(c.rows)) or 'no rows'}): {escape_md(c.reason)}"

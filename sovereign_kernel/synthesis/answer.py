@@ -89,15 +89,36 @@ def _reach(inp: AnswerInputs, claim: Claim) -> dict[str, float]:
     return out
 
 
-def unanswerable_reasons(inp: AnswerInputs) -> bool:
+def facets_unjoined(inp: AnswerInputs) -> bool:
+    """Does the question join facets no kept paper joins (or name one no kept paper addresses)?"""
     cov = inp.coverage
-    if cov is not None and (cov.missing_pairs or any(not f.covered_by for f in cov.required)):
-        return True
-    return not inp.corroborated()
+    return cov is not None and bool(cov.missing_pairs or any(not f.covered_by for f in cov.required))
+
+
+def unanswerable_reasons(inp: AnswerInputs) -> bool:
+    return facets_unjoined(inp) or not inp.corroborated()
 
 
 def build_answer(inp: AnswerInputs, max_sentences: int) -> Answer:
-    return cannot_answer(inp) if unanswerable_reasons(inp) else extractive_answer(inp, max_sentences)
+    if facets_unjoined(inp):
+        return cannot_answer(inp)
+    if not inp.corroborated():
+        return single_source_answer(inp, max_sentences) or cannot_answer(inp)
+    return extractive_answer(inp, max_sentences)
+
+
+def single_source_answer(inp: AnswerInputs, max_sentences: int) -> Answer | None:
+    """Kept papers join the question's facets, but no finding is corroborated by a second paper: the
+    grounded findings that cover the question's facets, each marked as one paper's word (None when
+    there is no grounded finding). Saying "the corpus cannot answer" here would be false: a paper does;
+    it is the corroboration that is missing, and the tier says so (no DOI grade without it)."""
+    reach: dict[str, dict[str, float]] = {}
+    chosen = single_source(inp, [], {}, min(FILL_TO, max_sentences), reach)
+    if not chosen:
+        return None
+    sentences = [AnswerSentence(text=f"{inp.named(c).rstrip('.')} {cited([c], inp.labels)} ({single_note(c)}).",
+                                claim_ids=[c.id]) for c in chosen]
+    return Answer(status="single-source", sentences=sentences, gaps=gaps(inp, chosen), method="extractive-v1")
 
 
 def extractive_answer(inp: AnswerInputs, max_sentences: int) -> Answer:

@@ -152,6 +152,9 @@ def abstract(inp: AnswerInputs, n_kept: int, n_candidates: int, themes: Sequence
     if answer.status == "unanswerable":
         parts.append("The retrieved evidence is insufficient to answer the question as asked (see the Answer); read "
                      "the findings as related work, not as an answer.")
+    elif answer.status == "single-source":
+        parts.append("No finding is corroborated by a second paper: the Answer gives single papers' findings; read "
+                     "them as one paper's word.")
     return " ".join(parts)
 
 

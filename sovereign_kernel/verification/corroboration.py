@@ -1,19 +1,23 @@
-"""When another paper's sentence can corroborate a claim, beyond the calibrated confidence.
+"""When another paper's sentence may corroborate a claim, beyond the calibrated confidence.
 
 The calibrated verifier asks "does this sentence state the claim?" and was fit on SciFact, where a
-claim is a statement about the world. A paper's abstract also reports its *own work* — "our method
+claim is a statement about the world. A paper's abstract also reports its *own work*: "our method
 improves accuracy by 19.6%", "we propose the largest Typographic Dataset", "PatchCensor achieves
-67.1% certified accuracy" — and another paper on the same topic reads close to it ("our attacks are
-effective", "we propose a defense") without stating anything about that work. Read by a person
-(``bench/data/corroboration_audit.jsonl``), 41 of the 72 corroborations the calibrated confidence
-alone granted on the labelled questions' runs were the same topic, not the claim; most of them had
-such a reference to a paper's own work on one side.
+67.1% certified accuracy". Another paper on the same topic reads close to such a claim ("our attacks
+are effective", "we propose a defense") without stating anything about that work. A second version
+of a paper by the same authors restates its claims word for word without corroborating them.
 
-So a pair where either side speaks of its own paper's work corroborates only when the other sentence
-names that work — the claim's paper's method name (``domain.naming.method_name``) appears in it. A
-claim about the world ("LLMs remain vulnerable to jailbreaking") is corroborated as before, by the
-confidence alone. A claim about its own work that no other paper names is its paper's own result:
-the report says so instead of calling it uncorroborated evidence.
+So another paper corroborates a claim only when
+- it shares no author with the claim's paper, and
+- if either side speaks of its own paper's work, the other sentence names that work: the claim's
+  paper's method, dataset or benchmark name (``work_names``).
+
+A claim about the world ("LLMs remain vulnerable to jailbreak attacks") is corroborated as before, by
+the confidence alone.
+
+Read by a person (``bench/data/CORROBORATION_AUDIT.md``), the share of claims called corroborated
+that had an independent paper stating them went 0.38 -> 0.62 on held-out questions, with none of the
+right ones lost.
 """
 
 from __future__ import annotations
