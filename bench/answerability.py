@@ -96,6 +96,10 @@ def summarise(rows: list[dict]) -> dict:
         "answerable": len(answerable), "answerable_ok": sum(bool(r["ok"]) for r in answerable),
         "answerable_cite_target": sum(bool(r.get("cites_target")) for r in answerable),
         "answerable_doi": sum(r.get("outcome") == "DOI grade" for r in answerable),
+        # the Answer's status for answerable questions: answered (corroborated), single-source (one paper's
+        # word: the facets joined, nothing corroborated) or unanswerable (a facet pair no kept paper joins)
+        **{f"answerable_answer_{k}": sum(r.get("answer_status") == k for r in answerable)
+           for k in ("answered", "single-source", "unanswerable")},
         "unanswerable": len(unanswerable), "unanswerable_ok": sum(bool(r["ok"]) for r in unanswerable),
         "unanswerable_doi": sum(r.get("outcome") == "DOI grade" for r in unanswerable),
         "unanswerable_error": sum(r.get("outcome") == "error" for r in unanswerable),
