@@ -54,6 +54,7 @@ def test_claims_csv_numbers_claims_as_report_md_does(published):
     first = report.claims[0]
     assert rows[0]["id"] == first.id and rows[0]["quoted_span"] == " ".join(first.source_span.text.split())
     assert f"| C1 | {first.text[:20]}" in published.markdown.replace("\\", "")  # the same C1 as report.md
+    assert [r["own_work"] == "yes" for r in rows] == [c.own_work for c in report.claims]
 
 
 def test_untrusted_text_cannot_break_a_format():

@@ -156,7 +156,8 @@ def ris(references: list[Reference]) -> str:
 
 
 CSV_COLUMNS = ("claim", "id", "text", "source", "source_url", "where", "page", "section", "quoted_span",
-               "grounded", "confidence", "corroborated_by", "corroborated_in_paper", "supporting_papers", "method")
+               "grounded", "confidence", "corroborated_by", "corroborated_in_paper", "own_work", "supporting_papers",
+               "method")
 
 
 def _cell(value: object) -> str:
@@ -177,7 +178,7 @@ def claims_csv(report: Report) -> str:
             claim_number(i - 1), c.id, c.text, source_label(c.paper_id), source_url(c.paper_id) or "", where(span),
             span.page or "", span.section or "", span.text, "yes" if c.grounded else "no", f"{c.confidence:.3f}",
             "; ".join(source_label(p) for p in c.corroborated_by), where(inside) if inside else "",
-            "; ".join(source_label(p) for p in c.supporting_papers), c.method)])
+            "yes" if c.own_work else "no", "; ".join(source_label(p) for p in c.supporting_papers), c.method)])
     return out.getvalue()
 
 
