@@ -23,7 +23,7 @@ right ones lost.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sovereign_kernel.domain.naming import OWN_METHOD, method_name
 from sovereign_kernel.domain.schemas import Paper
@@ -96,10 +96,16 @@ def shared_authors(a: Paper | None, b: Paper | None) -> set[str]:
     return fold(a.authors) & fold(b.authors)
 
 
-def can_corroborate(claim: str, claim_paper: Paper | None, sentence: str, other_paper: Paper | None) -> bool:
+def can_corroborate(claim: str, claim_paper: Paper | None, sentence: str, other_paper: Paper | None,
+                    work: Mapping[str, Sequence[str]] | None = None) -> bool:
     """Is ``sentence`` of ``other_paper`` *independent* corroboration of ``claim`` when the confidence
     says it states it: no author in common (a second version of a work by the same people restates it
-    without corroborating it), and ``corroborates`` for the claim's paper's own work."""
+    without corroborating it), and ``corroborates`` for the claim's paper's own work. ``work``: the
+    papers' ``work_names`` by id, when the caller has them."""
     if shared_authors(claim_paper, other_paper):
         return False
-    return corroborates(claim, work_names(claim_paper), sentence, work_names(other_paper))
+
+    def named(p: Paper | None) -> Sequence[str]:
+        return work[p.id] if work is not None and p is not None and p.id in work else work_names(p)
+
+    return corroborates(claim, named(claim_paper), sentence, named(other_paper))

@@ -59,6 +59,7 @@ def sentence_verify(claims: Sequence[Claim], papers: Sequence[Paper], *, vectors
     spans = [OwnSpan(c.paper_id, c.source_span.location, c.source_span.start, c.source_span.end, c.source_span.text)
              if by_id.get(c.paper_id) is not None and by_id[c.paper_id].passages else None for c in claims]
     scores, elsewhere = verifier.score_with_elsewhere([c.text for c in claims], spans)
+    work = {p.id: work_names(p) for p in papers}  # what each paper calls its own work (its method, its dataset)
     out = []
     for claim, ranked, inside in zip(claims, scores, elsewhere):
         span_ok = span_at_offsets(claim, by_id.get(claim.paper_id))
@@ -70,10 +71,10 @@ def sentence_verify(claims: Sequence[Claim], papers: Sequence[Paper], *, vectors
         contra_ids = {e.paper_id for e in against}
         source = by_id.get(claim.paper_id)
         others = [s for s in ranked if s.paper_id != claim.paper_id and s.paper_id not in contra_ids
-                  and can_corroborate(claim.text, source, s.sentence.text, by_id.get(s.paper_id))]
+                  and can_corroborate(claim.text, source, s.sentence.text, by_id.get(s.paper_id), work)]
         corroboration = max((s.confidence for s in others), default=0.0) if span_ok else 0.0
-        supporting = sorted({s.paper_id for s in ranked if s.confidence >= threshold
-                             and (s.paper_id == claim.paper_id or s in others)})
+        may_support = {claim.paper_id} | {s.paper_id for s in others}
+        supporting = sorted({s.paper_id for s in ranked if s.confidence >= threshold and s.paper_id in may_support})
         out.append(claim.model_copy(update={
             "grounded": span_ok and own >= threshold,
             "confidence": round(own, 4),
@@ -84,7 +85,7 @@ def sentence_verify(claims: Sequence[Claim], papers: Sequence[Paper], *, vectors
             "corroborated_in_paper": inside.sentence.evidence(inside.confidence)
             if span_ok and inside is not None and inside.confidence >= threshold else None,
             "supporting_papers": supporting,
-            "own_work": own_work(claim.text, work_names(source)),
+            "own_work": own_work(claim.text, work.get(claim.paper_id, ())),
             "contradicted_by": against if span_ok else [],
             "method": f"{claim.method}+{DEFAULT_METHOD}" + (f"+{XENC_METHOD}" if cross_encoder is not None else ""),
             "label": None, "label_method": None, "label_rationale": None,  # the LLM verifier's, set after
