@@ -173,3 +173,11 @@ def test_a_question_one_paper_answers_gets_that_papers_finding_marked_not_a_fals
 
     corroborated = [claims[0], claims[1].model_copy(update={"corroborated_by": ["2106.09947"]})]
     assert build_answer(AnswerInputs(**{**inp.__dict__, "claims": corroborated}), max_sentences=5).status == "answered"
+
+
+def test_an_opening_sentence_dated_by_a_year_is_background_not_a_finding():
+    from sovereign_kernel.verification.claim_cues import states_no_finding
+
+    assert states_no_finding("Sabre is a defense to adversarial examples that was accepted at IEEE S&P 2024.", True)
+    assert not states_no_finding("The corpus, released in 2023, holds 12 000 attack images.", True)  # a count
+    assert not states_no_finding("Accuracy drops by 2024.5 points on the benchmark.", True)  # a number, not a year

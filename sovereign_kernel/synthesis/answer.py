@@ -21,7 +21,7 @@ one kept paper (``JointCoverage``) and some finding is corroborated.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence
 
 from sovereign_kernel.domain.ids import source_label
@@ -109,11 +109,17 @@ def build_answer(inp: AnswerInputs, max_sentences: int) -> Answer:
 
 def single_source_answer(inp: AnswerInputs, max_sentences: int) -> Answer | None:
     """Kept papers join the question's facets, but no finding is corroborated by a second paper: the
-    grounded findings that cover the question's facets, each marked as one paper's word (None when
-    there is no grounded finding). Saying "the corpus cannot answer" here would be false: a paper does;
+    grounded findings of the paper that addresses most of the facets (``JointCoverage.best_paper``; any
+    kept paper's when it has none), chosen to cover the facets, each marked as one paper's word (None
+    when there is no grounded finding). Saying "the corpus cannot answer" here would be false: a paper does;
     it is the corroboration that is missing, and the tier says so (no DOI grade without it)."""
-    reach: dict[str, dict[str, float]] = {}
-    chosen = single_source(inp, [], {}, min(FILL_TO, max_sentences), reach)
+    room = min(FILL_TO, max_sentences)
+    # first the paper that addresses most of the question's facets: where the facets are joined, it is
+    # the one that answers (its findings may word the facets otherwise than the question does)
+    best = inp.coverage.best_paper if inp.coverage is not None else None
+    own = [c for c in inp.claims if c.paper_id == best]
+    chosen = single_source(replace(inp, claims=own), [], {}, room, {}) if own else []
+    chosen = chosen or single_source(inp, [], {}, room, {})
     if not chosen:
         return None
     sentences = [AnswerSentence(text=f"{inp.named(c).rstrip('.')} {cited([c], inp.labels)} ({single_note(c)}).",

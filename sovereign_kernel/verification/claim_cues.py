@@ -72,10 +72,14 @@ def claim_text(span_text: str) -> str:
 _PRIOR_WORK = ("existing ", "current ", "prior ", "previous ", "conventional ", "traditional ")
 
 
+# A year ("accepted at IEEE S&P 2024", "since 2017") dates a sentence; it is not a measured result.
+_YEARS = re.compile(r"(?<![\w.])(?:19|20)\d\d(?![\w%]|\.\d)")
+
+
 def states_no_finding(text: str, opens_abstract: bool) -> bool:
     """Does a claim state background, motivation or an aim rather than a finding? "X have become
     ...", "In this paper, we study ...", "Existing methods ...", or an abstract's opening sentence
     that reports nothing (no finding cue, no number). The same cues the extraction penalises."""
     reports = bool(_REPORTS_RESULT.search(text))
     return ((_BACKGROUND.search(text) or _AIM.search(text)) and not reports) or text.lower().startswith(_PRIOR_WORK) \
-        or (opens_abstract and not _FINDING.search(text) and not NUMBER_RE.search(text))
+        or (opens_abstract and not _FINDING.search(text) and not NUMBER_RE.search(_YEARS.sub(" ", text)))
