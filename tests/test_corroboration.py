@@ -181,3 +181,27 @@ def test_an_opening_sentence_dated_by_a_year_is_background_not_a_finding():
     assert states_no_finding("Sabre is a defense to adversarial examples that was accepted at IEEE S&P 2024.", True)
     assert not states_no_finding("The corpus, released in 2023, holds 12 000 attack images.", True)  # a count
     assert not states_no_finding("Accuracy drops by 2024.5 points on the benchmark.", True)  # a number, not a year
+
+
+def test_the_audited_precision_the_manifest_states_is_what_the_rule_scores_on_the_audit_file():
+    """The manifest's ``corroboration_audited`` (``AUDIT``) recomputed from the judged pairs with the
+    shipped rule: a change to the rule that moves it fails here until the audit is re-scored."""
+    import json
+    from pathlib import Path
+
+    from sovereign_kernel.verification.corroboration import AUDIT
+
+    path = Path(__file__).parents[1] / "bench" / "data" / "corroboration_audit.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    held_out = [r for r in rows if r["set"] == "held-out"]
+    called: dict[tuple, list[dict]] = {}
+    for r in held_out:
+        if r["before"] and not r["shared_authors"] and corroborates(r["claim"], r["claim_work"], r["sentence"],
+                                                                     r["other_work"]):
+            called.setdefault((r["question"], r["claim_id"]), []).append(r)
+    right = sum(any(r["judgement"] in ("states", "partial") for r in v) for v in called.values())
+    assert (AUDIT.called, AUDIT.right) == (len(called), right)
+    questions = path.parent / "answerability_heldout.jsonl"  # the runs the held-out rows came from
+    answerable = [json.loads(x) for x in questions.read_text(encoding="utf-8").splitlines() if '"answerable": true' in x]
+    assert AUDIT.questions == len(answerable) and {r["question"] for r in held_out} <= {q["q"] for q in answerable}
+    assert "0.62" in AUDIT.statement()

@@ -58,7 +58,8 @@ Changed on purpose since:
   Typographic Dataset and "we addressed ... without changing the model parameters" lost theirs), tribunal 8.3 -> 8.2, and its Answer drops C22. The
   custom-LLM revision run keeps 1 of 20 corroborated (was 3) and so ends Watchlist (was DOI grade,
   tribunal 8.3 -> 8.0); its writer prompt lists fewer corroborated claims (llm_usage moved). The
-  unanswerable one changes only its manifest (the L3 basis states the rule).
+  unanswerable one changes only its manifest (the L3 basis states the rule). Then every manifest (only)
+  moved again: the verification level states the rule's audited precision (``corroboration_audited``).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ PINS = {name: dict(zip(PARTS, values)) for name, values in {
         'e0f1c2cc0e38baf1',
         '1b2a2defba4e62c2',
         '231a2150ec105958',
-        'a2cafa52b3a4d9e9',
+        '8032544a59f035d8',
         'd671de14452b1ed8',
         'b825a76feb54a321',
     ),
@@ -93,7 +94,7 @@ PINS = {name: dict(zip(PARTS, values)) for name, values in {
         '7a67402519b58003',
         '3c39ab15eeb54056',
         '231a2150ec105958',
-        '363f7532a0d2a909',
+        'e9a8787437f58fe3',
         'd671de14452b1ed8',
         '74234e98afe7498f',
     ),
@@ -104,7 +105,7 @@ PINS = {name: dict(zip(PARTS, values)) for name, values in {
         '711aee26800b3401',
         '957b9fdf77a24145',
         '4f53cda18c2baa0c',
-        '808bc8fcf4341eb7',
+        '40681725ca7bbc7a',
         '4f53cda18c2baa0c',
         '74234e98afe7498f',
     ),

@@ -17,6 +17,7 @@ from sovereign_kernel.domain.settings import TribunalSettings
 from sovereign_kernel.retrieval.cross_encoder import contradiction_measure
 from sovereign_kernel.verification.features import disagreement
 from sovereign_kernel.verification.scoring import contradiction_checked
+from sovereign_kernel.verification.corroboration import AUDIT
 from sovereign_kernel.publishing.figures import figure_records
 
 PUBLISHER = "SOVEREIGN Research Kernel"
@@ -51,6 +52,7 @@ def verification_level(report: Report) -> dict:
                  "offsets, at the calibrated threshold); L3: at least half of >= 2 grounded claims corroborated by "
                  "another paper (no author in common; a claim about its paper's own work only by a paper naming "
                  "that work); L4: the reproduction gate passed (replay).",
+        "corroboration_audited": AUDIT.statement(),
     }
 
 
