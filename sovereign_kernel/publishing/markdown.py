@@ -45,6 +45,11 @@ def source_md(paper_id: str, url: str = "") -> str:
     return f"[{escape_md(source_label(paper_id))}]({link})" if link else escape_md(source_label(paper_id))
 
 
+CLAIMS_NOTE = ("Grounded: its own source states it at the cited span (a quote always does). Corroborated: another "
+               "paper, no author in common, supports it at the calibrated threshold — for a claim about its own "
+               "paper's work (“our method”, “we propose”), only a paper that names that work. The column to read.")
+
+
 def answer_method(answer: Answer) -> str:
     """How the Answer was made, in a sentence: extractive, or generated and audited (how many cut)."""
     if answer.status == "unanswerable":
@@ -209,9 +214,7 @@ def render_markdown(report: Report, manifest: dict) -> str:
         "",
         "## Claims",
         "",
-        "Grounded: its own source states it at the cited span (a quote always does). Corroborated: another paper, "
-        "no author in common, supports it at the calibrated threshold — for a claim about its own paper's work "
-        "(“our method”, “we propose”), only a paper that names that work. The column to read.",
+        CLAIMS_NOTE,
         "",
         "| # | Claim | Grounded (own source) | Corroborated by | Corroboration | Baseline (seed TF-IDF) | Source "
         "| Corroborating evidence |",

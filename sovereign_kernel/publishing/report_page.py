@@ -28,7 +28,7 @@ from sovereign_kernel.domain.schemas import Claim, Evidence, Paper, Report, Sour
 from sovereign_kernel.domain.units import corroborated_by, where
 from sovereign_kernel.publishing.figures import ReportFigure
 from sovereign_kernel.publishing.html import _e, _link, _threshold, answer_notes
-from sovereign_kernel.publishing.markdown import answer_method, contradiction_note, corroborating_evidence
+from sovereign_kernel.publishing.markdown import CLAIMS_NOTE, answer_method, contradiction_note, corroborating_evidence
 from sovereign_kernel.verification.scoring import contradiction_checked
 
 __all__ = ["report_page"]
@@ -270,11 +270,7 @@ def _claims(report: Report, labels: dict[str, str], papers: Mapping[str, Paper])
     rows = [_claim_row(c, labels[c.id], papers, passages) for c in report.claims] \
         or ['<tr><td colspan="7">No claims were extracted.</td></tr>']
     return ['<section id="claims">', "<h2>Claims</h2>",
-            '<p class="note">Grounded: its own source states it at the cited span (a quote always does). '
-            "Corroborated: another paper, no author in common, supports it at the calibrated threshold — for "
-            "a claim about its own paper's work (“our method”, “we propose”), only a paper that names that work. "
-            "The column to read. "
-            "Open a claim for its source passage, the quoted span highlighted.</p>",
+            f'<p class="note">{_e(CLAIMS_NOTE)} Open a claim for its source passage, the quoted span highlighted.</p>',
             *_table(["#", "Claim", "Grounded (own source)", "Corroborated by", "Corroboration", "Baseline (seed TF-IDF)",
                      "Source"], rows, frozenset({0, 2, 4, 5}), id="claims"), "</section>"]
 

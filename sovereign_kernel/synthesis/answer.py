@@ -3,12 +3,15 @@ plainly that the corpus cannot, and why.
 
 A claim answers only when another paper corroborates it (``Claim.corroborated_by``): a quote
 always grounds itself. The question is answerable when every pair of facets it joins is joined by
-one kept paper (``JointCoverage``) and some finding is corroborated.
+one kept paper (``JointCoverage``) and some finding is corroborated. When the facets are joined but
+nothing is corroborated, the Answer is "single-source": one paper's grounded findings, each marked
+as that paper's word — not "the corpus cannot answer", which a paper that does would make false.
 
 - ``extractive_answer`` (offline): corroborated findings chosen greedily to cover the question's
   facets — a claim whose own words address a facet covers it, one whose paper does covers half —
   each sentence the claim as stated ("our method" named) citing its row; a claim that repeats
   one already chosen is skipped.
+- ``single_source_answer``: the findings of the paper addressing most facets, each marked.
 - ``cannot_answer``: which facets no paper in the corpus mentions, which pairs no paper joins
   (with the corpus counts checked), and the closest partial evidence: for each facet, the most
   relevant kept paper addressing it (or a candidate below the relevance gate).
