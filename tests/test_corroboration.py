@@ -171,6 +171,11 @@ def test_a_question_one_paper_answers_gets_that_papers_finding_marked_not_a_fals
     assert answer.sentences[1].text.endswith(f"[C2] ({SINGLE_SOURCE}).")
     assert not any("cannot answer" in s.text for s in answer.sentences)
 
+    # the finding closest to the question leads
+    swapped = [claims[0].model_copy(update={"relevance": 0.3}), claims[1]]
+    assert [s.claim_ids for s in build_answer(AnswerInputs(**{**inp.__dict__, "claims": swapped}), 5).sentences][0] \
+        == ["c1"]
+
     corroborated = [claims[0], claims[1].model_copy(update={"corroborated_by": ["2106.09947"]})]
     assert build_answer(AnswerInputs(**{**inp.__dict__, "claims": corroborated}), max_sentences=5).status == "answered"
 

@@ -113,18 +113,25 @@ def build_answer(inp: AnswerInputs, max_sentences: int) -> Answer:
 def single_source_answer(inp: AnswerInputs, max_sentences: int) -> Answer | None:
     """Kept papers join the question's facets, but no finding is corroborated by a second paper: the
     grounded findings of the paper that addresses most of the facets (``JointCoverage.best_paper``; any
-    kept paper's when it has none), chosen to cover the facets, each marked as one paper's word (None
-    when there is no grounded finding). Saying "the corpus cannot answer" here would be false: a paper does;
+    kept paper's when it has none) — the one closest to the question first, then those covering facets
+    it leaves out — each marked as one paper's word (None when there is no grounded finding). Saying "the corpus cannot answer" here would be false: a paper does;
     it is the corroboration that is missing, and the tier says so (no DOI grade without it)."""
-    room = min(FILL_TO, max_sentences)
-    # first the paper that addresses most of the question's facets: where the facets are joined, it is
-    # the one that answers (its findings may word the facets otherwise than the question does)
+    # the paper that addresses most of the question's facets: where the facets are joined, it is the one
+    # that answers (its findings may word the facets otherwise than the question does)
     best = inp.coverage.best_paper if inp.coverage is not None else None
-    own = [c for c in inp.claims if c.paper_id == best]
-    chosen = single_source(replace(inp, claims=own), [], {}, room, {}) if own else []
-    chosen = chosen or single_source(inp, [], {}, room, {})
-    if not chosen:
+
+    def usable(claims: Sequence[Claim]) -> list[Claim]:
+        return [c for c in claims if c.id in inp.findings and c.grounded and not c.is_corroborated]
+
+    pool = usable([c for c in inp.claims if c.paper_id == best]) or usable(inp.claims)
+    if not pool:
         return None
+    # its finding closest to the question leads; then findings for the facets it leaves out
+    lead = max(pool, key=lambda c: round(c.relevance, 4))
+    reach = {lead.id: _reach(inp, lead)}
+    rest = single_source(replace(inp, claims=pool), [lead], dict(reach[lead.id]), min(FILL_TO, max_sentences) - 1,
+                         reach)
+    chosen = [lead, *rest]
     sentences = [AnswerSentence(text=f"{inp.named(c).rstrip('.')} {cited([c], inp.labels)} ({single_note(c)}).",
                                 claim_ids=[c.id]) for c in chosen]
     return Answer(status="single-source", sentences=sentences, gaps=gaps(inp, chosen), method="extractive-v1")
