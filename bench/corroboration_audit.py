@@ -7,14 +7,15 @@
 default) and writes, for every grounded claim and every *other* kept paper whose calibrated confidence for
 it reaches 0.35, one row: the claim, the other paper's best sentence (the one the verifier scored), the
 calibrated confidence, the cross-encoder's reading of that paper (P(SUPPORT), P(CONTRADICT) at its most
-decisive sentence) and each paper's method name (``domain.naming.method_name``).
-Rows the shipped rule calls corroborating (confidence >= 0.5) are the ones to judge.
+decisive sentence), what each paper calls its own work (``verification.corroboration.work_names``), the
+authors the two share, and ``set`` (``--set``: tuning or held-out, by the question file it came from).
+Rows at confidence >= 0.5 (what the confidence alone called corroborating) are the ones to judge.
 
 ``score`` reads the judged file (each row's ``judgement``: ``states`` — the other paper states the claim
 or the same finding; ``partial`` — a part of it, or a more general version; ``topic`` — the same topic,
-not the claim; ``opposite``) and prints the precision of "corroborated" under the shipped rule and under
-the rule in ``verification.corroboration``, split by the questions' half (``half`` 0 for tuning, 1 held out:
-sha256 of the question, so the split is fixed before any judging).
+not the claim; ``opposite``) and prints, per set, the precision of "corroborated" with the confidence
+alone, with the own-work rule, and with the shipped rule (own work named, no author in common), on
+pairs and on claims.
 """
 
 from __future__ import annotations

@@ -114,8 +114,9 @@ def single_source_answer(inp: AnswerInputs, max_sentences: int) -> Answer | None
     """Kept papers join the question's facets, but no finding is corroborated by a second paper: the
     grounded findings of the paper that addresses most of the facets (``JointCoverage.best_paper``; any
     kept paper's when it has none) — the one closest to the question first, then those covering facets
-    it leaves out — each marked as one paper's word (None when there is no grounded finding). Saying "the corpus cannot answer" here would be false: a paper does;
-    it is the corroboration that is missing, and the tier says so (no DOI grade without it)."""
+    it leaves out — each marked as one paper's word (None when there is no grounded finding). Saying
+    "the corpus cannot answer" here would be false: a paper does; it is the corroboration that is
+    missing, and the tier says so (no DOI grade without it)."""
     # the paper that addresses most of the question's facets: where the facets are joined, it is the one
     # that answers (its findings may word the facets otherwise than the question does)
     best = inp.coverage.best_paper if inp.coverage is not None else None

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from sovereign_kernel.domain.naming import OWN_METHOD, method_name
 from sovereign_kernel.domain.schemas import Paper
 
+
 @dataclass(frozen=True)
 class Audit:
     """How often "corroborated" was right when a reader checked it: claims the rule calls corroborated on
@@ -70,8 +71,6 @@ _ANNOUNCES = re.compile(
 _OWN_ARTEFACT = re.compile(
     r"\b(?:our|the proposed)\s+(?:[\w-]+\s+){0,3}?(?:patch(?:es)?|objective|loss|dataset|benchmark|tool|study|"
     r"work|paper|design|solution|attacks|defen[cs]es|methods|approaches|models|metric|protocol|system)\b", re.I)
-
-
 # "we propose the most comprehensive and largest-scale Typographic Dataset to date": a named dataset or
 # benchmark a paper contributes (``method_name`` names methods; a claim about the dataset is its own work too).
 _DEFINED_ARTEFACT = re.compile(
